@@ -1,0 +1,113 @@
+"""The ``smsbridge`` command: run · demo · check · relay."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from providers.base import ProviderError, RelayKind
+
+from . import logs
+from .app import build_provider, running
+from .config import Config, ConfigError, load_config
+
+
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"config error:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _run(config: Config) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with running(config):
+        await stop.wait()
+
+
+async def _check(config: Config) -> int:
+    failures = 0
+    for account in config.accounts:
+        provider = build_provider(account)
+        try:
+            balance = await provider.balance()
+            print(f"{account.name} ({account.provider}): ok, credit {balance.credit:,.0f}"
+                  f"{' ' + balance.currency if balance.currency else ''}")  # fmt: skip
+        except ProviderError as exc:
+            failures += 1
+            print(f"{account.name} ({account.provider}): FAILED — {exc}")
+        finally:
+            await provider.aclose()
+    return 1 if failures else 0
+
+
+async def _relay(config: Config, action: str, name: str) -> int:
+    account = config.account(name)
+    if account is None:
+        print(f"no account named {name!r}", file=sys.stderr)
+        return 2
+    provider = build_provider(account)
+    try:
+        if action == "list":
+            for kind in RelayKind:
+                for hook in await provider.relay_list(kind):
+                    print(
+                        f"{kind.value}\t{hook.id}\t{'active' if hook.active else 'inactive'}\t{hook.url}"
+                    )
+            return 0
+        secret = getattr(account, "relay_secret", None)
+        if not config.server.public_url or secret is None:
+            print("relay register needs [server] public_url and the account's relay_secret",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        base = config.server.public_url.rstrip("/").lower()
+        for kind in RelayKind:
+            url = f"{base}/relay/{account.name}/{secret.get_secret_value()}/{kind.value}"
+            hook = await provider.relay_register(kind, url)
+            print(f"{kind.value}\t{hook.id}\tactive\t{base}/relay/{account.name}/***/{kind.value}")
+        return 0
+    except ProviderError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await provider.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="smsbridge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bridge")
+    run.add_argument("--config", required=True)
+    check = sub.add_parser("check", help="validate the config and reach every account")
+    check.add_argument("--config", required=True)
+    sub.add_parser("demo", help="the whole bridge offline, with a terminal chat")
+    relay = sub.add_parser("relay", help="manage AmootSMS relay URLs")
+    relay.add_argument("action", choices=["register", "list"])
+    relay.add_argument("--account", required=True)
+    relay.add_argument("--config", required=True)
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from sandbox.demo import main as demo_main
+
+        return demo_main(lambda path: running(load_config(path)))
+    config = _load(args.config)
+    logs.setup(config.logging.level, config.logging.file, config.secrets())
+    if args.command == "run":
+        asyncio.run(_run(config))
+        return 0
+    if args.command == "check":
+        return asyncio.run(_check(config))
+    return asyncio.run(_relay(config, args.action, args.account))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Inbound SMS → chats (through the outbox), and the polling loops that fetch them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from providers.base import Capability, InboundSms, ProviderError, SmsProvider
+from storage.access import AccessRepo
+from storage.inbound import InboundRepo, Link, NewInbound, OutboxItem
+
+from . import render
+from .config import Config
+from .outbox import Outbox, Rendered
+
+log = logging.getLogger("smsbridge.bridge")
+
+
+class Bridge:
+    def __init__(
+        self,
+        config: Config,
+        providers: Mapping[str, SmsProvider],
+        inbound: InboundRepo,
+        access: AccessRepo,
+    ) -> None:
+        self.config = config
+        self.providers = providers
+        self.inbound = inbound
+        self.access = access
+        self.outbox: Outbox | None = None
+        self._db_routes: list[tuple[str, str, int]] = []
+        self.pollers_alive: dict[str, bool] = {}
+
+    async def load_routes(self) -> None:
+        self._db_routes = await self.inbound.routes()
+
+    def chats_for(self, account: str, line: str | None) -> list[int]:
+        """Chats routed for an SMS to ``line`` (None: the provider did not say which line)."""
+        cfg = self.config.account(account)
+        only_line = cfg.lines[0] if cfg is not None and len(cfg.lines) == 1 else None
+        routes = [(r.account, r.line or "", r.chat_id) for r in self.config.routes]
+        routes += self._db_routes
+        chats: list[int] = []
+        for route_account, route_line, chat_id in routes:
+            if route_account != account or chat_id in chats:
+                continue
+            if (
+                not route_line
+                or (line is not None and route_line.lower() == line.lower())
+                or (line is None and only_line is not None and route_line == only_line)
+            ):
+                chats.append(chat_id)
+        return chats
+
+    async def ingest(
+        self,
+        account: str,
+        messages: Sequence[InboundSms],
+        source: str,
+        cursor: tuple[str, str] | None = None,
+    ) -> list[int]:
+        """Commit new SMS and their outbox rows; returns the ids that were new."""
+        rows = [
+            NewInbound(m.provider_id, m.sender, m.text, m.received_at.isoformat(), m.line)
+            for m in messages
+        ]
+        new = await self.inbound.store(
+            account, rows, source, lambda line: self.chats_for(account, line), cursor
+        )
+        if new:
+            log.info("%d new SMS for %s (%s)", len(new), account, source)
+            if self.outbox is not None:
+                self.outbox.wake()
+        return new
+
+    async def render(self, item: OutboxItem) -> Rendered | None:
+        """The chat message for an outbox row, in the chat's language, and what it links to."""
+        lang = await self.access.language(item.chat_id) or self.config.telegram.language
+        if item.payload.get("kind") == "text":
+            return Rendered(str(item.payload["text"]))
+        row = await self.inbound.get(int(item.payload["inbound_id"]))
+        if row is None:
+            return None
+        jalali, gregorian = render.when(lang, datetime.fromisoformat(row.received_at))
+        text = render.t(
+            lang, "inbound", sender=render.phone(lang, row.sender),
+            line=render.ltr(render.esc(row.line or "—")), account=render.esc(row.account),
+            jalali=jalali, gregorian=gregorian, text=render.esc(row.text),
+        )  # fmt: skip
+        link = Link(item.chat_id, 0, row.account, row.line, row.sender, row.id, None)
+        return Rendered(text, link)
+
+    async def poll_forever(self, account: str) -> None:
+        """Fetch new SMS every ``poll_interval`` seconds; each batch is committed before the next."""
+        cfg = self.config.account(account)
+        provider = self.providers[account]
+        interval = getattr(cfg, "poll_interval", 0) or 0
+        if not interval or Capability.INBOUND_POLL not in provider.capabilities:
+            return
+        failures = 0
+        self.pollers_alive[account] = True
+        try:
+            while True:
+                try:
+                    messages = await provider.fetch_inbound()
+                    if messages:
+                        await self.ingest(account, messages, "poll")
+                    failures = 0
+                except ProviderError as exc:
+                    failures += 1
+                    log.warning("polling %s failed (%d in a row): %s", account, failures, exc)
+                await asyncio.sleep(min(300.0, interval * 2 ** min(failures, 5)))
+        finally:
+            self.pollers_alive[account] = False

@@ -1,0 +1,304 @@
+"""The TOML config of SPEC §6 as pydantic models: unknown keys, missing keys and placeholders refused."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from providers.base import DeliveryState
+
+# Values of config.example.toml that must be replaced before a real start.
+PLACEHOLDERS = frozenset({"…", "...", "123456:ABC-DEF"})
+NAME = r"^[a-z0-9_-]+$"
+
+
+class ConfigError(Exception):
+    """The config cannot be used; ``str()`` names the file, the key path and what is wrong."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Strict):
+    token: SecretStr
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str = "https://api.telegram.org/bot"
+    proxy: str = ""
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+    language: Literal["fa", "en"] = "fa"
+
+    @model_validator(mode="after")
+    def _webhook(self) -> TelegramConfig:
+        if self.mode == "webhook":
+            if not self.webhook_url:
+                raise ValueError('mode = "webhook" needs webhook_url (the public URL of /telegram)')
+            if not self.webhook_secret.get_secret_value():
+                raise ValueError('mode = "webhook" needs a non-empty webhook_secret')
+        return self
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = ""
+
+
+class StorageConfig(_Strict):
+    path: str = "smsbridge.db"
+
+
+class LoggingConfig(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: str = ""
+
+
+class AccessConfig(_Strict):
+    admins: list[int] = Field(default_factory=list)
+    bulk_confirm_threshold: int = Field(50, ge=1)
+    daily_quota: int = Field(1000, ge=0)
+
+
+class _Account(_Strict):
+    name: Annotated[str, Field(pattern=NAME)]
+    base_url: str
+    lines: list[str] = Field(default_factory=list)
+    default_line: str | None = None
+    proxy: str = ""
+    low_credit_alert: float = Field(0, ge=0)
+    currency: Literal["rial", "toman", ""] = ""
+
+    @model_validator(mode="after")
+    def _default_line(self) -> _Account:
+        if self.default_line is not None and self.default_line not in self.lines:
+            raise ValueError(f"default_line {self.default_line!r} is not one of lines {self.lines}")
+        return self
+
+    @property
+    def line(self) -> str | None:
+        """The line used when a command names none."""
+        return self.default_line or (self.lines[0] if self.lines else None)
+
+    def secrets(self) -> list[str]:
+        return [v.get_secret_value() for v in self.__dict__.values() if isinstance(v, SecretStr)]
+
+
+class AmootAccount(_Account):
+    provider: Literal["amootsms"]
+    base_url: str = "https://portal.amootsms.com/rest"
+    token: SecretStr
+    poll_interval: float = Field(30, ge=0)
+    relay_secret: SecretStr | None = None
+    currency: Literal["rial", "toman", ""] = "rial"
+    # DeliveryType codes are undocumented (reference A10): map the codes you know.
+    delivery_codes: dict[int, DeliveryState] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _relay_secret(self) -> AmootAccount:
+        secret = self.relay_secret.get_secret_value() if self.relay_secret else None
+        if (
+            secret is not None
+            and secret not in PLACEHOLDERS
+            and not re.fullmatch(r"[a-z0-9]{16,}", secret)
+        ):
+            raise ValueError(
+                "relay_secret must be at least 16 characters of a-z and 0-9 "
+                "(AmootSMS lower-cases registered URLs)"
+            )
+        return self
+
+
+class SmsirAccount(_Account):
+    provider: Literal["smsir"]
+    base_url: str = "https://api.sms.ir/users/v1"
+    api_key: SecretStr
+    secret_key: SecretStr
+    send_by_mobile_numbers: bool = False
+    poll_interval: float = Field(0, ge=0)
+    delivery_statuses: dict[str, DeliveryState] = Field(default_factory=dict)
+
+
+class PayamAccount(_Account):
+    provider: Literal["payamsms"]
+    base_url: str = "https://www.payamsms.com"
+    client_id: SecretStr
+    client_secret: SecretStr
+    system_name: str
+    username: SecretStr
+    password: SecretStr
+    poll_interval: float = Field(30, ge=0)
+
+
+Account = Annotated[AmootAccount | SmsirAccount | PayamAccount, Field(discriminator="provider")]
+
+
+class RouteConfig(_Strict):
+    account: str
+    line: str | None = None
+    chat_id: int
+
+
+class Config(_Strict):
+    telegram: TelegramConfig
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    logging: LoggingConfig = LoggingConfig()
+    access: AccessConfig = AccessConfig()
+    accounts: list[Account] = Field(min_length=1)
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        names = [a.name for a in self.accounts]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"account names must be unique: {', '.join(duplicates)}")
+        for index, route in enumerate(self.routes):
+            account = next((a for a in self.accounts if a.name == route.account), None)
+            if account is None:
+                raise ValueError(f"routes[{index}]: no account named {route.account!r}")
+            if route.line is not None and route.line not in account.lines:
+                raise ValueError(
+                    f"routes[{index}]: line {route.line!r} is not one of {account.name}'s lines"
+                )
+        return self
+
+    def account(self, name: str) -> AmootAccount | SmsirAccount | PayamAccount | None:
+        return next((a for a in self.accounts if a.name == name), None)
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the config, for the log redaction filter."""
+        found = [
+            self.telegram.token.get_secret_value(),
+            self.telegram.webhook_secret.get_secret_value(),
+        ]
+        for account in self.accounts:
+            found.extend(account.secrets())
+        return [s for s in found if s]
+
+
+# ----------------------------------------------------------------------------------- loading
+
+
+def load_config(
+    path: str | Path, *, env: dict[str, str] | None = None, strict: bool = True
+) -> Config:
+    """Read, override from the environment, validate. ``strict`` refuses example placeholders."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    _apply_env(raw, os.environ if env is None else env)
+    if strict:
+        problems = _placeholders(raw)
+        if problems:
+            raise ConfigError(
+                "\n".join(f"{path}: {key}: still the example placeholder; set a real value"
+                          for key in problems)
+            )  # fmt: skip
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, raw, exc)) from None
+    storage = Path(config.storage.path)
+    if not storage.is_absolute():
+        storage = (path.parent / storage).resolve()
+    return config.model_copy(update={"storage": StorageConfig(path=str(storage))}, deep=True)
+
+
+def _env_value(text: str) -> Any:
+    """An environment value as TOML when it parses as one (numbers, lists, booleans), else text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_env(raw: dict[str, Any], env: Any) -> None:
+    telegram = raw.setdefault("telegram", {})
+    if isinstance(telegram, dict):
+        if env.get("SMSBRIDGE_TELEGRAM_TOKEN"):
+            telegram["token"] = env["SMSBRIDGE_TELEGRAM_TOKEN"]
+        if env.get("SMSBRIDGE_TELEGRAM_WEBHOOK_SECRET"):
+            telegram["webhook_secret"] = env["SMSBRIDGE_TELEGRAM_WEBHOOK_SECRET"]
+    accounts = raw.get("accounts", [])
+    if not isinstance(accounts, list):
+        return
+    for account in accounts:
+        if not isinstance(account, dict) or not isinstance(account.get("name"), str):
+            continue
+        prefix = "SMSBRIDGE_ACCOUNT_" + account["name"].upper().replace("-", "_") + "_"
+        for key, value in env.items():
+            if key.startswith(prefix) and value != "":
+                field = key[len(prefix) :].lower()
+                secret_like = field in _SECRET_KEYS
+                account[field] = value if secret_like else _env_value(value)
+
+
+_SECRET_KEYS = frozenset(
+    {"token", "api_key", "secret_key", "client_id", "client_secret", "username", "password",
+     "relay_secret", "system_name"}
+)  # fmt: skip
+
+
+def _placeholders(raw: Any, prefix: str = "") -> list[str]:
+    found: list[str] = []
+    items: list[tuple[str, Any]]
+    if isinstance(raw, dict):
+        items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in raw.items()]
+    else:
+        items = [(f"{prefix}[{i}]", v) for i, v in enumerate(raw)]
+    for key, value in items:
+        if isinstance(value, dict | list):
+            found.extend(_placeholders(value, key))
+        elif isinstance(value, str) and value.strip() in PLACEHOLDERS:
+            found.append(key)
+    return found
+
+
+def _describe(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        parts: list[str] = []
+        node: Any = raw
+        for item in loc:
+            if isinstance(item, int):
+                parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+                node = node[item] if isinstance(node, list) and item < len(node) else None
+                if (
+                    isinstance(node, dict)
+                    and "name" in node
+                    and parts
+                    and parts[-1].startswith("accounts")
+                ):
+                    parts[-1] += f" ({node['name']})"
+            elif isinstance(node, dict) and item in node:
+                parts.append(str(item))
+                node = node[item]
+            elif item in ("amootsms", "smsir", "payamsms"):
+                continue  # the discriminator's tag, not a key of the file
+            else:
+                parts.append(str(item))
+                node = None
+        key = ".".join(parts) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        elif error["type"] == "union_tag_invalid":
+            message = 'provider must be "amootsms", "smsir" or "payamsms"'
+        elif error["type"] == "union_tag_not_found":
+            message = "provider is missing"
+        lines.append(f"{path}: {key}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""/send and replies to forwarded SMS: preview → Confirm / Cancel → the provider's result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from providers.text import analyze
+from storage.inbound import Link
+from storage.sends import SendRow
+
+from .. import render
+from ..sending import ParsedSend, UserError, parse_send
+from .common import Caller, Context, Services, guard, reply, services
+
+log = logging.getLogger("smsbridge.bot")
+
+
+def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
+    numbers = [r.number for r in row.recipients]
+    lines = [render.t(lang, "preview.title", id=render.digits(lang, str(row.id)))]
+    if reply_to:
+        lines.append(render.t(lang, "preview.reply_to", sender=render.phone(lang, reply_to)))
+    lines.append(render.t(lang, "preview.from", account=render.esc(row.account),
+                          line=render.ltr(render.esc(row.line))))  # fmt: skip
+    lines.append(render.t(lang, "preview.recipients", count=render.number(lang, len(numbers)),
+                          numbers=render.number_list(lang, numbers)))  # fmt: skip
+    if row.invalid:
+        lines.append(
+            render.t(lang, "preview.invalid", invalid=", ".join(render.esc(i) for i in row.invalid))
+        )
+    lines.append(render.text_info(lang, analyze(row.text)))
+    if row.price_estimate is not None:
+        lines.append(
+            render.t(lang, "preview.cost", cost=render.money(lang, row.price_estimate, "rial"))
+        )
+    lines.append(render.t(lang, "preview.text", text=render.esc(row.text)))
+    return "\n".join(lines)
+
+
+def result_text(lang: str, row: SendRow) -> str:
+    lines = [render.t(lang, "result.title", id=render.digits(lang, str(row.id)),
+                      account=render.esc(row.account))]  # fmt: skip
+    if row.state == "unknown":
+        lines.append(render.t(lang, "result.unknown", error=render.esc(row.error or "")))
+        return "\n".join(lines)
+    for r in row.recipients:
+        if r.message_id:
+            lines.append(render.t(lang, "result.ok", number=render.phone(lang, r.number),
+                                  message_id=render.ltr(render.esc(r.message_id))))  # fmt: skip
+        else:
+            lines.append(render.t(lang, "result.failed", number=render.phone(lang, r.number),
+                                  error=render.esc(r.error or row.error or "")))  # fmt: skip
+    if row.campaign_id:
+        lines.append(
+            render.t(lang, "result.campaign", campaign=render.ltr(render.esc(row.campaign_id)))
+        )
+    if row.price:
+        lines.append(render.t(lang, "result.price", price=render.money(lang, row.price, "rial")))
+    return "\n".join(lines)
+
+
+def keyboard(lang: str, send_id: int, count: int | None = None) -> InlineKeyboardMarkup:
+    confirm = (
+        render.t(lang, "button.confirm")
+        if count is None
+        else render.t(lang, "button.confirm_again", count=render.number(lang, count))
+    )
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(confirm, callback_data=f"snd:ok:{send_id}"),
+          InlineKeyboardButton(render.t(lang, "button.cancel"), callback_data=f"snd:no:{send_id}")]]
+    )  # fmt: skip
+
+
+async def _preview(
+    update: Update, svc: Services, caller: Caller, parsed: ParsedSend, *,
+    inbound_id: int | None = None, reply_to: str | None = None,
+) -> None:  # fmt: skip
+    preview = await svc.sends.prepare(
+        user_id=caller.user_id, chat_id=caller.chat_id, target=parsed.target,
+        recipients=parsed.recipients, text=parsed.text,
+        reply_to_message_id=caller.message.message_id if caller.message else None,
+        inbound_id=inbound_id,
+    )  # fmt: skip
+    message = await reply(
+        update,
+        preview_text(caller.lang, preview.row, reply_to),
+        keyboard(caller.lang, preview.row.id),
+    )
+    if message is not None:
+        await svc.sends.repo.set_chat_message(preview.row.id, message.message_id)
+
+
+async def send(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if caller is None or caller.message is None:
+        return
+    text = caller.message.text or ""
+    args = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+    parsed = parse_send(args)
+    if not parsed.recipients:
+        raise UserError("send.usage")
+    await _preview(update, svc, caller, parsed)
+
+
+async def reply_to_sms(update: Update, context: Context) -> None:
+    """A Telegram reply to a forwarded SMS answers its sender from the same line."""
+    message = update.effective_message
+    if message is None or message.reply_to_message is None or update.effective_chat is None:
+        return
+    svc = services(context)
+    replied = message.reply_to_message
+    link: Link | None = None
+    # The person may answer before the outbox has committed the link of the message it just
+    # delivered: for a message of ours, look again for a moment.
+    for _attempt in range(10):
+        link = await svc.outbox.link(update.effective_chat.id, replied.message_id)
+        if link is not None or not (replied.from_user and replied.from_user.id == context.bot.id):
+            break
+        await asyncio.sleep(0.1)
+    if link is None or link.inbound_id is None:
+        return  # people talking among themselves
+    caller = await guard(update, svc, "viewer")
+    if caller is None:
+        return
+    if caller.role == "viewer":
+        await reply(update, render.t(caller.lang, "reply.viewer"))
+        return
+    target = f"{link.account}:{link.line}" if link.line else f"{link.account}:"
+    parsed = ParsedSend(target, (link.counterparty,), message.text or "")
+    await _preview(
+        update, svc, caller, parsed, inbound_id=link.inbound_id, reply_to=link.counterparty
+    )
+
+
+async def on_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if caller is None:
+        await query.answer()
+        return
+    _prefix, action, raw_id = query.data.split(":")
+    send_id = int(raw_id)
+    lang = caller.lang
+    row = await svc.sends.repo.get(send_id)
+    if row is None:
+        await query.answer(render.t(lang, "confirm.gone"), show_alert=True)
+        return
+    if action == "no":
+        if await svc.sends.repo.cancel(send_id, caller.user_id):
+            await query.answer()
+            await query.edit_message_text(
+                preview_text(lang, row) + "\n\n" + render.t(lang, "cancelled", id=send_id),
+                parse_mode=ParseMode.HTML,
+            )
+        else:
+            await query.answer(render.t(lang, "confirm.gone"), show_alert=True)
+        return
+    claim = await svc.sends.claim(send_id, caller.user_id, len(row.recipients))
+    if claim.status == "armed":
+        await query.answer()
+        await query.edit_message_text(
+            preview_text(lang, row) + "\n\n" + render.t(
+                lang, "confirm.armed", count=render.number(lang, len(row.recipients)),
+                threshold=render.number(lang, svc.config.access.bulk_confirm_threshold)),
+            parse_mode=ParseMode.HTML, reply_markup=keyboard(lang, send_id, len(row.recipients)),
+        )  # fmt: skip
+        return
+    if claim.status != "ok" or claim.row is None:
+        key = {"quota": "confirm.quota", "not_owner": "confirm.not_owner"}.get(
+            claim.status, "confirm.gone"
+        )
+        await query.answer(
+            render.t(lang, key, quota=svc.config.access.daily_quota, used=claim.used_today),
+            show_alert=True,
+        )
+        return
+    await query.answer(render.t(lang, "sending"))
+    await query.edit_message_text(
+        preview_text(lang, row) + "\n\n" + render.t(lang, "sending"), parse_mode=ParseMode.HTML
+    )
+    final, _error = await svc.sends.execute(claim.row)
+    if _error is not None and final.state == "failed":
+        outcome = render.t(lang, "result.error", error=render.provider_error(lang, _error))
+    else:
+        outcome = result_text(lang, final)
+    await query.edit_message_text(
+        preview_text(lang, row) + "\n\n" + outcome, parse_mode=ParseMode.HTML
+    )
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("send", send))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^snd:(ok|no):\d+$"))
+    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, reply_to_sms))

@@ -1,0 +1,27 @@
+"""/start and /help: a greeting with the caller's role, or their id when they are not authorized."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from .. import render
+from .common import Context, guard, reply, services
+
+
+async def start(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "viewer")
+    if caller is None:
+        return
+    user = update.effective_user
+    name = render.esc(user.first_name if user else "")
+    await reply(
+        update,
+        render.t(caller.lang, "welcome", name=name, role=render.role_name(caller.lang, caller.role),
+                 help=render.t(caller.lang, "help")),
+    )  # fmt: skip
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler(["start", "help"], start))

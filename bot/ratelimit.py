@@ -1,0 +1,132 @@
+"""Every Bot API call is paced under Telegram's limits, and a 429's ``retry_after`` is honoured.
+
+Plugged into PTB as its rate limiter, so command replies, edits and the outbox share one view of
+each chat's budget: about 1 message/s in a private chat (short bursts of 3), 20 per minute in a
+group, 30 per second overall. After a 429 no request goes to that chat until the window passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger("smsbridge.telegram")
+
+# Methods that post a new message and count against a chat's budget.
+COUNTED = frozenset(
+    {"sendMessage", "copyMessage", "forwardMessage", "sendPhoto", "sendDocument", "sendMediaGroup"}
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    count: int
+    seconds: float
+
+
+PRIVATE = Window(3, 3.0)
+GROUP = Window(20, 60.0)
+GLOBAL = Window(30, 1.0)
+
+
+@dataclass
+class _Budget:
+    window: Window
+    stamps: deque[float] = field(default_factory=deque)
+    blocked_until: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def wait(self, now: float, counted: bool = True) -> float:
+        while self.stamps and self.stamps[0] <= now - self.window.seconds:
+            self.stamps.popleft()
+        delay = max(0.0, self.blocked_until - now)
+        if counted and len(self.stamps) >= self.window.count:
+            delay = max(delay, self.stamps[0] + self.window.seconds - now)
+        return delay
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    value: Any = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramPacer(BaseRateLimiter[None]):
+    def __init__(
+        self,
+        *,
+        private: Window = PRIVATE,
+        group: Window = GROUP,
+        overall: Window = GLOBAL,
+        max_retries: int = 5,
+        on_429: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.private, self.group, self.overall = private, group, overall
+        self.max_retries = max_retries
+        self.on_429 = on_429
+        self.clock = clock
+        self._chats: dict[object, _Budget] = {}
+        self._global = _Budget(overall)
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    def _budget(self, chat_id: object) -> _Budget:
+        budget = self._chats.get(chat_id)
+        if budget is None:
+            is_group = not isinstance(chat_id, int) or chat_id < 0
+            budget = self._chats[chat_id] = _Budget(self.group if is_group else self.private)
+        return budget
+
+    def blocked_for(self, chat_id: int) -> float:
+        """Seconds until this chat may receive a message again (0 when it may now)."""
+        return self._budget(chat_id).wait(self.clock())
+
+    async def _take(self, budget: _Budget, counted: bool) -> None:
+        async with budget.lock:
+            # A plain sleep: the wait is computed from the clock, nothing would set an event.
+            while (delay := budget.wait(self.clock(), counted)) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(delay)
+            if counted:
+                budget.stamps.append(self.clock())
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat_id = data.get("chat_id")
+        counted = endpoint in COUNTED
+        budget = self._budget(chat_id) if chat_id is not None else None
+        for attempt in range(self.max_retries + 1):
+            if budget is not None:
+                await self._take(budget, counted)
+            await self._take(self._global, counted)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                wait = retry_seconds(exc)
+                if self.on_429 is not None:
+                    self.on_429()
+                log.warning("Telegram asked to wait %.0f s (%s, chat %s)", wait, endpoint, chat_id)
+                target = budget if budget is not None else self._global
+                target.blocked_until = max(target.blocked_until, self.clock() + wait)
+                if attempt == self.max_retries:
+                    raise
+        raise AssertionError("unreachable")

@@ -1,0 +1,124 @@
+"""The one place that makes an HTTP call to a provider and maps transport failures onto the error tree."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from .base import OutcomeUnknown, ProviderProtocolError, ProviderUnavailable, RateLimited
+
+log = logging.getLogger("smsbridge.providers")
+
+# Observer of every call: (account, method, seconds, error kind or "").
+CallObserver = Callable[[str, str, float, str], None]
+
+# Failures that prove the request never reached the server: safe to retry, even a send.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+
+
+class Transport:
+    """One ``httpx.AsyncClient`` per account: its own base URL, proxy, timeouts and headers.
+
+    Headers may carry credentials; they are never logged. Error messages name the method, not
+    the URL, so a secret in a URL cannot leak through an exception either.
+    """
+
+    def __init__(
+        self,
+        account: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        observer: CallObserver | None = None,
+    ) -> None:
+        self.account = account
+        self._observer = observer
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers=dict(headers or {}),
+            proxy=proxy or None,
+            timeout=timeout,
+            follow_redirects=False,
+        )
+
+    async def request(
+        self,
+        verb: str,
+        path: str,
+        *,
+        sends: bool = False,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        params: Any = None,
+        headers: Mapping[str, str] | None = None,
+        ok_statuses: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Make the call. ``sends`` marks a request that may send SMS: after it may have reached the
+        provider, a failure is ``OutcomeUnknown`` rather than a plain retryable ``ProviderUnavailable``.
+        Statuses in ``ok_statuses`` are returned to the caller instead of being mapped."""
+        started = time.perf_counter()
+        kind = ""
+        try:
+            response = await self._client.request(
+                verb, path.lstrip("/"), json=json, data=data, params=params, headers=headers
+            )
+        except _NOT_SENT as exc:
+            kind = "connect"
+            raise ProviderUnavailable(
+                self.account, "connect", f"could not reach the provider ({type(exc).__name__})"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            kind = "timeout"
+            raise self._unavailable(
+                sends, "timeout", "the provider did not answer in time"
+            ) from exc
+        except httpx.HTTPError as exc:
+            kind = "transport"
+            raise self._unavailable(
+                sends, "transport", f"connection to the provider failed ({type(exc).__name__})"
+            ) from exc
+        finally:
+            if self._observer is not None:
+                self._observer(self.account, path, time.perf_counter() - started, kind)
+        status = response.status_code
+        if status in ok_statuses or 200 <= status < 300:
+            return response
+        if self._observer is not None:
+            self._observer(self.account, path, 0.0, f"http_{status}")
+        if status == 429:
+            raise RateLimited(
+                self.account,
+                "http_429",
+                "the provider is rate limiting requests",
+                retry_after=_retry_after(response),
+            )
+        if status >= 500:
+            raise self._unavailable(sends, f"http_{status}", f"the provider answered HTTP {status}")
+        raise ProviderProtocolError(
+            self.account, f"http_{status}", f"unexpected HTTP {status} from the provider"
+        )
+
+    def _unavailable(self, sends: bool, code: str, detail: str) -> ProviderUnavailable:
+        if sends:
+            return OutcomeUnknown(
+                self.account, code, detail + "; the SMS may or may not have been sent"
+            )
+        return ProviderUnavailable(self.account, code, detail)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "0")))
+    except ValueError:
+        return 0.0

@@ -1,0 +1,875 @@
+"""AmootSMS REST v1 (reference §1): wire models, pure parse functions, the client and the relay parser.
+
+Quirks handled (reference §1.9): logical errors inside HTTP 200; ``Status`` as string Title, int or
+bool; bare JSON strings and numbers as whole bodies; invalid JSON with leading-zero numbers;
+``ReturnValue`` vs ``Data``; field names matched case-insensitively; phone numbers as strings or
+numbers with or without ``0``/``98``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, TypeVar, cast
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from . import numbers
+from ._http import CallObserver, Transport
+from .base import (
+    AuthFailed,
+    Balance,
+    Capability,
+    DeliveryReport,
+    DeliveryState,
+    InboundSms,
+    InsufficientCredit,
+    InvalidRecipient,
+    OtpResult,
+    OutgoingSms,
+    Pattern,
+    ProviderBase,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderUnavailable,
+    RecipientResult,
+    RelayHook,
+    RelayKind,
+    SendResult,
+)
+from .timeutil import format_tehran, now_tehran, parse_local
+
+# ------------------------------------------------------------------------------ status code table
+
+_E = type[ProviderError]
+# Title → (numeric code, error class, English sentence, Persian sentence from status_codes.md).
+CODES: dict[str, tuple[int, _E, str, str]] = {
+    "Failed": (0, ProviderRejected, "the operation failed", "عملیات ناموفق"),
+    "AccountIsDemo": (2, ProviderRejected, "the account is a demo account", "کاربری دمو می‌باشد"),
+    "CreditNotEnough": (4, InsufficientCredit, "credit is too low", "اعتبار کافی نمی‌باشد"),
+    "LineNumber_NotExist": (
+        5,
+        ProviderRejected,
+        "the sending line does not exist on this account",
+        "خط ارسال وجود ندارد",
+    ),
+    "BackupLineNumber_NotExist": (
+        6,
+        ProviderRejected,
+        "the backup line does not exist",
+        "خط ارسال پشتیبان وجود ندارد",
+    ),
+    "Avanak_NotAvailable": (
+        7,
+        ProviderUnavailable,
+        "the voice service is unavailable",
+        "سرویس آوانک در دسترس نمی‌باشد",
+    ),
+    "UserName_Empty": (10, AuthFailed, "the user name is empty", "نام کاربری خالی می‌باشد"),
+    "Password_Empty": (11, AuthFailed, "the password is empty", "گذرواژه خالی می‌باشد"),
+    "LineNumber_Empty": (12, ProviderRejected, "no sending line was given", "خط ارسال خالی می‌باشد"),
+    "BackupLineNumber_Empty": (
+        13,
+        ProviderRejected,
+        "no backup line was given",
+        "خط ارسال پشتیبان خالی می‌باشد",
+    ),
+    "SMSMessageText_Empty": (14, ProviderRejected, "the text is empty", "متن پیامک خالی می‌باشد"),
+    "AvanakMessageText_Empty": (
+        15,
+        ProviderRejected,
+        "the voice text is empty",
+        "متن پیام صوتی خالی می‌باشد",
+    ),
+    "Mobile_Empty": (
+        16,
+        InvalidRecipient,
+        "no mobile number was given",
+        "شماره موبایل خالی می‌باشد",
+    ),
+    "Mobiles_Empty": (
+        17,
+        InvalidRecipient,
+        "the list of numbers is empty",
+        "لیست شماره موبایل خالی می‌باشد",
+    ),
+    "Title_Empty": (18, ProviderRejected, "the title is empty", "عنوان خالی می‌باشد"),
+    "FirstNameOrLastName_Empty": (
+        19,
+        ProviderRejected,
+        "first or last name is empty",
+        "نام یا نام خانوادگی خالی می‌باشد",
+    ),
+    "URLAddress_Empty": (20, ProviderRejected, "the URL is empty", "آدرس URL خالی می‌باشد"),
+    "UserNameOrPassword_Invalid": (
+        100,
+        AuthFailed,
+        "wrong user name or password",
+        "نام کاربری ویا گذرواژه اشتباه می‌باشد",
+    ),
+    "Mobile_Invalid": (
+        101,
+        InvalidRecipient,
+        "the number is wrong or has opted out (blacklist)",
+        "شماره موبایل اشتباه یا در لیست سیاه است",
+    ),
+    "Mobiles_Invalid": (
+        102,
+        InvalidRecipient,
+        "numbers are wrong or have opted out (blacklist)",
+        "لیست شماره موبایل اشتباه یا در لیست سیاه است",
+    ),
+    "Count_Invalid": (103, ProviderRejected, "the count is not accepted", "تعداد اشتباه می‌باشد"),
+    "FromRow_Invalid": (104, ProviderRejected, "the start row is wrong", "ردیف شروع اشتباه می‌باشد"),
+    "FromDate_Invalid": (
+        105,
+        ProviderRejected,
+        "the start date is wrong",
+        "تاریخ شروع اشتباه می‌باشد",
+    ),
+    "FromDateTime_Invalid": (
+        106,
+        ProviderRejected,
+        "the start time is wrong",
+        "زمان شروع اشتباه می‌باشد",
+    ),
+    "ToDate_Invalid": (107, ProviderRejected, "the end date is wrong", "تاریخ پایان اشتباه می‌باشد"),
+    "ToDateTime_Invalid": (
+        108,
+        ProviderRejected,
+        "the end time is wrong",
+        "زمان پایان اشتباه می‌باشد",
+    ),
+    "FromDateIsAfterThanToDate": (
+        109,
+        ProviderRejected,
+        "the start date is after the end date",
+        "تاریخ شروع جلوتر از تاریخ پایان می‌باشد",
+    ),
+    "FromDateTimeIsAfterThanToDateTime": (
+        110,
+        ProviderRejected,
+        "the start time is after the end time",
+        "زمان شروع جلوتر از زمان پایان می‌باشد",
+    ),
+    "MessageID_Invalid": (
+        111,
+        ProviderRejected,
+        "the message id is wrong or not yours",
+        "کد پیام اشتباه می‌باشد",
+    ),
+    "BulkID_Invalid": (
+        112,
+        ProviderRejected,
+        "the campaign or bank id is wrong",
+        "کد بانک یا کمپین اشتباه می‌باشد",
+    ),
+    "ContactID_Invalid": (
+        113,
+        ProviderRejected,
+        "the contact id is wrong",
+        "کد مخاطب اشتباه می‌باشد",
+    ),
+    "ContactGroupID_Invalid": (
+        114,
+        ProviderRejected,
+        "the contact group id is wrong",
+        "کد گروه مخاطب اشتباه می‌باشد",
+    ),
+    "CourseID_Invalid": (
+        115,
+        ProviderRejected,
+        "the periodic-send id is wrong",
+        "کد ارسال دوره‌ای اشتباه می‌باشد",
+    ),
+    "CourseGroupID_Invalid": (
+        116,
+        ProviderRejected,
+        "the periodic-send group id is wrong",
+        "کد گروه ارسال دوره‌ای اشتباه می‌باشد",
+    ),
+    "URLAddress_Duplicate": (
+        117,
+        ProviderRejected,
+        "the relay URL is already registered",
+        "آدرس URL تکراری می‌باشد",
+    ),
+    "RelayMessageDeliveryID_Invalid": (
+        118,
+        ProviderRejected,
+        "the delivery relay id is wrong",
+        "کد انتقال دلیوری پیام اشتباه می‌باشد",
+    ),
+    "RelayRecieveMessageID_Invalid": (
+        119,
+        ProviderRejected,
+        "the inbound relay id is wrong",
+        "کد انتقال دریافت پیام اشتباه می‌باشد",
+    ),
+    "Length_Invalid": (120, ProviderRejected, "the length is not accepted", "طول اشتباه می‌باشد"),
+    "Length_Exceeded": (
+        121,
+        ProviderRejected,
+        "the text is longer than the maximum",
+        "طول بیشتر از حداکثر می‌باشد",
+    ),
+    "ServerError": (500, ProviderUnavailable, "the provider had a server error", "خطای سرور"),
+    "System_Disabled": (
+        -300,
+        ProviderUnavailable,
+        "the provider's system is disabled",
+        "سامانه غیرفعال می‌باشد",
+    ),
+    "Token_NotAllowMethod": (
+        -208,
+        AuthFailed,
+        "the API token may not call this method",
+        "متد برای این توکن مجاز نیست",
+    ),
+    "Token_NotAllowIP": (
+        -207,
+        AuthFailed,
+        "the API token does not allow this server's IP address",
+        "آی‌پی این سرور برای توکن مجاز نیست",
+    ),
+    "Token_Expired": (
+        -204,
+        AuthFailed,
+        "the API token has expired; issue a new one in the panel",
+        "توکن منقضی شده است؛ در پنل توکن تازه بسازید",
+    ),
+    "Token_Disabled": (-203, AuthFailed, "the API token is disabled", "توکن غیرفعال است"),
+    "Token_Invalid": (-202, AuthFailed, "the API token is malformed", "توکن اشتباه می‌باشد"),
+    "Token_NotExists": (-201, AuthFailed, "the API token does not exist", "توکن وجود ندارد"),
+    "User_NotAllowHttp": (
+        -109,
+        AuthFailed,
+        "plain HTTP is not allowed; use HTTPS",
+        "استفاده از پروتکل HTTP مجاز نیست",
+    ),
+    "User_NotAllowMethod": (
+        -108,
+        AuthFailed,
+        "the account may not call this method",
+        "متد غیرمجاز",
+    ),
+    "User_NotAllowIP": (
+        -107,
+        AuthFailed,
+        "the account does not allow this server's IP address",
+        "آی‌پی غیرمجاز",
+    ),
+    "User_NotAllowWebService": (
+        -106,
+        AuthFailed,
+        "the web service is not enabled on the account",
+        "عدم مجوز استفاده از وب سرویس",
+    ),
+    "User_WebServiceBanned": (
+        -105,
+        AuthFailed,
+        "the web service is banned on the account",
+        "عدم مجوز استفاده از وب سرویس",
+    ),
+    "User_Expired": (-104, AuthFailed, "the account has expired", "کاربری منقضی شده است"),
+    "User_Disabled": (-103, AuthFailed, "the account is disabled", "کاربری غیرفعال می‌باشد"),
+    "User_MobileNotVerified": (
+        -102,
+        AuthFailed,
+        "the account owner is not verified",
+        "کاربری احراز هویت ندارد",
+    ),
+    "User_NotExists": (
+        -1,
+        AuthFailed,
+        "the account or API token is not recognised",
+        "کاربر یا توکن شناخته نشد",
+    ),
+}
+_BY_NUMBER = {code: title for title, (code, *_rest) in CODES.items()}
+_BY_LOWER = {title.lower(): title for title in CODES}
+
+
+def error_for(account: str, raw: object) -> ProviderError:
+    """The error for a ``Status`` value that is not success (Title, int code or bool)."""
+    title = status_title(raw)
+    known = _BY_LOWER.get(title.lower())
+    if known is None:
+        return ProviderRejected(account, title, f"the provider refused ({title})")
+    _code, cls, en, fa = CODES[known]
+    return cls(account, known, en, fa)
+
+
+def status_title(raw: object) -> str:
+    if isinstance(raw, bool):
+        return "Success" if raw else "Failed"
+    if isinstance(raw, int):
+        return "Success" if raw == 1 else _BY_NUMBER.get(raw, str(raw))
+    if isinstance(raw, str):
+        stripped = raw.strip()
+        if re.fullmatch(r"-?\d+", stripped):
+            return status_title(int(stripped))
+        return stripped
+    return repr(raw)
+
+
+def is_success(raw: object) -> bool:
+    return status_title(raw).lower() == "success"
+
+
+# ------------------------------------------------------------------------------ body decoding
+
+_LEADING_ZERO = re.compile(r"([:\[,]\s*)(0\d+)(?=\s*[,\]}])")
+
+
+def decode(account: str, body: bytes) -> Any:
+    """Parse a body as JSON; on failure retry once with leading-zero numbers quoted (A4)."""
+    text = body.decode("utf-8-sig", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return json.loads(_LEADING_ZERO.sub(r'\1"\2"', text))
+    except ValueError as exc:
+        raise ProviderProtocolError(
+            account, "bad_json", "the provider's answer is not valid JSON"
+        ) from exc
+
+
+def lower_keys(value: Any) -> Any:
+    """Field names are matched case-insensitively: every object key becomes lower-case."""
+    if isinstance(value, dict):
+        return {str(k).lower(): lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lower_keys(v) for v in value]
+    return value
+
+
+def checked(account: str, body: Any) -> dict[str, Any]:
+    """An object answer whose ``Status`` is success, keys lower-cased; else the mapped error."""
+    if isinstance(body, str):
+        if is_success(body):
+            return {"status": "Success"}
+        raise error_for(account, body)
+    if not isinstance(body, dict):
+        raise ProviderProtocolError(
+            account, "bad_shape", f"unexpected answer of type {type(body).__name__}"
+        )
+    obj = cast(dict[str, Any], lower_keys(body))
+    if "status" not in obj:
+        raise ProviderProtocolError(account, "bad_shape", "the answer has no Status")
+    if not is_success(obj["status"]):
+        raise error_for(account, obj["status"])
+    return obj
+
+
+def payload(obj: Mapping[str, Any]) -> Any:
+    """``Data`` on the wire, ``ReturnValue`` in the tables (A6): look in both."""
+    data = obj.get("data")
+    return obj.get("returnvalue") if data is None else data
+
+
+# ------------------------------------------------------------------------------ wire models
+
+
+def _as_str(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Id = Annotated[str, BeforeValidator(_as_str)]
+Text = Annotated[str, BeforeValidator(lambda v: "" if v is None else _as_str(v))]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=False, frozen=True)
+
+
+class _AccountStatus(_Wire):
+    account_name: str | None = Field(None, alias="accountname")
+    credit: float = Field(0, alias="remaindcredit")
+    base_fa: float = Field(0, alias="basesms_persianprice")
+    base_en: float = Field(0, alias="basesms_englishprice")
+    service_fa: float = Field(0, alias="servicesms_persianprice")
+    service_en: float = Field(0, alias="servicesms_englishprice")
+    ads_fa: float = Field(0, alias="adssms_persianprice")
+    ads_en: float = Field(0, alias="adssms_englishprice")
+    lines: list[Text] = Field(default_factory=list, alias="listlinenumbers")
+
+
+class _SendItem(_Wire):
+    mobile: Id | None = Field(None, alias="mobile")
+    number: Id | None = Field(None, alias="number")
+    message_id: Id | None = Field(None, alias="messageid")
+    status: Any = Field("Success", alias="status")
+
+
+class _SendSimple(_Wire):
+    campaign_id: Id | None = Field(None, alias="campaignid")
+    price: float | None = Field(None, alias="price")
+    parts: int | None = Field(None, alias="smspagescount")
+    items: list[_SendItem] = Field(default_factory=list, alias="data")
+
+
+class _P2PNumber(_Wire):
+    id: Id = Field(alias="id")
+    number: Id = Field(alias="number")
+
+
+class _P2PCampaign(_Wire):
+    id: Id | None = Field(None, alias="id")
+    status: Any = Field("Success", alias="status")
+    numbers: list[_P2PNumber] = Field(default_factory=list, alias="numbers")
+    parts: int | None = Field(None, alias="smspagescount")
+
+
+class _P2PData(_Wire):
+    failed: int = Field(0, alias="failedcount")
+    campaigns: list[_P2PCampaign] = Field(default_factory=list, alias="campaigns")
+
+
+class _Otp(_Wire):
+    status: Any = Field("Success", alias="status")
+    message_id: Id | None = Field(None, alias="messageid")
+    campaign_id: Id | None = Field(None, alias="campaignid")
+    code: Text | None = Field(None, alias="code")
+
+
+class _PatternItem(_Wire):
+    id: Id = Field(alias="id")
+    status: int = Field(0, alias="status")
+    is_otp: bool = Field(False, alias="isotp")
+    text: Text = Field("", alias="messagetext")
+    variables: list[str] | None = Field(None, alias="patterns")
+
+
+class _Delivery(_Wire):
+    message_id: Id = Field(alias="messageid")
+    delivery_type: int | None = Field(None, alias="deliverytype")
+    number: Id | None = Field(None, alias="number")
+    mobile: Id | None = Field(None, alias="mobile")
+    send_time: str | None = Field(None, alias="senddatetime")
+    status: Any = Field(None, alias="status")
+
+
+class _Inbound(_Wire):
+    message_id: Id = Field(alias="messageid")
+    sender: Id = Field(validation_alias="sender")
+    text: Text = Field(validation_alias="text")
+    received: str | None = Field(None, validation_alias="received")
+    line: Id | None = Field(None, validation_alias="line")
+
+
+class _Relay(_Wire):
+    id: Id = Field(alias="id")
+    url: Text = Field("", alias="urladdress")
+    active: bool = Field(True, alias="active")
+
+
+# Candidate field names for inbound items (RecieveNewMessages, RecieveMessages, relay bodies).
+_INBOUND_FIELDS = {
+    "sender": ("mobile", "number", "from", "sender"),
+    "text": ("messagetext", "smsmessagetext", "text", "body", "message"),
+    "received": ("receivedatetime", "regdatetime", "date", "datetime"),
+    "line": ("linenumber", "to", "line"),
+}
+
+
+def _pick_inbound(item: Mapping[str, Any]) -> dict[str, Any]:
+    picked: dict[str, Any] = {"messageid": item.get("messageid", item.get("id"))}
+    for target, names in _INBOUND_FIELDS.items():
+        for name in names:
+            if item.get(name) not in (None, ""):
+                picked[target] = item[name]
+                break
+    return picked
+
+
+def parse_inbound_item(account: str, item: Mapping[str, Any]) -> InboundSms:
+    """One inbound SMS from a provider item or relay body (keys already lower-cased)."""
+    try:
+        wire = _Inbound.model_validate(_pick_inbound(item))
+    except ValidationError as exc:
+        raise ProviderProtocolError(
+            account, "bad_item", "an inbound SMS lacks its id, sender or text"
+        ) from exc
+    sender = numbers.try_normalize(wire.sender) or wire.sender
+    line = wire.line.strip() if wire.line else None
+    return InboundSms(
+        provider_id=wire.message_id,
+        sender=sender,
+        text=wire.text,
+        received_at=parse_local(wire.received) or now_tehran(),
+        line=line or None,
+    )
+
+
+def delivery_state(code: int | None, table: Mapping[int, DeliveryState]) -> DeliveryState:
+    """``DeliveryType`` codes are undocumented (A10): only a configured code means anything."""
+    if code is None:
+        return DeliveryState.UNKNOWN
+    return table.get(code, DeliveryState.UNKNOWN)
+
+
+def parse_delivery_item(
+    account: str, item: Mapping[str, Any], table: Mapping[int, DeliveryState]
+) -> DeliveryReport:
+    try:
+        wire = _Delivery.model_validate(item)
+    except ValidationError as exc:
+        raise ProviderProtocolError(account, "bad_item", "a delivery report lacks its id") from exc
+    number = wire.number or wire.mobile
+    return DeliveryReport(
+        message_id=wire.message_id,
+        state=delivery_state(wire.delivery_type, table),
+        raw="" if wire.delivery_type is None else str(wire.delivery_type),
+        number=numbers.try_normalize(number) if number else None,
+        at=parse_local(wire.send_time),
+    )
+
+
+def _items(account: str, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    data = payload(obj)
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        return [data]
+    if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
+        raise ProviderProtocolError(account, "bad_shape", "Data is not a list of objects")
+    return cast(list[dict[str, Any]], data)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _model(account: str, model: type[_M], value: Any) -> _M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise ProviderProtocolError(
+            account, "bad_shape", f"unexpected answer shape ({model.__name__.strip('_')})"
+        ) from exc
+
+
+# ------------------------------------------------------------------------------ the client
+
+_RELAY_METHODS = {
+    RelayKind.INBOUND: (
+        "RelayRecieveMessageCreate",
+        "RelayRecieveMessageList",
+        "RelayRecieveMessageSetActive",
+        "RelayRecieveMessageID",
+    ),
+    RelayKind.DELIVERY: (
+        "RelayMessageDeliveryCreate",
+        "RelayMessageDeliveryList",
+        "RelayMessageDeliverySetActive",
+        "RelayMessageDeliveryID",
+    ),
+}
+
+
+class AmootSmsClient(ProviderBase):
+    """One AmootSMS account. The token goes only in the raw ``Authorization`` header."""
+
+    capabilities = frozenset(
+        {
+            Capability.BALANCE,
+            Capability.SEND,
+            Capability.SEND_P2P,
+            Capability.OTP,
+            Capability.PATTERN,
+            Capability.SCHEDULE,
+            Capability.DELIVERY,
+            Capability.INBOUND_POLL,
+            Capability.RELAY,
+            Capability.PRICE,
+        }
+    )
+
+    def __init__(
+        self,
+        account: str,
+        base_url: str,
+        token: str,
+        *,
+        proxy: str | None = None,
+        delivery_codes: Mapping[int, DeliveryState] | None = None,
+        chunk_size: int = 100,
+        inbound_batch: int = 100,
+        observer: CallObserver | None = None,
+    ) -> None:
+        self.account = account
+        self.delivery_codes = dict(delivery_codes or {})
+        self.chunk_size = chunk_size
+        self.inbound_batch = inbound_batch
+        self._http = Transport(
+            account, base_url, headers={"Authorization": token}, proxy=proxy, observer=observer
+        )
+
+    async def _call(
+        self,
+        method: str,
+        *,
+        form: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        sends: bool = False,
+    ) -> Any:
+        response = await self._http.request("POST", method, data=form, json=json_body, sends=sends)
+        return decode(self.account, response.content)
+
+    async def _obj(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        return checked(self.account, await self._call(method, **kwargs))
+
+    # --- account
+
+    async def balance(self) -> Balance:
+        status = _model(self.account, _AccountStatus, await self._obj("AccountStatus"))
+        tariffs = {
+            "base_fa": status.base_fa,
+            "base_en": status.base_en,
+            "service_fa": status.service_fa,
+            "service_en": status.service_en,
+            "ads_fa": status.ads_fa,
+            "ads_en": status.ads_en,
+        }
+        return Balance(
+            credit=status.credit,
+            currency="rial",
+            tariffs={k: v for k, v in tariffs.items() if v},
+            lines=tuple(status.lines),
+            account_name=status.account_name or "",
+        )
+
+    # --- sending
+
+    async def send(self, sms: OutgoingSms) -> SendResult:
+        """SendSimple in chunks of ``chunk_size``; a future ``send_at`` schedules the send."""
+        results: list[RecipientResult] = []
+        campaigns: list[str] = []
+        price = 0.0
+        parts: int | None = None
+        for index, chunk in enumerate(_chunks(sms.recipients, self.chunk_size)):
+            body = {
+                "SendDateTime": format_tehran(sms.send_at or now_tehran()),
+                "SMSMessageText": sms.text,
+                "LineNumber": sms.line,
+                "Mobiles": [numbers.bare10(n) for n in chunk],
+            }
+            try:
+                obj = await self._obj("SendSimple", json_body=body, sends=True)
+            except ProviderError as exc:
+                if index == 0:
+                    raise
+                # Later chunks: earlier ones went out, so report each number of this one instead.
+                results.extend(RecipientResult(n, None, exc.code or "failed") for n in chunk)
+                continue
+            wire = _model(self.account, _SendSimple, obj)
+            if wire.campaign_id and wire.campaign_id != "0":
+                campaigns.append(wire.campaign_id)
+            price += wire.price or 0
+            parts = wire.parts or parts
+            results.extend(_match_results(chunk, wire.items))
+        return SendResult(
+            items=tuple(results),
+            campaign_id=",".join(campaigns) or None,
+            price=price,
+            parts=parts,
+        )
+
+    async def send_p2p(
+        self, line: str, items: Sequence[tuple[str, str]], send_at: datetime | None = None
+    ) -> SendResult:
+        body = {
+            "SendDateTime": format_tehran(send_at or now_tehran()),
+            "LineNumber": line,
+            "Input": [{"Number": numbers.local0(n), "MessageText": t} for n, t in items],
+        }
+        obj = await self._obj("SendPeerToPeer", json_body=body, sends=True)
+        data = _model(self.account, _P2PData, payload(obj) or {})
+        ids: dict[str, str] = {}
+        for campaign in data.campaigns:
+            if not is_success(campaign.status):
+                continue
+            for entry in campaign.numbers:
+                canonical = numbers.try_normalize(entry.number)
+                if canonical:
+                    ids[canonical] = entry.id
+        campaign_ids = [c.id for c in data.campaigns if c.id]
+        return SendResult(
+            items=tuple(
+                RecipientResult(n, ids.get(n), None if n in ids else "Failed") for n, _t in items
+            ),
+            campaign_id=",".join(campaign_ids) or None,
+        )
+
+    async def send_otp(self, number: str, code: str | None, length: int = 5) -> OtpResult:
+        form = {
+            "Mobile": numbers.local0(number),
+            "CodeLength": str(length),
+            "OptionalCode": code or "",
+        }
+        obj = await self._obj("SendQuickOTP", form=form, sends=True)
+        data = payload(obj)
+        if isinstance(data, list):
+            data = data[0] if data else {}
+        inner = _model(self.account, _Otp, data if isinstance(data, dict) else {})
+        if not is_success(inner.status):
+            raise error_for(self.account, inner.status)
+        top = _model(self.account, _Otp, obj)
+        returned = inner.code if inner.code and inner.code.isdigit() else None
+        return OtpResult(
+            number=number,
+            code=code or returned,
+            message_id=inner.message_id or inner.campaign_id or top.message_id or top.campaign_id,
+        )
+
+    async def send_pattern(
+        self, pattern_id: str, number: str, values: Sequence[str], line: str | None = None
+    ) -> SendResult:
+        bad = [v for v in values if "," in v]
+        if bad:
+            raise ProviderRejected(
+                self.account,
+                "PatternValues_Comma",
+                "a pattern value may not contain a comma (AmootSMS joins values with commas)",
+                "مقدار الگو نباید ویرگول انگلیسی (,) داشته باشد",
+            )
+        form = {
+            "Mobile": numbers.bare10(number),
+            "PatternCodeID": pattern_id,
+            "PatternValues": ",".join(values),
+        }
+        method = "SendWithPattern"
+        if line:
+            form["LineNumber"] = line
+            method = "SendWithPatternOWN"
+        obj = await self._obj(method, form=form, sends=True)
+        data = payload(obj)
+        source = data if isinstance(data, dict) else obj
+        message_id = source.get("messageid") or obj.get("messageid")
+        return SendResult(items=(RecipientResult(number, _as_str(message_id), None),))
+
+    async def patterns(self) -> list[Pattern]:
+        obj = await self._obj("PatternCodeList")
+        result = []
+        for item in _items(self.account, obj):
+            wire = _model(self.account, _PatternItem, item)
+            variables = wire.variables or re.findall(r"%(\w+)%", wire.text)
+            result.append(Pattern(wire.id, wire.text, tuple(variables), wire.is_otp, wire.status))
+        return result
+
+    async def estimate_price(self, sms: OutgoingSms) -> float | None:
+        body = {
+            "SMSMessageText": sms.text,
+            "LineNumber": sms.line,
+            "Mobiles": [numbers.bare10(n) for n in sms.recipients],
+        }
+        value = await self._call("CalculateMessagePrice", json_body=body)
+        if isinstance(value, dict):  # the shape before 2025-11
+            value = payload(checked(self.account, value))
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProviderProtocolError(self.account, "bad_shape", "the price is not a number")
+        if value < 0:
+            raise error_for(self.account, int(-value))
+        return float(value)
+
+    # --- delivery
+
+    async def deliveries(self, message_ids: Sequence[str]) -> list[DeliveryReport]:
+        reports: list[DeliveryReport] = []
+        for chunk in _chunks(tuple(message_ids), self.chunk_size):
+            obj = await self._obj("GetDeliveries", form={"ListMessageID": ",".join(chunk)})
+            reports.extend(
+                parse_delivery_item(self.account, i, self.delivery_codes)
+                for i in _items(self.account, obj)
+            )
+        return reports
+
+    async def campaign_deliveries(self, campaign_id: str) -> list[DeliveryReport]:
+        obj = await self._obj("GetDeliveriesByCampaignID", form={"CampaignID": campaign_id})
+        return [
+            parse_delivery_item(self.account, i, self.delivery_codes)
+            for i in _items(self.account, obj)
+        ]
+
+    # --- inbound
+
+    async def fetch_inbound(self) -> list[InboundSms]:
+        """RecieveNewMessages hands each SMS out once: the caller must commit before anything else."""
+        obj = await self._obj("RecieveNewMessages", form={"Count": str(self.inbound_batch)})
+        return [parse_inbound_item(self.account, i) for i in _items(self.account, obj)]
+
+    async def inbound_between(
+        self, start: datetime, end: datetime, line: str | None = None
+    ) -> list[InboundSms]:
+        form = {
+            "FromDateTime": format_tehran(start),
+            "ToDateTime": format_tehran(end),
+            "LineNumber": line or "",
+        }
+        obj = await self._obj("RecieveMessages", form=form)
+        found = [parse_inbound_item(self.account, i) for i in _items(self.account, obj)]
+        if line:  # the filter also tells us the receiving line RecieveNewMessages leaves out
+            found = [
+                InboundSms(s.provider_id, s.sender, s.text, s.received_at, s.line or line)
+                for s in found
+            ]
+        return found
+
+    # --- relays
+
+    async def relay_list(self, kind: RelayKind) -> list[RelayHook]:
+        obj = await self._obj(_RELAY_METHODS[kind][1])
+        hooks = (_model(self.account, _Relay, i) for i in _items(self.account, obj))
+        return [RelayHook(h.id, h.url, h.active) for h in hooks]
+
+    async def relay_set_active(self, kind: RelayKind, hook_id: str, active: bool) -> None:
+        _create, _list, method, id_field = _RELAY_METHODS[kind]
+        form = {id_field: hook_id, "Active": "true" if active else "false"}
+        checked(self.account, await self._call(method, form=form))
+
+    async def relay_register(self, kind: RelayKind, url: str) -> RelayHook:
+        """Idempotent: a URL already registered is found (case-insensitively) and re-activated."""
+        create, _list, _set, id_field = _RELAY_METHODS[kind]
+        body = await self._call(create, form={"URLAddress": url})
+        obj = lower_keys(body) if isinstance(body, dict) else {}
+        if status_title(obj.get("status")) == "URLAddress_Duplicate":
+            for hook in await self.relay_list(kind):
+                if hook.url.lower() == url.lower():
+                    if not hook.active:
+                        await self.relay_set_active(kind, hook.id, True)
+                    return RelayHook(hook.id, hook.url, True)
+            raise error_for(self.account, "URLAddress_Duplicate")
+        obj = checked(self.account, body)
+        return RelayHook(str(obj.get(id_field.lower(), "")), url, True)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[tuple[str, ...]]:
+    for start in range(0, len(items), max(1, size)):
+        yield tuple(items[start : start + size])
+
+
+def _match_results(chunk: Sequence[str], items: Sequence[_SendItem]) -> list[RecipientResult]:
+    """Per-recipient results are matched by normalised number, never by position."""
+    by_number: dict[str, _SendItem] = {}
+    for item in items:
+        canonical = numbers.try_normalize(item.mobile or item.number or "")
+        if canonical:
+            by_number[canonical] = item
+    results = []
+    for number in chunk:
+        found = by_number.get(number)
+        if found is None:
+            results.append(RecipientResult(number, None, "not_accepted"))
+        elif not is_success(found.status) or not found.message_id:
+            results.append(RecipientResult(number, None, status_title(found.status)))
+        else:
+            results.append(RecipientResult(number, found.message_id, None))
+    return results

@@ -1,0 +1,292 @@
+"""What every SMS provider client offers: capabilities, domain models and the error tree.
+
+Error tree (every provider outcome is mapped onto it before it leaves a provider module)::
+
+    ProviderError                 any failure; ``account`` names the account, ``code`` the raw value
+    ├── ProviderUnavailable       transport failure, timeout, 5xx, "server down" inside a 200; retryable
+    │   └── OutcomeUnknown        a send whose request may have reached the provider: never resend blindly
+    ├── ProviderRejected          the provider understood and said no
+    │   ├── AuthFailed            token, credentials, IP or permission
+    │   ├── InsufficientCredit
+    │   ├── InvalidRecipient
+    │   ├── RateLimited           ``retry_after`` seconds when known
+    │   └── NotSupported          the provider has no such capability (``capability``)
+    └── ProviderProtocolError     a body we cannot decode or that has an unexpected shape
+
+Each error carries ``detail``: a short human sentence in Persian and English (``detail_fa``) taken
+from the provider's own code table, so the bot can tell a person what went wrong.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+class Capability(enum.Enum):
+    BALANCE = "balance"
+    SEND = "send"
+    SEND_P2P = "send_p2p"
+    OTP = "otp"
+    PATTERN = "pattern"
+    SCHEDULE = "schedule"
+    CANCEL_SCHEDULED = "cancel_scheduled"
+    DELIVERY = "delivery"
+    INBOUND_POLL = "inbound_poll"
+    RELAY = "relay"
+    PRICE = "price"
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @property
+    def final(self) -> bool:
+        return self in (DeliveryState.DELIVERED, DeliveryState.FAILED)
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+class ProviderError(Exception):
+    """A provider call failed; ``str()`` never contains a credential."""
+
+    def __init__(
+        self,
+        account: str,
+        code: str = "",
+        detail: str = "",
+        detail_fa: str = "",
+    ) -> None:
+        self.account = account
+        self.code = code
+        self.detail = detail or code
+        self.detail_fa = detail_fa or self.detail
+        super().__init__(
+            f"{account}: {self.detail}" + (f" ({code})" if code and code != detail else "")
+        )
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+class OutcomeUnknown(ProviderUnavailable):
+    pass
+
+
+class ProviderRejected(ProviderError):
+    pass
+
+
+class AuthFailed(ProviderRejected):
+    pass
+
+
+class InsufficientCredit(ProviderRejected):
+    pass
+
+
+class InvalidRecipient(ProviderRejected):
+    pass
+
+
+class RateLimited(ProviderRejected):
+    def __init__(self, account: str, code: str = "", detail: str = "", retry_after: float = 0):
+        super().__init__(account, code, detail)
+        self.retry_after = retry_after
+
+
+class NotSupported(ProviderRejected):
+    def __init__(self, account: str, capability: Capability) -> None:
+        self.capability = capability
+        super().__init__(account, "not_supported", f"cannot {capability.value}")
+
+
+class ProviderProtocolError(ProviderError):
+    pass
+
+
+# ---------------------------------------------------------------------------------- domain models
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Credit in ``currency`` ("rial", "toman" or "" when the provider does not say)."""
+
+    credit: float
+    currency: str
+    tariffs: dict[str, float] = field(default_factory=dict)
+    lines: tuple[str, ...] = ()
+    expires: datetime | None = None
+    account_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingSms:
+    """One text from one line to canonical numbers; ``send_at`` (Tehran time) schedules it."""
+
+    line: str
+    recipients: tuple[str, ...]
+    text: str
+    send_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientResult:
+    number: str
+    message_id: str | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.message_id is not None and self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    items: tuple[RecipientResult, ...]
+    campaign_id: str | None = None
+    price: float | None = None
+    parts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OtpResult:
+    number: str
+    code: str | None
+    message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    id: str
+    text: str
+    variables: tuple[str, ...]
+    is_otp: bool
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    message_id: str
+    state: DeliveryState
+    raw: str
+    number: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSms:
+    """An SMS a customer sent to one of the account's lines (``line`` is None when unknown)."""
+
+    provider_id: str
+    sender: str
+    text: str
+    received_at: datetime
+    line: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RelayHook:
+    id: str
+    url: str
+    active: bool
+
+
+class RelayKind(enum.StrEnum):
+    INBOUND = "inbound"
+    DELIVERY = "delivery"
+
+
+# ------------------------------------------------------------------------------------- protocol
+
+
+@runtime_checkable
+class SmsProvider(Protocol):
+    """The client of one provider account. Every method raises a ``ProviderError`` on failure."""
+
+    account: str
+    capabilities: frozenset[Capability]
+
+    async def balance(self) -> Balance: ...
+    async def send(self, sms: OutgoingSms) -> SendResult: ...
+    async def send_p2p(
+        self, line: str, items: Sequence[tuple[str, str]], send_at: datetime | None = None
+    ) -> SendResult: ...
+    async def send_otp(self, number: str, code: str | None, length: int = 5) -> OtpResult: ...
+    async def send_pattern(
+        self, pattern_id: str, number: str, values: Sequence[str], line: str | None = None
+    ) -> SendResult: ...
+    async def patterns(self) -> list[Pattern]: ...
+    async def estimate_price(self, sms: OutgoingSms) -> float | None: ...
+    async def deliveries(self, message_ids: Sequence[str]) -> list[DeliveryReport]: ...
+    async def fetch_inbound(self) -> list[InboundSms]: ...
+    async def inbound_between(
+        self, start: datetime, end: datetime, line: str | None = None
+    ) -> list[InboundSms]: ...
+    async def relay_register(self, kind: RelayKind, url: str) -> RelayHook: ...
+    async def relay_list(self, kind: RelayKind) -> list[RelayHook]: ...
+    async def aclose(self) -> None: ...
+
+
+class ProviderBase:
+    """Default bodies: every capability a provider lacks raises ``NotSupported`` by name."""
+
+    account: str
+    capabilities: frozenset[Capability] = frozenset()
+
+    def _unsupported(self, capability: Capability) -> NotSupported:
+        return NotSupported(self.account, capability)
+
+    async def balance(self) -> Balance:
+        raise self._unsupported(Capability.BALANCE)
+
+    async def send(self, sms: OutgoingSms) -> SendResult:
+        raise self._unsupported(Capability.SEND)
+
+    async def send_p2p(
+        self, line: str, items: Sequence[tuple[str, str]], send_at: datetime | None = None
+    ) -> SendResult:
+        raise self._unsupported(Capability.SEND_P2P)
+
+    async def send_otp(self, number: str, code: str | None, length: int = 5) -> OtpResult:
+        raise self._unsupported(Capability.OTP)
+
+    async def send_pattern(
+        self, pattern_id: str, number: str, values: Sequence[str], line: str | None = None
+    ) -> SendResult:
+        raise self._unsupported(Capability.PATTERN)
+
+    async def patterns(self) -> list[Pattern]:
+        raise self._unsupported(Capability.PATTERN)
+
+    async def estimate_price(self, sms: OutgoingSms) -> float | None:
+        raise self._unsupported(Capability.PRICE)
+
+    async def deliveries(self, message_ids: Sequence[str]) -> list[DeliveryReport]:
+        raise self._unsupported(Capability.DELIVERY)
+
+    async def fetch_inbound(self) -> list[InboundSms]:
+        raise self._unsupported(Capability.INBOUND_POLL)
+
+    async def inbound_between(
+        self, start: datetime, end: datetime, line: str | None = None
+    ) -> list[InboundSms]:
+        raise self._unsupported(Capability.INBOUND_POLL)
+
+    async def relay_register(self, kind: RelayKind, url: str) -> RelayHook:
+        raise self._unsupported(Capability.RELAY)
+
+    async def relay_list(self, kind: RelayKind) -> list[RelayHook]:
+        raise self._unsupported(Capability.RELAY)
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,80 @@
+"""The SQLite file: one connection, strict pragmas, explicit transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .migrations import migrate
+
+Row = aiosqlite.Row
+
+
+class Database:
+    """One connection serves every read and write, one at a time (SQLite has one writer anyway).
+
+    ``transaction()`` is the only way to write: ``BEGIN IMMEDIATE`` … ``COMMIT`` with
+    ``synchronous=FULL``, so a row the caller saw committed survives a power cut.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        try:
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=FULL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=5000",
+            ):
+                await conn.execute(pragma)
+            await migrate(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, str(path))
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        async with self._lock:
+            cursor = await self._conn.execute(sql, tuple(params))
+            return list(await cursor.fetchall())
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        async with self._lock:
+            cursor = await self._conn.execute(sql, tuple(params))
+            return await cursor.fetchone()
+
+    async def writable(self) -> bool:
+        """True when a write transaction can be opened and committed right now."""
+        try:
+            async with self.transaction() as conn:
+                await conn.execute("UPDATE meta SET value = value WHERE key = 'created'")
+        except Exception:
+            return False
+        return True

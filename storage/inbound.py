@@ -1,0 +1,226 @@
+"""Inbound SMS, their routes to chats, polling cursors and the Telegram outbox they feed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .access import now_iso
+from .db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class NewInbound:
+    provider_id: str
+    sender: str
+    text: str
+    received_at: str
+    line: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRow:
+    id: int
+    account: str
+    provider_id: str
+    sender: str
+    line: str | None
+    text: str
+    received_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    chat_id: int
+    thread_id: int | None
+    inbound_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    chat_id: int
+    message_id: int
+    account: str
+    line: str | None
+    counterparty: str
+    inbound_id: int | None
+    send_id: int | None
+
+
+_INBOUND = "id, account, provider_id, sender, line, text, received_at"
+
+
+class InboundRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def store(
+        self,
+        account: str,
+        messages: Sequence[NewInbound],
+        source: str,
+        chats_for: Any,
+        cursor: tuple[str, str] | None = None,
+    ) -> list[int]:
+        """Store new SMS and queue each for its chats in one commit; duplicates are skipped.
+
+        ``chats_for(line)`` gives the chat ids routed for a line. ``cursor`` (name, value) is
+        advanced in the same transaction, so a cursor never runs ahead of stored rows.
+        Returns the ids of the rows that were new.
+        """
+        new_ids: list[int] = []
+        async with self.db.transaction() as conn:
+            for m in messages:
+                cur = await conn.execute(
+                    "INSERT INTO inbound (account, provider_id, sender, line, text, received_at, "
+                    "stored_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (account, provider_id) DO NOTHING",
+                    (account, m.provider_id, m.sender, m.line, m.text, m.received_at, now_iso(),
+                     source),
+                )  # fmt: skip
+                if cur.rowcount == 0:
+                    continue
+                inbound_id = int(cur.lastrowid or 0)
+                new_ids.append(inbound_id)
+                payload = json.dumps({"kind": "inbound", "inbound_id": inbound_id})
+                await conn.executemany(
+                    "INSERT INTO outbox (chat_id, inbound_id, payload, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(chat, inbound_id, payload, time.time()) for chat in chats_for(m.line)],
+                )
+            if cursor is not None:
+                await conn.execute(
+                    "INSERT INTO cursors (account, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (account, name) DO UPDATE SET value = excluded.value",
+                    (account, cursor[0], cursor[1]),
+                )
+        return new_ids
+
+    async def get(self, inbound_id: int) -> InboundRow | None:
+        row = await self.db.fetchone(f"SELECT {_INBOUND} FROM inbound WHERE id = ?", (inbound_id,))
+        return InboundRow(*row) if row else None
+
+    async def recent_for_chat(self, chat_id: int, limit: int) -> list[InboundRow]:
+        rows = await self.db.fetchall(
+            f"SELECT {', '.join('i.' + c.strip() for c in _INBOUND.split(','))} FROM inbound i "
+            "JOIN message_links l ON l.inbound_id = i.id AND l.chat_id = ? "
+            "GROUP BY i.id ORDER BY i.id DESC LIMIT ?",
+            (chat_id, limit),
+        )
+        return [InboundRow(*r) for r in rows]
+
+    async def cursor(self, account: str, name: str) -> str | None:
+        row = await self.db.fetchone(
+            "SELECT value FROM cursors WHERE account = ? AND name = ?", (account, name)
+        )
+        return str(row["value"]) if row else None
+
+    # --- routes set from chat (/route); config routes are merged by the caller
+
+    async def routes(self) -> list[tuple[str, str, int]]:
+        rows = await self.db.fetchall("SELECT account, line, chat_id FROM routes")
+        return [(r["account"], r["line"], r["chat_id"]) for r in rows]
+
+    async def set_route(self, account: str, line: str, chat_id: int, on: bool) -> None:
+        async with self.db.transaction() as conn:
+            if on:
+                await conn.execute(
+                    "INSERT OR IGNORE INTO routes (account, line, chat_id) VALUES (?, ?, ?)",
+                    (account, line, chat_id),
+                )
+            else:
+                await conn.execute(
+                    "DELETE FROM routes WHERE account = ? AND line = ? AND chat_id = ?",
+                    (account, line, chat_id),
+                )
+
+
+class OutboxRepo:
+    """Messages waiting to reach Telegram, in per-chat order, and links to what was delivered."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def enqueue(self, chat_id: int, payload: dict[str, Any]) -> int:
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO outbox (chat_id, payload, created_at) VALUES (?, ?, ?)",
+                (chat_id, json.dumps(payload, ensure_ascii=False), time.time()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    async def heads(self, now: float, exclude: Sequence[int] = ()) -> list[OutboxItem]:
+        """The oldest live item of each chat whose head is due (per-chat order is kept)."""
+        rows = await self.db.fetchall(
+            "SELECT o.id, o.chat_id, o.thread_id, o.inbound_id, o.payload, o.attempts FROM outbox o "
+            "JOIN (SELECT chat_id, min(id) AS id FROM outbox WHERE dead = 0 GROUP BY chat_id) h "
+            "ON h.id = o.id WHERE o.next_attempt_at <= ?",
+            (now,),
+        )
+        skip = set(exclude)
+        return [
+            OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
+            for r in rows
+            if r[1] not in skip
+        ]
+
+    async def next_due(self) -> float | None:
+        row = await self.db.fetchone(
+            "SELECT min(o.next_attempt_at) FROM outbox o JOIN (SELECT chat_id, min(id) AS id "
+            "FROM outbox WHERE dead = 0 GROUP BY chat_id) h ON h.id = o.id"
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def depth(self) -> tuple[int, float | None]:
+        row = await self.db.fetchone("SELECT count(*), min(created_at) FROM outbox WHERE dead = 0")
+        if row is None:
+            return 0, None
+        return int(row[0]), (None if row[1] is None else float(row[1]))
+
+    async def delivered(self, item: OutboxItem, message_id: int, link: Link | None) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
+            if link is not None:
+                await conn.execute(
+                    "INSERT OR REPLACE INTO message_links (chat_id, message_id, account, line, "
+                    "counterparty, inbound_id, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (item.chat_id, message_id, link.account, link.line, link.counterparty,
+                     link.inbound_id, link.send_id),
+                )  # fmt: skip
+
+    async def retry_later(self, item_id: int, at: float, error: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                "WHERE id = ?",
+                (at, error[:500], item_id),
+            )
+
+    async def give_up(self, item_id: int, error: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET dead = 1, last_error = ? WHERE id = ?", (error[:500], item_id)
+            )
+
+    async def link(self, chat_id: int, message_id: int) -> Link | None:
+        row = await self.db.fetchone(
+            "SELECT chat_id, message_id, account, line, counterparty, inbound_id, send_id "
+            "FROM message_links WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        )
+        return Link(*row) if row else None
+
+    async def add_link(self, link: Link) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO message_links (chat_id, message_id, account, line, "
+                "counterparty, inbound_id, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (link.chat_id, link.message_id, link.account, link.line, link.counterparty,
+                 link.inbound_id, link.send_id),
+            )  # fmt: skip

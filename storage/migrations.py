@@ -1,0 +1,152 @@
+"""Numbered schema steps on ``PRAGMA user_version``; a database from a newer smsbridge is refused."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+STEPS: tuple[str, ...] = (
+    # 1: the walking skeleton
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('created', datetime('now'));
+
+    CREATE TABLE users (
+        user_id  INTEGER PRIMARY KEY,
+        role     TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+        added_by INTEGER,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE chats (
+        chat_id  INTEGER PRIMARY KEY,
+        language TEXT CHECK (language IN ('fa', 'en'))
+    );
+    CREATE TABLE audit (
+        id         INTEGER PRIMARY KEY,
+        at         TEXT NOT NULL,
+        user_id    INTEGER,
+        chat_id    INTEGER,
+        action     TEXT NOT NULL,
+        account    TEXT,
+        recipients INTEGER NOT NULL DEFAULT 0,
+        detail     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE inbound (
+        id          INTEGER PRIMARY KEY,
+        account     TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        sender      TEXT NOT NULL,
+        line        TEXT,
+        text        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        stored_at   TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        UNIQUE (account, provider_id)
+    );
+    CREATE TABLE sends (
+        id             INTEGER PRIMARY KEY,
+        created_at     TEXT NOT NULL,
+        user_id        INTEGER NOT NULL,
+        chat_id        INTEGER NOT NULL,
+        account        TEXT NOT NULL,
+        line           TEXT NOT NULL,
+        text           TEXT NOT NULL,
+        send_at        TEXT,
+        state          TEXT NOT NULL CHECK (state IN
+                         ('draft', 'armed', 'sending', 'sent', 'partial', 'failed', 'unknown',
+                          'cancelled')),
+        invalid        TEXT NOT NULL DEFAULT '[]',
+        price_estimate REAL,
+        price          REAL,
+        campaign_id    TEXT,
+        error          TEXT,
+        chat_message_id INTEGER,
+        reply_to_message_id INTEGER,
+        inbound_id     INTEGER REFERENCES inbound (id),
+        confirmed_at   TEXT
+    );
+    CREATE INDEX sends_user_day ON sends (user_id, confirmed_at);
+    CREATE TABLE send_recipients (
+        send_id    INTEGER NOT NULL REFERENCES sends (id) ON DELETE CASCADE,
+        number     TEXT NOT NULL,
+        message_id TEXT,
+        state      TEXT NOT NULL,
+        raw_status TEXT,
+        error      TEXT,
+        updated_at TEXT,
+        PRIMARY KEY (send_id, number)
+    );
+    CREATE INDEX send_recipients_message ON send_recipients (message_id);
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        chat_id         INTEGER NOT NULL,
+        thread_id       INTEGER,
+        inbound_id      INTEGER REFERENCES inbound (id),
+        payload         TEXT NOT NULL,
+        created_at      REAL NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        dead            INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+    );
+    CREATE INDEX outbox_chat ON outbox (dead, chat_id, id);
+    CREATE TABLE cursors (
+        account TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    );
+    CREATE TABLE message_links (
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER NOT NULL,
+        account      TEXT NOT NULL,
+        line         TEXT,
+        counterparty TEXT NOT NULL,
+        inbound_id   INTEGER REFERENCES inbound (id),
+        send_id      INTEGER REFERENCES sends (id),
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE TABLE routes (
+        account TEXT NOT NULL,
+        line    TEXT NOT NULL DEFAULT '',
+        chat_id INTEGER NOT NULL,
+        PRIMARY KEY (account, line, chat_id)
+    );
+    CREATE TABLE ptb_state (
+        kind  TEXT NOT NULL,
+        key   TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    """,
+)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer smsbridge; opening it could corrupt it."""
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Bring the schema to ``len(STEPS)``; returns the version the file had before."""
+    cursor = await conn.execute("PRAGMA user_version")
+    row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    if current > len(STEPS):
+        raise SchemaTooNew(
+            f"the database has schema version {current}, newer than this smsbridge "
+            f"understands ({len(STEPS)}); upgrade smsbridge or use another storage.path"
+        )
+    for version in range(current, len(STEPS)):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(STEPS[version]):
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+    return current
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,207 @@
+"""Outbound sends: drafts awaiting confirmation, their per-recipient results and delivery states."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .access import insert_audit, now_iso
+from .db import Database, Row
+
+_COLUMNS = (
+    "id, created_at, user_id, chat_id, account, line, text, send_at, state, invalid, "
+    "price_estimate, price, campaign_id, error, chat_message_id, reply_to_message_id, inbound_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    number: str
+    message_id: str | None
+    state: str
+    raw_status: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendRow:
+    id: int
+    created_at: str
+    user_id: int
+    chat_id: int
+    account: str
+    line: str
+    text: str
+    send_at: str | None
+    state: str
+    invalid: list[str]
+    price_estimate: float | None
+    price: float | None
+    campaign_id: str | None
+    error: str | None
+    chat_message_id: int | None
+    reply_to_message_id: int | None
+    inbound_id: int | None
+    recipients: list[Recipient] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of pressing Confirm: ``ok``, or why the send may not go out."""
+
+    status: str  # "ok" | "gone" | "not_owner" | "quota" | "armed"
+    row: SendRow | None = None
+    used_today: int = 0
+
+
+def _row(r: Row, recipients: list[Recipient]) -> SendRow:
+    return SendRow(
+        id=r["id"], created_at=r["created_at"], user_id=r["user_id"], chat_id=r["chat_id"],
+        account=r["account"], line=r["line"], text=r["text"], send_at=r["send_at"],
+        state=r["state"], invalid=json.loads(r["invalid"]), price_estimate=r["price_estimate"],
+        price=r["price"], campaign_id=r["campaign_id"], error=r["error"],
+        chat_message_id=r["chat_message_id"], reply_to_message_id=r["reply_to_message_id"],
+        inbound_id=r["inbound_id"], recipients=recipients,
+    )  # fmt: skip
+
+
+class SendsRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_draft(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        account: str,
+        line: str,
+        text: str,
+        recipients: Sequence[str],
+        invalid: Sequence[str],
+        send_at: str | None = None,
+        price_estimate: float | None = None,
+        reply_to_message_id: int | None = None,
+        inbound_id: int | None = None,
+    ) -> int:
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO sends (created_at, user_id, chat_id, account, line, text, send_at, "
+                "state, invalid, price_estimate, reply_to_message_id, inbound_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?)",
+                (now_iso(), user_id, chat_id, account, line, text, send_at,
+                 json.dumps(list(invalid), ensure_ascii=False), price_estimate,
+                 reply_to_message_id, inbound_id),
+            )  # fmt: skip
+            send_id = int(cursor.lastrowid or 0)
+            await conn.executemany(
+                "INSERT INTO send_recipients (send_id, number, state) VALUES (?, ?, 'draft')",
+                [(send_id, n) for n in recipients],
+            )
+        return send_id
+
+    async def set_chat_message(self, send_id: int, message_id: int) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE sends SET chat_message_id = ? WHERE id = ?", (message_id, send_id)
+            )
+
+    async def get(self, send_id: int) -> SendRow | None:
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM sends WHERE id = ?", (send_id,))
+        if row is None:
+            return None
+        rows = await self.db.fetchall(
+            "SELECT number, message_id, state, raw_status, error FROM send_recipients "
+            "WHERE send_id = ? ORDER BY rowid",
+            (send_id,),
+        )
+        return _row(row, [Recipient(*r) for r in rows])
+
+    async def claim(
+        self,
+        send_id: int,
+        user_id: int,
+        *,
+        quota: int,
+        day_start: str,
+        needs_second_confirm: bool,
+    ) -> Claim:
+        """Confirm a draft exactly once: quota check, state change and audit row in one commit."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "SELECT state, user_id, account, chat_id, "
+                "(SELECT count(*) FROM send_recipients WHERE send_id = sends.id) AS n "
+                "FROM sends WHERE id = ?",
+                (send_id,),
+            )
+            row = await cursor.fetchone()
+            if row is None or row["state"] not in ("draft", "armed"):
+                return Claim("gone")
+            if row["user_id"] != user_id:
+                return Claim("not_owner")
+            cursor = await conn.execute(
+                "SELECT coalesce(sum((SELECT count(*) FROM send_recipients r "
+                "WHERE r.send_id = s.id)), 0) FROM sends s WHERE s.user_id = ? "
+                "AND s.confirmed_at >= ? AND s.state NOT IN ('draft', 'armed', 'cancelled')",
+                (user_id, day_start),
+            )
+            used = int((await cursor.fetchone() or (0,))[0])
+            if used + int(row["n"]) > quota:
+                return Claim("quota", used_today=used)
+            if needs_second_confirm and row["state"] == "draft":
+                await conn.execute("UPDATE sends SET state = 'armed' WHERE id = ?", (send_id,))
+                return Claim("armed")
+            await conn.execute(
+                "UPDATE sends SET state = 'sending', confirmed_at = ? WHERE id = ?",
+                (now_iso(), send_id),
+            )
+            await insert_audit(
+                conn, "send", user_id, row["chat_id"], row["account"], int(row["n"]),
+                f"send #{send_id}",
+            )  # fmt: skip
+        return Claim("ok", await self.get(send_id), used)
+
+    async def cancel(self, send_id: int, user_id: int) -> bool:
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE sends SET state = 'cancelled' WHERE id = ? AND user_id = ? "
+                "AND state IN ('draft', 'armed')",
+                (send_id, user_id),
+            )
+            return cursor.rowcount > 0
+
+    async def record_result(
+        self,
+        send_id: int,
+        *,
+        state: str,
+        results: Iterable[Recipient],
+        campaign_id: str | None = None,
+        price: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE sends SET state = ?, campaign_id = ?, price = ?, error = ? WHERE id = ?",
+                (state, campaign_id, price, error, send_id),
+            )
+            await conn.executemany(
+                "UPDATE send_recipients SET message_id = ?, state = ?, error = ?, updated_at = ? "
+                "WHERE send_id = ? AND number = ?",
+                [(r.message_id, r.state, r.error, now_iso(), send_id, r.number) for r in results],
+            )
+
+    async def update_delivery(self, account: str, updates: Iterable[tuple[str, str, str]]) -> int:
+        """Apply (message_id, state, raw) reports of one account; returns rows changed."""
+        changed = 0
+        async with self.db.transaction() as conn:
+            for message_id, state, raw in updates:
+                cursor = await conn.execute(
+                    "UPDATE send_recipients SET state = ?, raw_status = ?, updated_at = ? "
+                    "WHERE message_id = ? AND (state != ? OR raw_status IS NOT ?) AND send_id IN "
+                    "(SELECT id FROM sends WHERE account = ?)",
+                    (state, raw, now_iso(), message_id, state, raw, account),
+                )
+                changed += cursor.rowcount
+        return changed

@@ -1,0 +1,70 @@
+"""The config contract of SPEC §6: the example parses; mistakes are named by file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+MINIMAL = """
+[telegram]
+token = "42:real"
+[[accounts]]
+name = "amoot"
+provider = "amootsms"
+token = "t0ken-value"
+"""
+
+
+def test_example_parses_and_its_placeholders_are_refused_in_strict_mode() -> None:
+    config = load_config(EXAMPLE, strict=False, env={})
+    assert [a.name for a in config.accounts] == ["amoot", "smsir", "payam"]
+    with pytest.raises(ConfigError) as info:
+        load_config(EXAMPLE, env={})
+    assert "accounts[0].token: still the example placeholder" in str(info.value)
+    assert "telegram.token" in str(info.value)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [("colour = 1", "accounts[0] (amoot).colour: unknown key"),
+     ('relay_secret = "Short"', "relay_secret must be at least 16"),
+     ('lines = ["a"]\ndefault_line = "b"', "default_line 'b' is not one of")],
+)  # fmt: skip
+def test_mistakes_name_the_file_and_key(tmp_path: Path, extra: str, expected: str) -> None:
+    path = _write(tmp_path, MINIMAL + extra)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_missing_token_and_unknown_provider(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL.replace('token = "42:real"', "").replace("amootsms", "kave"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert "telegram.token: required key is missing" in str(info.value)
+    assert 'provider must be "amootsms"' in str(info.value)
+
+
+def test_environment_wins_and_storage_is_relative_to_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL)
+    config = load_config(
+        path,
+        env={"SMSBRIDGE_TELEGRAM_TOKEN": "99:env", "SMSBRIDGE_ACCOUNT_AMOOT_TOKEN": "from-env",
+             "SMSBRIDGE_ACCOUNT_AMOOT_POLL_INTERVAL": "5"},
+    )  # fmt: skip
+    assert config.telegram.token.get_secret_value() == "99:env"
+    account = config.accounts[0]
+    assert account.token.get_secret_value() == "from-env"  # type: ignore[union-attr]
+    assert account.poll_interval == 5  # type: ignore[union-attr]
+    assert config.storage.path == str(tmp_path / "smsbridge.db")
+    assert "from-env" not in repr(config)  # secrets never print

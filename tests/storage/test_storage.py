@@ -1,0 +1,78 @@
+"""SQLite on real files: pragmas, migrations, de-duplication, exactly-once confirmation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from storage.db import Database
+from storage.inbound import InboundRepo, NewInbound, OutboxRepo
+from storage.migrations import STEPS, SchemaTooNew
+from storage.sends import SendsRepo
+
+
+async def test_pragmas_and_schema_version(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "a.db")
+    try:
+        assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
+        assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+        assert (await db.fetchone("PRAGMA synchronous"))[0] == 2  # type: ignore[index]  # FULL
+        assert (await db.fetchone("PRAGMA user_version"))[0] == len(STEPS)  # type: ignore[index]
+        assert await db.writable()
+    finally:
+        await db.close()
+
+
+async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
+    with pytest.raises(SchemaTooNew):
+        await Database.open(path)
+
+
+async def test_inbound_is_deduplicated_and_queued_once_per_chat(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "b.db")
+    try:
+        repo, outbox = InboundRepo(db), OutboxRepo(db)
+        sms = NewInbound("m1", "989121111111", "hi", "2026-01-01T10:00:00+03:30", None)
+        assert len(await repo.store("amoot", [sms, sms], "poll", lambda line: [1, 2])) == 1
+        assert await repo.store("amoot", [sms], "relay", lambda line: [1, 2]) == []
+        heads = await outbox.heads(now=1e12)
+        assert sorted(h.chat_id for h in heads) == [1, 2]
+    finally:
+        await db.close()
+    # survives a reopen
+    db = await Database.open(tmp_path / "b.db")
+    try:
+        assert (await OutboxRepo(db).depth())[0] == 2
+    finally:
+        await db.close()
+
+
+async def test_a_draft_is_claimed_exactly_once_and_audited(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "c.db")
+    try:
+        sends = SendsRepo(db)
+        send_id = await sends.create_draft(
+            user_id=7, chat_id=7, account="amoot", line="public", text="x",
+            recipients=["989121111111", "989122222222"], invalid=["0912abc"],
+        )  # fmt: skip
+        args = {"quota": 10, "day_start": "2000-01-01", "needs_second_confirm": False}
+        assert (await sends.claim(send_id, 8, **args)).status == "not_owner"  # type: ignore[arg-type]
+        assert (await sends.claim(send_id, 7, **args)).status == "ok"  # type: ignore[arg-type]
+        assert (await sends.claim(send_id, 7, **args)).status == "gone"  # type: ignore[arg-type]
+        audit = await db.fetchall("SELECT action, recipients FROM audit")
+        assert [(r[0], r[1]) for r in audit] == [("send", 2)]
+        other = await sends.create_draft(
+            user_id=7, chat_id=7, account="amoot", line="public", text="y",
+            recipients=[f"98912000000{i}" for i in range(9)], invalid=[],
+        )  # fmt: skip
+        claim = await sends.claim(
+            other, 7, quota=10, day_start="2000-01-01", needs_second_confirm=False
+        )
+        assert (claim.status, claim.used_today) == ("quota", 2)
+    finally:
+        await db.close()
