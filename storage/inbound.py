@@ -215,12 +215,3 @@ class OutboxRepo:
             (chat_id, message_id),
         )
         return Link(*row) if row else None
-
-    async def add_link(self, link: Link) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT OR REPLACE INTO message_links (chat_id, message_id, account, line, "
-                "counterparty, inbound_id, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (link.chat_id, link.message_id, link.account, link.line, link.counterparty,
-                 link.inbound_id, link.send_id),
-            )  # fmt: skip
