@@ -16,7 +16,6 @@ from providers.base import (
     ProviderError,
     SmsProvider,
 )
-from providers.text import TextInfo, analyze
 from providers.timeutil import TEHRAN
 from storage.sends import Claim, Recipient, SendRow, SendsRepo
 
@@ -113,13 +112,6 @@ def tehran_day_start(now: datetime | None = None) -> str:
     return start.astimezone(UTC).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True, slots=True)
-class Preview:
-    row: SendRow
-    info: TextInfo
-    provider: str
-
-
 class SendService:
     def __init__(
         self, config: Config, providers: Mapping[str, SmsProvider], repo: SendsRepo
@@ -160,7 +152,7 @@ class SendService:
         text: str,
         reply_to_message_id: int | None = None,
         inbound_id: int | None = None,
-    ) -> Preview:
+    ) -> SendRow:
         account, line = self.resolve(target)
         if not text.strip():
             raise UserError("send.no_text")
@@ -181,8 +173,7 @@ class SendService:
         )  # fmt: skip
         row = await self.repo.get(send_id)
         assert row is not None
-        account_cfg = self.config.account(account)
-        return Preview(row, analyze(text), account_cfg.provider if account_cfg else "")
+        return row
 
     async def claim(self, send_id: int, user_id: int, count: int) -> Claim:
         return await self.repo.claim(

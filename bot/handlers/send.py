@@ -80,7 +80,7 @@ async def _preview(
     update: Update, svc: Services, caller: Caller, parsed: ParsedSend, *,
     inbound_id: int | None = None, reply_to: str | None = None,
 ) -> None:  # fmt: skip
-    preview = await svc.sends.prepare(
+    row = await svc.sends.prepare(
         user_id=caller.user_id, chat_id=caller.chat_id, target=parsed.target,
         recipients=parsed.recipients, text=parsed.text,
         reply_to_message_id=caller.message.message_id if caller.message else None,
@@ -88,11 +88,11 @@ async def _preview(
     )  # fmt: skip
     message = await reply(
         update,
-        preview_text(caller.lang, preview.row, reply_to),
-        keyboard(caller.lang, preview.row.id),
+        preview_text(caller.lang, row, reply_to),
+        keyboard(caller.lang, row.id),
     )
     if message is not None:
-        await svc.sends.repo.set_chat_message(preview.row.id, message.message_id)
+        await svc.sends.repo.set_chat_message(row.id, message.message_id)
 
 
 async def send(update: Update, context: Context) -> None:
