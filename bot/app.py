@@ -12,7 +12,9 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from providers.amootsms import AmootSmsClient
-from providers.base import ProviderBase, SmsProvider
+from providers.base import SmsProvider
+from providers.payamsms import PayamSmsClient
+from providers.smsir import SmsirClient
 from storage.access import AccessRepo
 from storage.db import Database
 from storage.inbound import InboundRepo, OutboxRepo
@@ -30,23 +32,39 @@ from .sending import SendService
 log = logging.getLogger("smsbridge")
 
 
-class _Pending(ProviderBase):
-    """An account whose provider client is not built yet: every capability says so by name."""
-
-    def __init__(self, account: str) -> None:
-        self.account = account
-
-
 def build_provider(account: AmootAccount | SmsirAccount | PayamAccount) -> SmsProvider:
+    proxy = account.proxy or None
     if isinstance(account, AmootAccount):
         return AmootSmsClient(
             account.name,
             account.base_url,
             account.token.get_secret_value(),
-            proxy=account.proxy or None,
+            proxy=proxy,
             delivery_codes=account.delivery_codes,
         )
-    return _Pending(account.name)
+    if isinstance(account, SmsirAccount):
+        return SmsirClient(
+            account.name,
+            account.base_url,
+            account.api_key.get_secret_value(),
+            account.secret_key.get_secret_value(),
+            send_by_mobile_numbers=account.send_by_mobile_numbers,
+            delivery_statuses=account.delivery_statuses,
+            proxy=proxy,
+        )
+    return PayamSmsClient(
+        account.name,
+        account.base_url,
+        client_id=account.client_id.get_secret_value(),
+        client_secret=account.client_secret.get_secret_value(),
+        system_name=account.system_name,
+        username=account.username.get_secret_value(),
+        password=account.password.get_secret_value(),
+        lines=account.lines,
+        send_method=account.send_method,
+        login_json=account.login_json,
+        proxy=proxy,
+    )
 
 
 @dataclass

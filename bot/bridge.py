@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from providers.base import Capability, InboundSms, ProviderError, SmsProvider
+from providers.timeutil import utc_now
 from storage.access import AccessRepo
 from storage.inbound import InboundRepo, Link, NewInbound, OutboxItem
 
@@ -16,6 +17,8 @@ from .config import Config
 from .outbox import Outbox, Rendered
 
 log = logging.getLogger("smsbridge.bridge")
+CURSOR = "inbound"
+BACKFILL = timedelta(hours=1)  # on the very first poll of a cursor, older SMS are not forwarded
 
 
 class Bridge:
@@ -93,8 +96,35 @@ class Bridge:
         link = Link(item.chat_id, 0, row.account, row.line, row.sender, row.id, None)
         return Rendered(text, link)
 
+    async def poll_once(self, account: str) -> int:
+        """Fetch until the provider has nothing more; each page and its cursor in one commit.
+        Returns how many SMS were fetched."""
+        provider = self.providers[account]
+        stored = await self.inbound.cursor(account, CURSOR)
+        first_run = stored is None
+        fetched = 0
+        while True:
+            page = await provider.fetch_inbound(stored)
+            messages = page.messages
+            if first_run and page.cursor is not None:
+                # A cursor starts at the provider's whole history: only recent SMS are news.
+                cutoff = utc_now() - BACKFILL
+                messages = tuple(m for m in messages if m.received_at >= cutoff)
+                if len(messages) < len(page.messages):
+                    log.info(
+                        "%s: first poll skipped %d SMS older than %s",
+                        account, len(page.messages) - len(messages), BACKFILL,
+                    )  # fmt: skip
+            if messages or (page.cursor is not None and page.cursor != stored):
+                cursor = (CURSOR, page.cursor) if page.cursor is not None else None
+                await self.ingest(account, messages, "poll", cursor)
+            fetched += len(messages)
+            stored = page.cursor if page.cursor is not None else stored
+            if not page.more:
+                return fetched
+
     async def poll_forever(self, account: str) -> None:
-        """Fetch new SMS every ``poll_interval`` seconds; each batch is committed before the next."""
+        """Poll every ``poll_interval`` seconds; after failures, back off up to five minutes."""
         cfg = self.config.account(account)
         provider = self.providers[account]
         interval = getattr(cfg, "poll_interval", 0) or 0
@@ -105,9 +135,7 @@ class Bridge:
         try:
             while True:
                 try:
-                    messages = await provider.fetch_inbound()
-                    if messages:
-                        await self.ingest(account, messages, "poll")
+                    await self.poll_once(account)
                     failures = 0
                 except ProviderError as exc:
                     failures += 1

@@ -133,6 +133,18 @@ class PayamAccount(_Account):
     username: SecretStr
     password: SecretStr
     poll_interval: float = Field(30, ge=0)
+    # sendMultipleWithSrcBody's recipient shape is lost from the document (reference P4): the
+    # default repeats the text per item with sendMultipleWithSrc.
+    send_method: Literal["sendMultipleWithSrc", "sendMultipleWithSrcBody", "send"] = (
+        "sendMultipleWithSrc"
+    )
+    login_json: bool = False  # the token endpoint takes a form body unless this is set (P2)
+
+    @model_validator(mode="after")
+    def _has_line(self) -> PayamAccount:
+        if not self.lines:
+            raise ValueError("a PayamSMS account needs at least one line (sender with 98)")
+        return self
 
 
 Account = Annotated[AmootAccount | SmsirAccount | PayamAccount, Field(discriminator="provider")]

@@ -44,7 +44,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "balance.error": "<b>{account}</b>: {error}",
         "rial": "{amount} ریال ({toman} تومان)",
         "toman": "{amount} تومان",
-        "unit": "{amount}",
+        "unit": "{amount} (واحد را سرویس‌دهنده نگفته است)",
         "send.usage": "نحوه استفاده: /send [حساب:خط] شماره‌ها… متن\nمثال: /send 09121234567 سلام",
         "send.no_text": "متن پیامک را بعد از شماره‌ها بنویسید.",
         "send.no_valid": "هیچ شماره معتبری نیست. نامعتبر: {invalid}",
@@ -55,6 +55,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview.from": "حساب: {account} — خط: {line}",
         "preview.recipients": "گیرندگان ({count}): {numbers}",
         "preview.invalid": "⚠️ نامعتبر (ارسال نمی‌شود): {invalid}",
+        "preview.refused": "⚠️ {recipient} ارسال نمی‌شود: {reason}",
+        "preview.audience": "تعداد گیرندگان واقعی (به گفته سرویس‌دهنده): {count}",
+        "refused.not_contact": "در دفترچه تلفن حساب {account} نیست (White SMS فقط به مخاطبان می‌فرستد)",
+        "refused.unknown_group": "چنین گروهی در حساب {account} نیست",
+        "refused.groups_unsupported": "حساب {account} ارسال به گروه مخاطبان ندارد",
+        "send.none_accepted": "هیچ گیرنده‌ای ارسال‌شدنی نیست.\n{refused}",
         "preview.text": "متن:\n{text}",
         "preview.parts": "کدگذاری: {encoding} — {length} نویسه — {parts} بخش برای هر گیرنده",
         "preview.cost": "هزینه تقریبی: {cost}",
@@ -109,7 +115,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "balance.error": "<b>{account}</b>: {error}",
         "rial": "{amount} Rial ({toman} Toman)",
         "toman": "{amount} Toman",
-        "unit": "{amount}",
+        "unit": "{amount} (unit not stated by the provider)",
         "send.usage": "Usage: /send [account:line] numbers… text\nExample: /send 09121234567 hello",
         "send.no_text": "Write the SMS text after the numbers.",
         "send.no_valid": "No valid number. Invalid: {invalid}",
@@ -120,6 +126,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview.from": "Account: {account} — line: {line}",
         "preview.recipients": "Recipients ({count}): {numbers}",
         "preview.invalid": "⚠️ Invalid (will not be sent): {invalid}",
+        "preview.refused": "⚠️ {recipient} will not be sent: {reason}",
+        "preview.audience": "Actual recipients (as the provider counts them): {count}",
+        "refused.not_contact": "not in account {account}'s phonebook (White SMS sends to contacts only)",
+        "refused.unknown_group": "account {account} has no such group",
+        "refused.groups_unsupported": "account {account} cannot send to contact groups",
+        "send.none_accepted": "No recipient can be sent to.\n{refused}",
         "preview.text": "Text:\n{text}",
         "preview.parts": "Encoding: {encoding} — {length} characters — {parts} part(s) per recipient",
         "preview.cost": "Estimated cost: {cost}",
@@ -165,12 +177,14 @@ CAPABILITY_NAMES = {
         "otp": "کد یکبارمصرف", "pattern": "ارسال با الگو", "schedule": "ارسال زمان‌بندی‌شده",
         "cancel_scheduled": "لغو ارسال زمان‌بندی‌شده", "delivery": "گزارش تحویل",
         "inbound_poll": "دریافت پیامک", "relay": "انتقال خودکار (relay)", "price": "برآورد هزینه",
+        "contact_groups": "ارسال به گروه مخاطبان", "drafts": "متن‌های ذخیره‌شده",
     },
     "en": {
         "balance": "show credit", "send": "send SMS", "send_p2p": "a different text per number",
         "otp": "one-time codes", "pattern": "template sends", "schedule": "scheduled sends",
         "cancel_scheduled": "cancel scheduled sends", "delivery": "delivery reports",
         "inbound_poll": "receive SMS", "relay": "relay push", "price": "price estimates",
+        "contact_groups": "send to contact groups", "drafts": "stored texts",
     },
 }  # fmt: skip
 
@@ -279,6 +293,16 @@ def balance_block(lang: str, account: str, provider: str, balance: Balance) -> s
     if balance.expires is not None:
         lines.append(when(lang, balance.expires)[0])
     return "\n".join(lines)
+
+
+def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]]) -> str:
+    """One line per recipient the provider will not reach, with the reason in words."""
+    return "\n".join(
+        t(lang, "preview.refused",
+          recipient=phone(lang, r) if r.isdigit() else ltr(esc(r)),
+          reason=t(lang, f"refused.{reason}", account=esc(account)))
+        for r, reason in refused
+    )  # fmt: skip
 
 
 def text_info(lang: str, info: TextInfo) -> str:

@@ -10,19 +10,27 @@ from datetime import UTC, datetime
 
 from providers import numbers
 from providers.base import (
+    GROUP_PREFIX,
     Capability,
     OutcomeUnknown,
     OutgoingSms,
     ProviderError,
+    RecipientResult,
     SmsProvider,
 )
 from providers.timeutil import TEHRAN
 from storage.sends import Claim, Recipient, SendRow, SendsRepo
 
-from .config import Config
+from .config import Config, SmsirAccount
 
 log = logging.getLogger("smsbridge.send")
 _TARGET = re.compile(r"([a-z0-9_-]+):(\S*)")
+
+
+def _item_state(item: RecipientResult) -> str:
+    if item.ok:
+        return "queued"
+    return "unknown" if item.error == "unknown" else "failed"
 
 
 class UserError(Exception):
@@ -32,6 +40,15 @@ class UserError(Exception):
         super().__init__(key)
         self.key = key
         self.values = values
+
+
+class NothingSendable(UserError):
+    """The provider refuses every recipient; ``refused`` holds (recipient, reason key)."""
+
+    def __init__(self, account: str, refused: list[tuple[str, str]]) -> None:
+        super().__init__("send.none_accepted")
+        self.account = account
+        self.refused = refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +107,17 @@ def _merge_split_numbers(tokens: Sequence[str]) -> list[str]:
 
 
 def split_recipients(raw: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(canonical numbers without duplicates, in order; the invalid entries as typed)."""
+    """(canonical numbers and ``group:<id>`` without duplicates, in order; the invalid entries
+    as typed)."""
     valid: list[str] = []
     invalid: list[str] = []
     for entry in raw:
+        group = numbers.to_ascii_digits(entry).removeprefix(GROUP_PREFIX)
         try:
-            canonical = numbers.normalize(entry)
+            if entry.startswith(GROUP_PREFIX) and group.isdigit():
+                canonical = GROUP_PREFIX + str(int(group))
+            else:
+                canonical = numbers.normalize(entry)
         except numbers.InvalidNumber:
             if entry not in invalid:
                 invalid.append(entry)
@@ -130,6 +152,8 @@ class SendService:
                 accounts=", ".join(a.name for a in self.config.accounts),
             )  # fmt: skip
         chosen = line or account.line
+        if chosen is None and isinstance(account, SmsirAccount):
+            return account.name, ""  # White SMS sends from the product's own line
         if chosen is None:
             raise UserError("send.no_line", account=account.name)
         known = {ln.lower(): ln for ln in account.lines}
@@ -160,16 +184,20 @@ class SendService:
         if not valid:
             raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
         provider = self.providers[account]
+        audience = await provider.audience(valid)
+        if not audience.accepted:
+            raise NothingSendable(account, list(audience.refused))
         estimate = None
         if Capability.PRICE in provider.capabilities:
             try:
-                estimate = await provider.estimate_price(OutgoingSms(line, tuple(valid), text))
+                estimate = await provider.estimate_price(OutgoingSms(line, audience.accepted, text))
             except ProviderError as exc:  # an estimate is a nicety; the send decides
                 log.info("no price estimate for %s: %s", account, exc)
         send_id = await self.repo.create_draft(
             user_id=user_id, chat_id=chat_id, account=account, line=line, text=text,
-            recipients=valid, invalid=invalid, price_estimate=estimate,
+            recipients=audience.accepted, invalid=invalid, price_estimate=estimate,
             reply_to_message_id=reply_to_message_id, inbound_id=inbound_id,
+            audience=audience.count, refused=audience.refused,
         )  # fmt: skip
         row = await self.repo.get(send_id)
         assert row is not None
@@ -187,7 +215,9 @@ class SendService:
     async def execute(self, row: SendRow) -> tuple[SendRow, ProviderError | None]:
         """Call the provider once. After a possible arrival the send is never repeated."""
         provider = self.providers[row.account]
-        sms = OutgoingSms(row.line, tuple(r.number for r in row.recipients), row.text)
+        sms = OutgoingSms(
+            row.line, tuple(r.number for r in row.recipients), row.text, reference=row.reference
+        )
         error: ProviderError | None = None
         try:
             result = await provider.send(sms)
@@ -205,13 +235,14 @@ class SendService:
             )  # fmt: skip
         else:
             ok = sum(1 for i in result.items if i.ok)
+            unknown = sum(1 for i in result.items if i.error == "unknown")
             state = "sent" if ok == len(result.items) else ("partial" if ok else "failed")
+            if unknown and not ok and unknown == len(result.items):
+                state = "unknown"
             await self.repo.record_result(
                 row.id, state=state, campaign_id=result.campaign_id, price=result.price,
-                results=[
-                    Recipient(i.number, i.message_id, "queued" if i.ok else "failed", error=i.error)
-                    for i in result.items
-                ],
+                results=[Recipient(i.number, i.message_id, _item_state(i), error=i.error)
+                         for i in result.items],
             )  # fmt: skip
         final = await self.repo.get(row.id)
         assert final is not None

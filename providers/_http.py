@@ -19,7 +19,7 @@ CallObserver = Callable[[str, str, float, str], None]
 # Failures that prove the request never reached the server: safe to retry, even a send.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
-DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+DEFAULT_TIMEOUT = 20.0  # seconds; connecting gets at most 10
 
 
 class Transport:
@@ -36,7 +36,7 @@ class Transport:
         *,
         headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_TIMEOUT,
         observer: CallObserver | None = None,
     ) -> None:
         self.account = account
@@ -45,7 +45,7 @@ class Transport:
             base_url=base_url.rstrip("/") + "/",
             headers=dict(headers or {}),
             proxy=proxy or None,
-            timeout=timeout,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,
         )
 

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, cast
+from typing import Any, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from . import numbers
-from ._http import CallObserver, Transport
+from ._http import DEFAULT_TIMEOUT, CallObserver, Transport
+from ._wire import Id, Text, Wire, as_str, chunks, lower_keys, model
 from .base import (
     AuthFailed,
     Balance,
     Capability,
     DeliveryReport,
     DeliveryState,
+    InboundPage,
     InboundSms,
     InsufficientCredit,
     InvalidRecipient,
@@ -340,15 +342,6 @@ def decode(account: str, body: bytes) -> Any:
         ) from exc
 
 
-def lower_keys(value: Any) -> Any:
-    """Field names are matched case-insensitively: every object key becomes lower-case."""
-    if isinstance(value, dict):
-        return {str(k).lower(): lower_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [lower_keys(v) for v in value]
-    return value
-
-
 def checked(account: str, body: Any) -> dict[str, Any]:
     """An object answer whose ``Status`` is success, keys lower-cased; else the mapped error."""
     if isinstance(body, str):
@@ -376,19 +369,7 @@ def payload(obj: Mapping[str, Any]) -> Any:
 # ------------------------------------------------------------------------------ wire models
 
 
-def _as_str(value: Any) -> Any:
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
-
-Id = Annotated[str, BeforeValidator(_as_str)]
-Text = Annotated[str, BeforeValidator(lambda v: "" if v is None else _as_str(v))]
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=False, frozen=True)
-
-
-class _AccountStatus(_Wire):
+class _AccountStatus(Wire):
     account_name: str | None = Field(None, alias="accountname")
     credit: float = Field(0, alias="remaindcredit")
     base_fa: float = Field(0, alias="basesms_persianprice")
@@ -400,45 +381,45 @@ class _AccountStatus(_Wire):
     lines: list[Text] = Field(default_factory=list, alias="listlinenumbers")
 
 
-class _SendItem(_Wire):
+class _SendItem(Wire):
     mobile: Id | None = Field(None, alias="mobile")
     number: Id | None = Field(None, alias="number")
     message_id: Id | None = Field(None, alias="messageid")
     status: Any = Field("Success", alias="status")
 
 
-class _SendSimple(_Wire):
+class _SendSimple(Wire):
     campaign_id: Id | None = Field(None, alias="campaignid")
     price: float | None = Field(None, alias="price")
     parts: int | None = Field(None, alias="smspagescount")
     items: list[_SendItem] = Field(default_factory=list, alias="data")
 
 
-class _P2PNumber(_Wire):
+class _P2PNumber(Wire):
     id: Id = Field(alias="id")
     number: Id = Field(alias="number")
 
 
-class _P2PCampaign(_Wire):
+class _P2PCampaign(Wire):
     id: Id | None = Field(None, alias="id")
     status: Any = Field("Success", alias="status")
     numbers: list[_P2PNumber] = Field(default_factory=list, alias="numbers")
     parts: int | None = Field(None, alias="smspagescount")
 
 
-class _P2PData(_Wire):
+class _P2PData(Wire):
     failed: int = Field(0, alias="failedcount")
     campaigns: list[_P2PCampaign] = Field(default_factory=list, alias="campaigns")
 
 
-class _Otp(_Wire):
+class _Otp(Wire):
     status: Any = Field("Success", alias="status")
     message_id: Id | None = Field(None, alias="messageid")
     campaign_id: Id | None = Field(None, alias="campaignid")
     code: Text | None = Field(None, alias="code")
 
 
-class _PatternItem(_Wire):
+class _PatternItem(Wire):
     id: Id = Field(alias="id")
     status: int = Field(0, alias="status")
     is_otp: bool = Field(False, alias="isotp")
@@ -446,7 +427,7 @@ class _PatternItem(_Wire):
     variables: list[str] | None = Field(None, alias="patterns")
 
 
-class _Delivery(_Wire):
+class _Delivery(Wire):
     message_id: Id = Field(alias="messageid")
     delivery_type: int | None = Field(None, alias="deliverytype")
     number: Id | None = Field(None, alias="number")
@@ -455,7 +436,7 @@ class _Delivery(_Wire):
     status: Any = Field(None, alias="status")
 
 
-class _Inbound(_Wire):
+class _Inbound(Wire):
     message_id: Id = Field(alias="messageid")
     sender: Id = Field(validation_alias="sender")
     text: Text = Field(validation_alias="text")
@@ -463,7 +444,7 @@ class _Inbound(_Wire):
     line: Id | None = Field(None, validation_alias="line")
 
 
-class _Relay(_Wire):
+class _Relay(Wire):
     id: Id = Field(alias="id")
     url: Text = Field("", alias="urladdress")
     active: bool = Field(True, alias="active")
@@ -542,18 +523,6 @@ def _items(account: str, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
     return cast(list[dict[str, Any]], data)
 
 
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _model(account: str, model: type[_M], value: Any) -> _M:
-    try:
-        return model.model_validate(value)
-    except ValidationError as exc:
-        raise ProviderProtocolError(
-            account, "bad_shape", f"unexpected answer shape ({model.__name__.strip('_')})"
-        ) from exc
-
-
 # ------------------------------------------------------------------------------ the client
 
 _RELAY_METHODS = {
@@ -601,13 +570,19 @@ class AmootSmsClient(ProviderBase):
         chunk_size: int = 100,
         inbound_batch: int = 100,
         observer: CallObserver | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.account = account
         self.delivery_codes = dict(delivery_codes or {})
         self.chunk_size = chunk_size
         self.inbound_batch = inbound_batch
         self._http = Transport(
-            account, base_url, headers={"Authorization": token}, proxy=proxy, observer=observer
+            account,
+            base_url,
+            headers={"Authorization": token},
+            proxy=proxy,
+            observer=observer,
+            timeout=timeout,
         )
 
     async def _call(
@@ -627,7 +602,7 @@ class AmootSmsClient(ProviderBase):
     # --- account
 
     async def balance(self) -> Balance:
-        status = _model(self.account, _AccountStatus, await self._obj("AccountStatus"))
+        status = model(self.account, _AccountStatus, await self._obj("AccountStatus"))
         tariffs = {
             "base_fa": status.base_fa,
             "base_en": status.base_en,
@@ -652,7 +627,7 @@ class AmootSmsClient(ProviderBase):
         campaigns: list[str] = []
         price = 0.0
         parts: int | None = None
-        for index, chunk in enumerate(_chunks(sms.recipients, self.chunk_size)):
+        for index, chunk in enumerate(chunks(sms.recipients, self.chunk_size)):
             body = {
                 "SendDateTime": format_tehran(sms.send_at or now_tehran()),
                 "SMSMessageText": sms.text,
@@ -667,7 +642,7 @@ class AmootSmsClient(ProviderBase):
                 # Later chunks: earlier ones went out, so report each number of this one instead.
                 results.extend(RecipientResult(n, None, exc.code or "failed") for n in chunk)
                 continue
-            wire = _model(self.account, _SendSimple, obj)
+            wire = model(self.account, _SendSimple, obj)
             if wire.campaign_id and wire.campaign_id != "0":
                 campaigns.append(wire.campaign_id)
             price += wire.price or 0
@@ -689,7 +664,7 @@ class AmootSmsClient(ProviderBase):
             "Input": [{"Number": numbers.local0(n), "MessageText": t} for n, t in items],
         }
         obj = await self._obj("SendPeerToPeer", json_body=body, sends=True)
-        data = _model(self.account, _P2PData, payload(obj) or {})
+        data = model(self.account, _P2PData, payload(obj) or {})
         ids: dict[str, str] = {}
         for campaign in data.campaigns:
             if not is_success(campaign.status):
@@ -716,10 +691,10 @@ class AmootSmsClient(ProviderBase):
         data = payload(obj)
         if isinstance(data, list):
             data = data[0] if data else {}
-        inner = _model(self.account, _Otp, data if isinstance(data, dict) else {})
+        inner = model(self.account, _Otp, data if isinstance(data, dict) else {})
         if not is_success(inner.status):
             raise error_for(self.account, inner.status)
-        top = _model(self.account, _Otp, obj)
+        top = model(self.account, _Otp, obj)
         returned = inner.code if inner.code and inner.code.isdigit() else None
         return OtpResult(
             number=number,
@@ -751,13 +726,13 @@ class AmootSmsClient(ProviderBase):
         data = payload(obj)
         source = data if isinstance(data, dict) else obj
         message_id = source.get("messageid") or obj.get("messageid")
-        return SendResult(items=(RecipientResult(number, _as_str(message_id), None),))
+        return SendResult(items=(RecipientResult(number, as_str(message_id), None),))
 
     async def patterns(self) -> list[Pattern]:
         obj = await self._obj("PatternCodeList")
         result = []
         for item in _items(self.account, obj):
-            wire = _model(self.account, _PatternItem, item)
+            wire = model(self.account, _PatternItem, item)
             variables = wire.variables or re.findall(r"%(\w+)%", wire.text)
             result.append(Pattern(wire.id, wire.text, tuple(variables), wire.is_otp, wire.status))
         return result
@@ -779,9 +754,17 @@ class AmootSmsClient(ProviderBase):
 
     # --- delivery
 
-    async def deliveries(self, message_ids: Sequence[str]) -> list[DeliveryReport]:
+    async def deliveries(
+        self, message_ids: Sequence[str], campaign_id: str | None = None
+    ) -> list[DeliveryReport]:
+        """By message ids; a campaign alone (a send whose ids are unknown) asks by campaign."""
+        if not message_ids and campaign_id:
+            found: list[DeliveryReport] = []
+            for campaign in campaign_id.split(","):
+                found += await self.campaign_deliveries(campaign)
+            return found
         reports: list[DeliveryReport] = []
-        for chunk in _chunks(tuple(message_ids), self.chunk_size):
+        for chunk in chunks(tuple(message_ids), self.chunk_size):
             obj = await self._obj("GetDeliveries", form={"ListMessageID": ",".join(chunk)})
             reports.extend(
                 parse_delivery_item(self.account, i, self.delivery_codes)
@@ -798,10 +781,12 @@ class AmootSmsClient(ProviderBase):
 
     # --- inbound
 
-    async def fetch_inbound(self) -> list[InboundSms]:
-        """RecieveNewMessages hands each SMS out once: the caller must commit before anything else."""
+    async def fetch_inbound(self, cursor: str | None = None) -> InboundPage:
+        """RecieveNewMessages hands each SMS out once: the caller must commit before anything else.
+        There is no cursor; a full batch means more may be waiting."""
         obj = await self._obj("RecieveNewMessages", form={"Count": str(self.inbound_batch)})
-        return [parse_inbound_item(self.account, i) for i in _items(self.account, obj)]
+        found = tuple(parse_inbound_item(self.account, i) for i in _items(self.account, obj))
+        return InboundPage(found, None, more=len(found) >= self.inbound_batch)
 
     async def inbound_between(
         self, start: datetime, end: datetime, line: str | None = None
@@ -824,7 +809,7 @@ class AmootSmsClient(ProviderBase):
 
     async def relay_list(self, kind: RelayKind) -> list[RelayHook]:
         obj = await self._obj(_RELAY_METHODS[kind][1])
-        hooks = (_model(self.account, _Relay, i) for i in _items(self.account, obj))
+        hooks = (model(self.account, _Relay, i) for i in _items(self.account, obj))
         return [RelayHook(h.id, h.url, h.active) for h in hooks]
 
     async def relay_set_active(self, kind: RelayKind, hook_id: str, active: bool) -> None:
@@ -849,11 +834,6 @@ class AmootSmsClient(ProviderBase):
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterable[tuple[str, ...]]:
-    for start in range(0, len(items), max(1, size)):
-        yield tuple(items[start : start + size])
 
 
 def _match_results(chunk: Sequence[str], items: Sequence[_SendItem]) -> list[RecipientResult]:

@@ -38,6 +38,8 @@ class Capability(enum.Enum):
     INBOUND_POLL = "inbound_poll"
     RELAY = "relay"
     PRICE = "price"
+    CONTACT_GROUPS = "contact_groups"
+    DRAFTS = "drafts"
 
 
 class DeliveryState(enum.StrEnum):
@@ -131,12 +133,33 @@ class Balance:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingSms:
-    """One text from one line to canonical numbers; ``send_at`` (Tehran time) schedules it."""
+    """One text from one line to recipients; ``send_at`` (Tehran time) schedules it.
+
+    Recipients are canonical numbers, or ``group:<id>`` for providers with contact groups.
+    ``reference`` is the bridge's unique name for this send, stored before the provider is called:
+    a provider that accepts a caller id (PayamSMS ``customerId``) derives its ids from it, so that
+    after a timeout it can ask whether the send happened instead of sending twice.
+    """
 
     line: str
     recipients: tuple[str, ...]
     text: str
     send_at: datetime | None = None
+    reference: str = ""
+
+
+GROUP_PREFIX = "group:"
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who a send would reach: recipients the provider accepts, those it refuses with a reason
+    key (``not_contact``, ``unknown_group``, ``groups_unsupported``), and the distinct count when
+    the provider can tell (groups expand to many numbers)."""
+
+    accepted: tuple[str, ...]
+    refused: tuple[tuple[str, str], ...] = ()
+    count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +218,26 @@ class InboundSms:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundPage:
+    """One poll: the SMS, the cursor to store with them (None: the provider keeps no cursor) and
+    whether more are waiting right now."""
+
+    messages: tuple[InboundSms, ...]
+    cursor: str | None = None
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledSms:
+    message_id: str
+    number: str
+    text: str
+    send_at: datetime | None
+    price: float | None = None
+    parts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RelayHook:
     id: str
     url: str
@@ -226,14 +269,21 @@ class SmsProvider(Protocol):
         self, pattern_id: str, number: str, values: Sequence[str], line: str | None = None
     ) -> SendResult: ...
     async def patterns(self) -> list[Pattern]: ...
+    async def drafts(self) -> list[str]: ...
+    async def audience(self, recipients: Sequence[str]) -> Audience: ...
     async def estimate_price(self, sms: OutgoingSms) -> float | None: ...
-    async def deliveries(self, message_ids: Sequence[str]) -> list[DeliveryReport]: ...
-    async def fetch_inbound(self) -> list[InboundSms]: ...
+    async def deliveries(
+        self, message_ids: Sequence[str], campaign_id: str | None = None
+    ) -> list[DeliveryReport]: ...
+    async def scheduled(self, start: datetime, end: datetime) -> list[ScheduledSms]: ...
+    async def cancel_scheduled(self, message_id: str) -> bool: ...
+    async def fetch_inbound(self, cursor: str | None = None) -> InboundPage: ...
     async def inbound_between(
         self, start: datetime, end: datetime, line: str | None = None
     ) -> list[InboundSms]: ...
     async def relay_register(self, kind: RelayKind, url: str) -> RelayHook: ...
     async def relay_list(self, kind: RelayKind) -> list[RelayHook]: ...
+    def token_expiry(self) -> datetime | None: ...
     async def aclose(self) -> None: ...
 
 
@@ -268,13 +318,30 @@ class ProviderBase:
     async def patterns(self) -> list[Pattern]:
         raise self._unsupported(Capability.PATTERN)
 
+    async def drafts(self) -> list[str]:
+        raise self._unsupported(Capability.DRAFTS)
+
+    async def audience(self, recipients: Sequence[str]) -> Audience:
+        """Phone numbers are accepted as they are; contact groups only where supported."""
+        groups = tuple(r for r in recipients if r.startswith(GROUP_PREFIX))
+        accepted = tuple(r for r in recipients if not r.startswith(GROUP_PREFIX))
+        return Audience(accepted, tuple((g, "groups_unsupported") for g in groups), len(accepted))
+
     async def estimate_price(self, sms: OutgoingSms) -> float | None:
         raise self._unsupported(Capability.PRICE)
 
-    async def deliveries(self, message_ids: Sequence[str]) -> list[DeliveryReport]:
+    async def deliveries(
+        self, message_ids: Sequence[str], campaign_id: str | None = None
+    ) -> list[DeliveryReport]:
         raise self._unsupported(Capability.DELIVERY)
 
-    async def fetch_inbound(self) -> list[InboundSms]:
+    async def scheduled(self, start: datetime, end: datetime) -> list[ScheduledSms]:
+        raise self._unsupported(Capability.CANCEL_SCHEDULED)
+
+    async def cancel_scheduled(self, message_id: str) -> bool:
+        raise self._unsupported(Capability.CANCEL_SCHEDULED)
+
+    async def fetch_inbound(self, cursor: str | None = None) -> InboundPage:
         raise self._unsupported(Capability.INBOUND_POLL)
 
     async def inbound_between(
@@ -287,6 +354,10 @@ class ProviderBase:
 
     async def relay_list(self, kind: RelayKind) -> list[RelayHook]:
         raise self._unsupported(Capability.RELAY)
+
+    def token_expiry(self) -> datetime | None:
+        """When the cached session token expires (None: no token, or the provider has none)."""
+        return None
 
     async def aclose(self) -> None:
         return None

@@ -24,7 +24,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from email.parser import BytesParser
 from email.policy import default
 from typing import Any
@@ -36,7 +36,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-TEHRAN = timezone(timedelta(hours=3, minutes=30))
+from ._common import TEHRAN, Faults, mobile10, sms_parts, wall
+
 STATUS_CODE = {
     "Failed": 0, "Success": 1, "CreditNotEnough": 4, "LineNumber_NotExist": 5,
     "LineNumber_Empty": 12, "SMSMessageText_Empty": 14, "Mobile_Empty": 16, "Mobiles_Empty": 17,
@@ -46,13 +47,7 @@ STATUS_CODE = {
     "RelayMessageDeliveryID_Invalid": 118, "RelayRecieveMessageID_Invalid": 119,
     "Length_Invalid": 120, "Length_Exceeded": 121, "ServerError": 500,
 }  # fmt: skip
-_MOBILE = re.compile(r"(?:\+98|0098|98|0)?(9\d{9})")
 DEFAULT_TOKEN = "sandbox-amoot-token"
-
-
-def wall() -> datetime:
-    """Tehran wall-clock time, naive, as the provider shows it."""
-    return datetime.now(TEHRAN).replace(tzinfo=None)
 
 
 def iso(moment: datetime) -> str:
@@ -65,20 +60,6 @@ def parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return value.astimezone(TEHRAN).replace(tzinfo=None) if value.tzinfo else value
-
-
-def mobile10(raw: Any) -> str | None:
-    """The 10-digit form of an accepted number (ASCII digits only, like the real service)."""
-    if not isinstance(raw, str | int) or isinstance(raw, bool):
-        return None
-    match = _MOBILE.fullmatch(str(raw).strip())
-    return match.group(1) if match else None
-
-
-def sms_parts(text: str) -> int:
-    units = len(text.encode("utf-16-le")) // 2
-    single, multi = (160, 153) if text.isascii() else (70, 67)
-    return 1 if units <= single else -(-units // multi)
 
 
 @dataclass
@@ -122,13 +103,6 @@ class Hook:
     url: str
     active: bool
     registered: datetime
-
-
-@dataclass
-class Fault:
-    kind: str
-    count: int
-    method: str | None
 
 
 @dataclass
@@ -214,7 +188,7 @@ class AmootSim:
         ]
         self.requests: list[tuple[str, dict[str, list[Any]]]] = []
         self.relay_log: list[tuple[str, int]] = []
-        self._faults: list[Fault] = []
+        self._faults = Faults()
         self._ids = itertools.count(700_000_001)
         self._campaigns = itertools.count(88_000_001)
         self._hook_ids = itertools.count(990)
@@ -234,7 +208,7 @@ class AmootSim:
     # ------------------------------------------------------------------ control side (tests, demo)
 
     def fail_next(self, kind: str, count: int = 1, method: str | None = None) -> None:
-        self._faults.append(Fault(kind, count, method))
+        self._faults.add(kind, count, method)
 
     def inject_inbound(self, sender: str, text: str, line: str | None = None) -> int:
         """A customer sends an SMS to one of the account's lines; returns its MessageID."""
@@ -318,15 +292,6 @@ class AmootSim:
             return Params(list(body.items()) if isinstance(body, dict) else [])
         return Params(parse_qsl(text, keep_blank_values=True))
 
-    def _fault_for(self, method: str) -> str | None:
-        for fault in self._faults:
-            if fault.method in (None, method):
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._faults.remove(fault)
-                return fault.kind
-        return None
-
     async def _dispatch(self, request: Request) -> Response:
         method = request.path_params["method"]
         handler = self._handlers().get(method)
@@ -339,7 +304,7 @@ class AmootSim:
         except ParamError:
             return self._error(method, "Failed")
         self.requests.append((method, params.values))
-        fault = self._fault_for(method)
+        fault = self._faults.take(method)
         if fault == "http_500":
             return Response("<html><body>Runtime Error</body></html>", 500, media_type="text/html")
         if fault == "garbage":

@@ -118,6 +118,13 @@ STEPS: tuple[str, ...] = (
         PRIMARY KEY (kind, key)
     );
     """,
+    # 2: every provider — the send's own reference (PayamSMS customerIds derive from it), the
+    # provider's recipient count (contact groups), recipients the provider refused and why
+    """
+    ALTER TABLE sends ADD COLUMN reference TEXT;
+    ALTER TABLE sends ADD COLUMN audience INTEGER;
+    ALTER TABLE sends ADD COLUMN refused TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 

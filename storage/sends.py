@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -11,8 +12,13 @@ from .db import Database, Row
 
 _COLUMNS = (
     "id, created_at, user_id, chat_id, account, line, text, send_at, state, invalid, "
-    "price_estimate, price, campaign_id, error, chat_message_id, reply_to_message_id, inbound_id"
+    "price_estimate, price, campaign_id, error, chat_message_id, reply_to_message_id, inbound_id, "
+    "reference, audience, refused"
 )
+
+
+# How many people a send reaches: the provider's count, else one per recipient row.
+_REACH = "coalesce(audience, (SELECT count(*) FROM send_recipients r WHERE r.send_id = sends.id))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +49,15 @@ class SendRow:
     chat_message_id: int | None
     reply_to_message_id: int | None
     inbound_id: int | None
+    reference: str
+    audience: int | None  # the provider's count of who it reaches (a group is many numbers)
+    refused: list[tuple[str, str]]  # (recipient, reason key) the provider will not reach
     recipients: list[Recipient] = field(default_factory=list)
+
+    @property
+    def reach(self) -> int:
+        """How many people the send reaches: the provider's count, else one per recipient."""
+        return self.audience if self.audience is not None else len(self.recipients)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +76,8 @@ def _row(r: Row, recipients: list[Recipient]) -> SendRow:
         state=r["state"], invalid=json.loads(r["invalid"]), price_estimate=r["price_estimate"],
         price=r["price"], campaign_id=r["campaign_id"], error=r["error"],
         chat_message_id=r["chat_message_id"], reply_to_message_id=r["reply_to_message_id"],
-        inbound_id=r["inbound_id"], recipients=recipients,
+        inbound_id=r["inbound_id"], reference=r["reference"] or "", audience=r["audience"],
+        refused=[(a, b) for a, b in json.loads(r["refused"])], recipients=recipients,
     )  # fmt: skip
 
 
@@ -84,15 +99,19 @@ class SendsRepo:
         price_estimate: float | None = None,
         reply_to_message_id: int | None = None,
         inbound_id: int | None = None,
+        audience: int | None = None,
+        refused: Sequence[tuple[str, str]] = (),
     ) -> int:
+        reference = uuid.uuid4().hex[:16]
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO sends (created_at, user_id, chat_id, account, line, text, send_at, "
-                "state, invalid, price_estimate, reply_to_message_id, inbound_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?)",
+                "state, invalid, price_estimate, reply_to_message_id, inbound_id, reference, "
+                "audience, refused) VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?)",
                 (now_iso(), user_id, chat_id, account, line, text, send_at,
                  json.dumps(list(invalid), ensure_ascii=False), price_estimate,
-                 reply_to_message_id, inbound_id),
+                 reply_to_message_id, inbound_id, reference, audience,
+                 json.dumps([list(r) for r in refused], ensure_ascii=False)),
             )  # fmt: skip
             send_id = int(cursor.lastrowid or 0)
             await conn.executemany(
@@ -130,9 +149,7 @@ class SendsRepo:
         """Confirm a draft exactly once: quota check, state change and audit row in one commit."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "SELECT state, user_id, account, chat_id, "
-                "(SELECT count(*) FROM send_recipients WHERE send_id = sends.id) AS n "
-                "FROM sends WHERE id = ?",
+                f"SELECT state, user_id, account, chat_id, {_REACH} AS n FROM sends WHERE id = ?",
                 (send_id,),
             )
             row = await cursor.fetchone()
@@ -141,9 +158,8 @@ class SendsRepo:
             if row["user_id"] != user_id:
                 return Claim("not_owner")
             cursor = await conn.execute(
-                "SELECT coalesce(sum((SELECT count(*) FROM send_recipients r "
-                "WHERE r.send_id = s.id)), 0) FROM sends s WHERE s.user_id = ? "
-                "AND s.confirmed_at >= ? AND s.state NOT IN ('draft', 'armed', 'cancelled')",
+                f"SELECT coalesce(sum({_REACH}), 0) FROM sends WHERE user_id = ? "
+                "AND confirmed_at >= ? AND state NOT IN ('draft', 'armed', 'cancelled')",
                 (user_id, day_start),
             )
             used = int((await cursor.fetchone() or (0,))[0])

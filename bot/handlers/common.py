@@ -19,7 +19,7 @@ from .. import render
 from ..bridge import Bridge
 from ..config import Config
 from ..outbox import NO_PREVIEW
-from ..sending import SendService, UserError
+from ..sending import NothingSendable, SendService, UserError
 
 log = logging.getLogger("smsbridge.bot")
 Context = ContextTypes.DEFAULT_TYPE
@@ -117,7 +117,11 @@ async def on_error(update: object, context: Context) -> None:
         log.error("error outside an update: %s", error, exc_info=error)
         return
     lang = await svc.language(update.effective_chat.id)
-    if isinstance(error, UserError):
+    if isinstance(error, NothingSendable):
+        text = render.t(
+            lang, error.key, refused=render.refusals(lang, error.account, error.refused)
+        )
+    elif isinstance(error, UserError):
         text = render.t(lang, error.key, **{k: render.esc(v) for k, v in error.values.items()})
     elif isinstance(error, ProviderError):
         log.warning("provider error: %s", error)

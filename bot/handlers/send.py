@@ -26,13 +26,17 @@ def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
     if reply_to:
         lines.append(render.t(lang, "preview.reply_to", sender=render.phone(lang, reply_to)))
     lines.append(render.t(lang, "preview.from", account=render.esc(row.account),
-                          line=render.ltr(render.esc(row.line))))  # fmt: skip
+                          line=render.ltr(render.esc(row.line or "—"))))  # fmt: skip
     lines.append(render.t(lang, "preview.recipients", count=render.number(lang, len(numbers)),
                           numbers=render.number_list(lang, numbers)))  # fmt: skip
+    if row.audience is not None and row.audience != len(numbers):
+        lines.append(render.t(lang, "preview.audience", count=render.number(lang, row.audience)))
     if row.invalid:
         lines.append(
             render.t(lang, "preview.invalid", invalid=", ".join(render.esc(i) for i in row.invalid))
         )
+    if row.refused:
+        lines.append(render.refusals(lang, row.account, row.refused))
     lines.append(render.text_info(lang, analyze(row.text)))
     if row.price_estimate is not None:
         lines.append(
@@ -164,14 +168,14 @@ async def on_button(update: Update, context: Context) -> None:
         else:
             await query.answer(render.t(lang, "confirm.gone"), show_alert=True)
         return
-    claim = await svc.sends.claim(send_id, caller.user_id, len(row.recipients))
+    claim = await svc.sends.claim(send_id, caller.user_id, row.reach)
     if claim.status == "armed":
         await query.answer()
         await query.edit_message_text(
             preview_text(lang, row) + "\n\n" + render.t(
-                lang, "confirm.armed", count=render.number(lang, len(row.recipients)),
+                lang, "confirm.armed", count=render.number(lang, row.reach),
                 threshold=render.number(lang, svc.config.access.bulk_confirm_threshold)),
-            parse_mode=ParseMode.HTML, reply_markup=keyboard(lang, send_id, len(row.recipients)),
+            parse_mode=ParseMode.HTML, reply_markup=keyboard(lang, send_id, row.reach),
         )  # fmt: skip
         return
     if claim.status != "ok" or claim.row is None:

@@ -1,0 +1,61 @@
+"""Parsing helpers every provider module shares: case-insensitive keys, lenient ids, chunking."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from .base import ProviderProtocolError
+
+
+def lower_keys(value: Any) -> Any:
+    """Field names are matched case-insensitively: every object key becomes lower-case."""
+    if isinstance(value, dict):
+        return {str(k).lower(): lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lower_keys(v) for v in value]
+    return value
+
+
+def as_str(value: Any) -> Any:
+    """Providers send ids and numbers as JSON numbers or strings: keep them as strings."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Id = Annotated[str, BeforeValidator(as_str)]
+Text = Annotated[str, BeforeValidator(lambda v: "" if v is None else as_str(v))]
+
+
+class Wire(BaseModel):
+    """A provider answer after ``lower_keys``: unknown fields ignored, aliases lower-case."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=False, frozen=True)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def model(account: str, cls: type[_M], value: Any) -> _M:
+    try:
+        return cls.model_validate(value)
+    except ValidationError as exc:
+        raise ProviderProtocolError(
+            account, "bad_shape", f"unexpected answer shape ({cls.__name__.strip('_')})"
+        ) from exc
+
+
+def json_body(account: str, body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8-sig", errors="replace"))
+    except ValueError as exc:
+        raise ProviderProtocolError(
+            account, "bad_json", "the provider's answer is not valid JSON"
+        ) from exc
+
+
+def chunks(items: Sequence[str], size: int) -> Iterable[tuple[str, ...]]:
+    for start in range(0, len(items), max(1, size)):
+        yield tuple(items[start : start + size])

@@ -1,0 +1,466 @@
+"""sms.ir legacy v1, "White SMS" (reference §2): a membership product that sends to phonebook contacts.
+
+What the documents leave open, and what this client does (reference §2.6):
+- Success is ``IsSuccessful: true`` whatever the HTTP status; ``ErrorCode`` values are not
+  documented, so they are kept for the person but never branched on.
+- The token lives 30 minutes. It is refreshed after 25, and once more on an auth-looking failure
+  (HTTP 401/403, or ``IsSuccessful: false`` that speaks of the token or comes with an old token);
+  the call is then retried once, never in a loop.
+- ``Message/Send`` takes contact groups and contact-relation ids only. A phone number is resolved
+  with ``SearchContacts``; one that is not a contact is refused with that reason, unless the account
+  enables the non-seed ``Message/SendByMobileNumbers`` (``send_by_mobile_numbers``).
+- ``DeliveryStatus`` is free text: it is kept raw and classified by a substring table.
+- After a send whose answer was lost, the newest sent messages are read back: when exactly one
+  matches the text, its batch is the send's; otherwise the outcome stays unknown (never resent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from pydantic import Field
+
+from . import numbers
+from ._http import DEFAULT_TIMEOUT, CallObserver, Transport
+from ._wire import Id, Text, Wire, json_body, lower_keys, model
+from .base import (
+    GROUP_PREFIX,
+    Audience,
+    AuthFailed,
+    Balance,
+    Capability,
+    DeliveryReport,
+    DeliveryState,
+    InvalidRecipient,
+    OutcomeUnknown,
+    OutgoingSms,
+    ProviderBase,
+    ProviderProtocolError,
+    ProviderRejected,
+    RecipientResult,
+    SendResult,
+)
+from .timeutil import now_tehran, parse_local
+
+TOKEN_LIFETIME = 30 * 60.0
+REFRESH_AFTER = 25 * 60.0
+PAGE = 50
+HEADER = "x-sms-ir-secure-token"
+
+# Substrings of DeliveryStatus texts; the longest match wins ("نرسیده" contains "رسیده").
+DELIVERY_STATUSES: dict[str, DeliveryState] = {
+    "رسیده به گوشی": DeliveryState.DELIVERED,
+    "نرسیده به گوشی": DeliveryState.FAILED,
+    "نرسیده": DeliveryState.FAILED,
+    "رسیده به مخابرات": DeliveryState.SENT,
+    "در صف ارسال": DeliveryState.QUEUED,
+    "delivered": DeliveryState.DELIVERED,
+    "not delivered": DeliveryState.FAILED,
+    "undelivered": DeliveryState.FAILED,
+    "reached operator": DeliveryState.SENT,
+    "queued": DeliveryState.QUEUED,
+}
+
+
+def classify(text: str, table: Mapping[str, DeliveryState]) -> DeliveryState:
+    """The state of a free-text ``DeliveryStatus``; unknown text stays pending (UNKNOWN)."""
+    folded = text.strip().casefold()
+    for key in sorted(table, key=len, reverse=True):
+        if key.casefold() in folded:
+            return table[key]
+    return DeliveryState.UNKNOWN
+
+
+def _looks_like_token_trouble(message: str) -> bool:
+    folded = message.casefold()
+    return "توکن" in message or "token" in folded
+
+
+class _Contact(Wire):
+    relation_id: Id = Field(alias="contactrelationid")
+    mobile: Id = Field("", alias="mobile")
+
+
+class _Group(Wire):
+    group_id: Id = Field(alias="groupid")
+
+
+class _SentId(Wire):
+    id: Id = Field(alias="id")
+    mobile: Id = Field("", alias="mobilenumber")
+
+
+class _SendAnswer(Wire):
+    message_id: Id | None = Field(None, alias="messageid")
+    batch_key: Text = Field("", alias="batchkey")
+    ids: list[_SentId] | None = Field(None, alias="ids")
+
+
+class _SentMessage(Wire):
+    id: Id = Field(alias="id")
+    batch_key: Text = Field("", alias="batchkey")
+    text: Text = Field("", alias="message")
+    sent: Text = Field("", alias="senddatetime")
+    recipients: int = Field(0, alias="distinctrecipientscount")
+
+
+class _SentNumber(Wire):
+    id: Id = Field(alias="id")
+    mobile: Id = Field("", alias="mobilenumber")
+    status: Text = Field("", alias="deliverystatus")
+    sent: Text = Field("", alias="senddatetime")
+
+
+class _UserInfo(Wire):
+    credit: float = Field(0, alias="credit")
+    expires: Text = Field("", alias="expirationdatetime")
+    is_expired: bool = Field(False, alias="isexpired")
+    business: Text = Field("", alias="businessname")
+    first: Text = Field("", alias="firstname")
+    last: Text = Field("", alias="lastname")
+
+
+class SmsirClient(ProviderBase):
+    """One sms.ir White SMS account; the token goes only in ``x-sms-ir-secure-token``."""
+
+    capabilities = frozenset(
+        {
+            Capability.BALANCE,
+            Capability.SEND,
+            Capability.DELIVERY,
+            Capability.CONTACT_GROUPS,
+            Capability.DRAFTS,
+        }
+    )
+
+    def __init__(
+        self,
+        account: str,
+        base_url: str,
+        api_key: str,
+        secret_key: str,
+        *,
+        send_by_mobile_numbers: bool = False,
+        delivery_statuses: Mapping[str, DeliveryState] | None = None,
+        proxy: str | None = None,
+        observer: CallObserver | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+        lookups_at_once: int = 8,
+    ) -> None:
+        self.account = account
+        self.send_by_mobile_numbers = send_by_mobile_numbers
+        self.delivery_statuses = {**DELIVERY_STATUSES, **(delivery_statuses or {})}
+        self._credentials = {"UserApiKey": api_key, "SecretKey": secret_key}
+        self._clock = clock
+        self._token: str | None = None
+        self._token_at = 0.0
+        self._token_lock = asyncio.Lock()
+        self._lookups = asyncio.Semaphore(max(1, lookups_at_once))
+        self._http = Transport(account, base_url, proxy=proxy, observer=observer, timeout=timeout)
+
+    # ------------------------------------------------------------------ token and envelope
+
+    def token_expiry(self) -> datetime | None:
+        if self._token is None:
+            return None
+        left = TOKEN_LIFETIME - (self._clock() - self._token_at)
+        return now_tehran() + timedelta(seconds=left)
+
+    async def _get_token(self, stale: str | None) -> str:
+        """The cached token, or a new one when it is old or is the one that just failed.
+        Concurrent callers share one GetToken."""
+        async with self._token_lock:
+            fresh = self._clock() - self._token_at < REFRESH_AFTER
+            if self._token is not None and self._token != stale and fresh:
+                return self._token
+            response = await self._http.request(
+                "POST", "Token/GetToken", json=self._credentials, ok_statuses=(400, 401, 403)
+            )
+            obj = self._envelope(response.content)
+            token = obj.get("tokenkey")
+            if response.status_code >= 400 or obj.get("issuccessful") is not True or not token:
+                message = str(obj.get("message") or "")
+                raise AuthFailed(
+                    self.account,
+                    str(obj.get("errorcode", "GetToken")),
+                    "sms.ir refused the API key and secret key"
+                    + (f": {message}" if message else ""),
+                    "کلید وب‌سرویس یا کد امنیتی sms.ir پذیرفته نشد"
+                    + (f": {message}" if message else ""),
+                )
+            self._token, self._token_at = str(token), self._clock()
+            return self._token
+
+    def _envelope(self, body: bytes) -> dict[str, Any]:
+        obj = lower_keys(json_body(self.account, body))
+        if not isinstance(obj, dict) or "issuccessful" not in obj:
+            raise ProviderProtocolError(
+                self.account, "bad_shape", "the answer has no IsSuccessful envelope"
+            )
+        return cast(dict[str, Any], obj)
+
+    def _rejected(self, obj: Mapping[str, Any], auth: bool) -> ProviderRejected:
+        message = str(obj.get("message") or "").strip()
+        code = str(obj.get("errorcode", ""))
+        cls = AuthFailed if auth else ProviderRejected
+        return cls(
+            self.account,
+            code,
+            f"sms.ir refused: {message}" if message else "sms.ir refused the request",
+            message or "sms.ir درخواست را نپذیرفت",
+        )
+
+    async def _call(
+        self,
+        verb: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        sends: bool = False,
+    ) -> dict[str, Any]:
+        """One API call inside the envelope, with at most one token refresh and one retry."""
+        stale: str | None = None
+        for attempt in (1, 2):
+            token = await self._get_token(stale)
+            response = await self._http.request(
+                verb, path, params=params, json=body, sends=sends,
+                headers={HEADER: token}, ok_statuses=(401, 403),
+            )  # fmt: skip
+            if response.status_code in (401, 403):
+                if attempt == 1:
+                    stale = token
+                    continue
+                raise AuthFailed(
+                    self.account, f"http_{response.status_code}", "sms.ir refused the token",
+                    "sms.ir توکن را نپذیرفت",
+                )  # fmt: skip
+            obj = self._envelope(response.content)
+            if obj.get("issuccessful") is True:
+                return obj
+            auth = _looks_like_token_trouble(str(obj.get("message") or "")) or (
+                self._clock() - self._token_at >= REFRESH_AFTER
+            )
+            if auth and attempt == 1:
+                stale = token
+                continue
+            raise self._rejected(obj, auth)
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ account
+
+    async def balance(self) -> Balance:
+        info = model(self.account, _UserInfo, await self._call("GET", "WhiteSms/GetUserInfo"))
+        name = info.business or f"{info.first} {info.last}".strip()
+        return Balance(
+            credit=info.credit,
+            currency="",
+            expires=parse_local(info.expires),
+            account_name=name,
+        )
+
+    async def drafts(self) -> list[str]:
+        obj = await self._call("GET", "DraftMessage/GetDraftMessages")
+        items = obj.get("draftmessagedetails") or []
+        return [str(i.get("message") or "") for i in items if isinstance(i, dict)]
+
+    # ------------------------------------------------------------------ recipients
+
+    async def _relation_id(self, number: str) -> str | None:
+        async with self._lookups:
+            obj = await self._call(
+                "GET", "Contacts/SearchContacts", params={"mobile": numbers.local0(number)}
+            )
+        for item in obj.get("contacts") or []:
+            contact = model(self.account, _Contact, item)
+            if numbers.try_normalize(contact.mobile) == number:
+                return contact.relation_id
+        return None
+
+    async def _resolve(self, phones: Sequence[str]) -> dict[str, str | None]:
+        found = await asyncio.gather(*(self._relation_id(n) for n in phones))
+        return dict(zip(phones, found, strict=True))
+
+    async def _groups(self) -> set[str]:
+        obj = await self._call("GET", "Contacts/GetContactGroups")
+        return {model(self.account, _Group, g).group_id for g in obj.get("contactgroups") or []}
+
+    async def audience(self, recipients: Sequence[str]) -> Audience:
+        """Numbers must be contacts (unless sending by mobile numbers); groups must exist. The
+        count is sms.ir's own ``GroupContactsDistinctCount``."""
+        groups = [r for r in recipients if r.startswith(GROUP_PREFIX)]
+        phones = [r for r in recipients if not r.startswith(GROUP_PREFIX)]
+        refused: list[tuple[str, str]] = []
+        group_ids: list[int] = []
+        if groups:
+            known = await self._groups()
+            for group in groups:
+                gid = group.removeprefix(GROUP_PREFIX)
+                if gid in known:
+                    group_ids.append(int(gid))
+                else:
+                    refused.append((group, "unknown_group"))
+        relation_ids: list[int] = []
+        accepted_phones = phones
+        if phones and not self.send_by_mobile_numbers:
+            resolved = await self._resolve(phones)
+            accepted_phones = [n for n in phones if resolved[n] is not None]
+            refused += [(n, "not_contact") for n in phones if resolved[n] is None]
+            relation_ids = [int(resolved[n] or 0) for n in accepted_phones]
+        count: int | None = len(accepted_phones) if self.send_by_mobile_numbers else 0
+        if group_ids or relation_ids:
+            obj = await self._call(
+                "POST", "Message/GroupContactsDistinctCount",
+                body={"ContactsGroupIds": group_ids, "ContactRelationIds": relation_ids},
+            )  # fmt: skip
+            count = int(obj.get("count") or 0) + (count or 0)
+        accepted = tuple(r for r in recipients if r not in dict(refused))
+        return Audience(accepted, tuple(refused), count)
+
+    # ------------------------------------------------------------------ sending
+
+    async def send(self, sms: OutgoingSms) -> SendResult:
+        groups = [r for r in sms.recipients if r.startswith(GROUP_PREFIX)]
+        phones = [r for r in sms.recipients if not r.startswith(GROUP_PREFIX)]
+        results: dict[str, RecipientResult] = {}
+        batches: list[str] = []
+        relation_ids: dict[str, str] = {}
+        if phones and self.send_by_mobile_numbers:
+            body = {
+                "Message": sms.text,
+                "MobileNumbers": [numbers.local0(n) for n in phones],
+                "CanContinueInCaseOfError": True,
+            }
+            answer = await self._send_call("Message/SendByMobileNumbers", body, sms, len(phones))
+            batches.append(answer.batch_key)
+            results.update(_by_number(phones, answer))
+        elif phones:
+            resolved = await self._resolve(phones)
+            for number in phones:
+                if resolved[number] is None:
+                    results[number] = RecipientResult(number, None, "not_contact")
+                else:
+                    relation_ids[number] = resolved[number] or ""
+        if groups or relation_ids:
+            body = {
+                "Message": sms.text,
+                "ContactGroupIds": [int(g.removeprefix(GROUP_PREFIX)) for g in groups],
+                "ContactRelationIds": [int(i) for i in relation_ids.values()],
+                "CanContinueInCaseOfError": True,
+            }
+            try:
+                answer = await self._send_call("Message/Send", body, sms, None)
+            except ProviderRejected as exc:
+                if not batches:
+                    raise
+                # the numbers sent by mobile number did go out: report the rest one by one
+                for r in [*relation_ids, *groups]:
+                    results[r] = RecipientResult(r, None, exc.code or "failed")
+            else:
+                batches.append(answer.batch_key)
+                results.update(_by_number(list(relation_ids), answer))
+                for group in groups:
+                    results[group] = RecipientResult(group, answer.message_id or answer.batch_key)
+        if not batches and not any(r.ok for r in results.values()):
+            raise InvalidRecipient(
+                self.account, "not_contact",
+                "none of the numbers is a contact of this sms.ir account",
+                "هیچ‌یک از شماره‌ها در دفترچه تلفن این حساب sms.ir نیست",
+            )  # fmt: skip
+        return SendResult(
+            items=tuple(results[r] for r in sms.recipients),
+            campaign_id=",".join(b for b in batches if b) or None,
+        )
+
+    async def _send_call(
+        self, path: str, body: Mapping[str, Any], sms: OutgoingSms, count: int | None
+    ) -> _SendAnswer:
+        started = now_tehran()
+        try:
+            obj = await self._call("POST", path, body=body, sends=True)
+        except OutcomeUnknown:
+            found = await self._find_sent(sms.text, started, count)
+            if found is None:
+                raise
+            return found
+        return model(self.account, _SendAnswer, obj)
+
+    async def _find_sent(
+        self, text: str, started: datetime, count: int | None
+    ) -> _SendAnswer | None:
+        """After a lost answer: the send is ours when exactly one recent message has our text."""
+        try:
+            obj = await self._call(
+                "GET", "Message/GetLastSentMessagesFromLastId", params={"lastId": 0}
+            )
+            recent = [model(self.account, _SentMessage, m) for m in obj.get("messages") or []]
+            since = started - timedelta(minutes=1)
+            matches = [
+                m for m in recent
+                if m.text == text and (parse_local(m.sent) or started) >= since
+                and (count is None or m.recipients == count)
+            ]  # fmt: skip
+            if len(matches) != 1:
+                return None
+            sent = await self._sent_numbers(matches[0].batch_key)
+        except (ProviderRejected, ProviderProtocolError, OutcomeUnknown):
+            return None
+        ids = [_SentId.model_validate({"id": s.id, "mobilenumber": s.mobile}) for s in sent]
+        return _SendAnswer.model_validate(
+            {"messageid": matches[0].id, "batchkey": matches[0].batch_key, "ids": ids}
+        )
+
+    # ------------------------------------------------------------------ delivery
+
+    async def _sent_numbers(self, batch_key: str) -> list[_SentNumber]:
+        """Every number of one batch, 50 per page, newest first: ``lastId`` pages backwards."""
+        seen: dict[str, _SentNumber] = {}
+        last_id = 0
+        while True:
+            obj = await self._call(
+                "GET", "Message/GetSentMessagesMobileNumbers",
+                params={"lastId": last_id, "batchKey": batch_key},
+            )  # fmt: skip
+            page = [model(self.account, _SentNumber, m) for m in obj.get("messages") or []]
+            fresh = [m for m in page if m.id not in seen]
+            seen.update((m.id, m) for m in fresh)
+            if len(page) < PAGE or not fresh:
+                return list(seen.values())
+            last_id = min(int(m.id) for m in page if m.id.isdigit())
+
+    async def deliveries(
+        self, message_ids: Sequence[str], campaign_id: str | None = None
+    ) -> list[DeliveryReport]:
+        """By batch (the send's ``campaign_id``): sms.ir has no lookup by message id."""
+        reports: list[DeliveryReport] = []
+        for batch in (campaign_id or "").split(","):
+            if not batch:
+                continue
+            for item in await self._sent_numbers(batch):
+                reports.append(
+                    DeliveryReport(
+                        message_id=item.id,
+                        state=classify(item.status, self.delivery_statuses),
+                        raw=item.status,
+                        number=numbers.try_normalize(item.mobile),
+                        at=parse_local(item.sent),
+                    )
+                )
+        return reports
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _by_number(phones: Sequence[str], answer: _SendAnswer) -> dict[str, RecipientResult]:
+    """Per-number results matched by normalised number; a number sms.ir left out failed."""
+    ids = {numbers.try_normalize(i.mobile): i.id for i in answer.ids or []}
+    return {
+        n: RecipientResult(n, ids[n]) if n in ids else RecipientResult(n, None, "not_accepted")
+        for n in phones
+    }

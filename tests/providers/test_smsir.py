@@ -1,0 +1,126 @@
+"""sms.ir White SMS specifics: contacts only, groups, the token's life, free-text delivery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from providers.base import (
+    AuthFailed,
+    DeliveryState,
+    InvalidRecipient,
+    OutgoingSms,
+    ProviderProtocolError,
+    ProviderRejected,
+)
+from providers.smsir import DELIVERY_STATUSES, classify
+
+from .harness import GOOD, Harness, harness
+
+STRANGER = "989124444444"
+
+
+@pytest.fixture
+async def h() -> AsyncIterator[Harness]:
+    async with harness("smsir") as value:
+        yield value
+
+
+async def test_a_number_that_is_not_a_contact_is_refused_with_that_reason(h: Harness) -> None:
+    h.accept(GOOD)
+    audience = await h.client.audience([GOOD, STRANGER, "group:1", "group:99"])
+    assert audience.accepted == (GOOD, "group:1")
+    assert audience.refused == (("group:99", "unknown_group"), (STRANGER, "not_contact"))
+    result = await h.client.send(OutgoingSms("", (GOOD, STRANGER), "hi"))
+    assert [(i.number, i.ok, i.error) for i in result.items] == [
+        (GOOD, True, None), (STRANGER, False, "not_contact")]  # fmt: skip
+    assert h.sent() == [(GOOD, "hi")]
+    with pytest.raises(InvalidRecipient):
+        await h.client.send(OutgoingSms("", (STRANGER,), "hi"))
+
+
+async def test_groups_count_distinct_contacts_and_send_to_all(h: Harness) -> None:
+    h.sim.add_contact("09121111111", group_id=1)
+    h.sim.add_contact("09121111111", group_id=2)
+    h.sim.add_contact("09123333333", group_id=2)
+    audience = await h.client.audience(["group:1", "group:2"])
+    assert audience.count == 2
+    result = await h.client.send(OutgoingSms("", ("group:2",), "team"))
+    assert result.items[0].ok and result.campaign_id
+    assert sorted(h.sent()) == [("989121111111", "team"), ("989123333333", "team")]
+    body = h.sim.requests[-1][1]
+    assert body["ContactGroupIds"] == [2] and body["ContactRelationIds"] == []
+
+
+async def test_new_contacts_wait_before_they_can_be_reached(h: Harness) -> None:
+    h.sim.add_contact(GOOD, wait=600)
+    assert (await h.client.audience([GOOD])).count == 0
+    with pytest.raises(ProviderRejected, match="معتبر"):  # sms.ir's own sentence
+        await h.client.send(OutgoingSms("", (GOOD,), "too early"))
+    assert h.sent() == []
+
+
+async def test_send_by_mobile_numbers_only_behind_the_flag(h: Harness) -> None:
+    client = h.make(send_by_mobile_numbers=True)
+    with pytest.raises(ProviderProtocolError, match="404"):  # not in the seed, nor the simulator
+        await client.send(OutgoingSms("", (STRANGER,), "hi"))
+    async with harness("smsir", send_by_mobile_numbers=True) as flagged:
+        client = flagged.make(send_by_mobile_numbers=True)
+        assert (await client.audience([STRANGER])).refused == ()
+        result = await client.send(OutgoingSms("", (STRANGER,), "hi"))
+        assert result.items[0].ok and flagged.sent() == [(STRANGER, "hi")]
+
+
+async def test_the_token_is_renewed_before_thirty_minutes(h: Harness) -> None:
+    await h.client.balance()
+    h.clock.advance(26 * 60)
+    await h.client.balance()
+    calls = [path for path, _ in h.sim.requests]
+    assert calls.count("Token/GetToken") == 2
+    assert len(h.sim.tokens) == 2
+
+
+async def test_a_token_refused_in_a_200_is_renewed_once_not_in_a_loop(h: Harness) -> None:
+    await h.client.balance()
+    h.sim.tokens.clear()  # the provider forgot every token
+    assert (await h.client.balance()).credit == h.sim.credit
+    h.sim.fail_next("token_expired", count=5)
+    with pytest.raises(AuthFailed):
+        await h.client.balance()
+    calls = [path for path, _ in h.sim.requests]
+    assert calls.count("Token/GetToken") == 3
+
+
+async def test_http_401_is_handled_like_a_dead_token() -> None:
+    async with harness("smsir", auth_status=401) as h:
+        await h.client.balance()
+        h.sim.tokens.clear()
+        assert (await h.client.balance()).credit == h.sim.credit
+
+
+async def test_delivery_keeps_the_raw_text_and_classifies_it(h: Harness) -> None:
+    h.accept(GOOD)
+    result = await h.client.send(OutgoingSms("", (GOOD,), "hi"))
+    reports = await h.client.deliveries([], result.campaign_id)
+    assert [(r.number, r.state, r.raw) for r in reports] == [
+        (GOOD, DeliveryState.QUEUED, "در صف ارسال")]  # fmt: skip
+    assert classify("نرسیده به گوشی", DELIVERY_STATUSES) is DeliveryState.FAILED
+    assert classify("پیام به گوشی رسیده به گوشی", DELIVERY_STATUSES) is DeliveryState.DELIVERED
+    assert classify("something new", DELIVERY_STATUSES) is DeliveryState.UNKNOWN
+
+
+async def test_delivery_pages_through_large_batches(h: Harness) -> None:
+    numbers = tuple(f"98912{i:07d}" for i in range(120))
+    h.accept(*numbers)
+    result = await h.client.send(OutgoingSms("", ("group:1",), "bulk"))
+    reports = await h.client.deliveries([], result.campaign_id)
+    assert {r.number for r in reports} == set(numbers)
+    pages = [p for path, p in h.sim.requests if path == "Message/GetSentMessagesMobileNumbers"]
+    assert len(pages) == 3
+
+
+async def test_balance_shows_expiry_and_drafts_are_stored_texts(h: Harness) -> None:
+    balance = await h.client.balance()
+    assert balance.expires is not None and balance.currency == ""
+    assert await h.client.drafts() == h.sim.drafts
