@@ -9,6 +9,7 @@ import signal
 import sys
 
 from providers.base import ProviderError, RelayKind
+from providers.timeutil import format_tehran
 
 from . import logs
 from .app import build_provider, running
@@ -39,8 +40,17 @@ async def _check(config: Config) -> int:
         provider = build_provider(account)
         try:
             balance = await provider.balance()
-            print(f"{account.name} ({account.provider}): ok, credit {balance.credit:,.0f}"
-                  f"{' ' + balance.currency if balance.currency else ''}")  # fmt: skip
+            facts = [
+                f"credit {balance.credit:,.0f}"
+                + (f" {balance.currency}" if balance.currency else "")
+            ]
+            if balance.expires is not None:
+                facts.append(f"account expires {format_tehran(balance.expires)}")
+            token = provider.token_expiry()
+            facts.append(
+                f"token valid until {format_tehran(token)} (Tehran)" if token else "static token"
+            )
+            print(f"{account.name} ({account.provider}): ok, {', '.join(facts)}")
         except ProviderError as exc:
             failures += 1
             print(f"{account.name} ({account.provider}): FAILED — {exc}")

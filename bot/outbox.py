@@ -33,11 +33,20 @@ Renderer = Callable[[OutboxItem], Awaitable[Rendered | None]]
 class Outbox:
     """One drain task per chat with due rows; a chat's next row waits for the one before it."""
 
-    def __init__(self, repo: OutboxRepo, bot: Bot, render: Renderer, max_backoff: float = 300):
+    def __init__(
+        self,
+        repo: OutboxRepo,
+        bot: Bot,
+        render: Renderer,
+        max_backoff: float = 300,
+        stop_grace: float = 5.0,
+    ) -> None:
         self.repo = repo
         self.bot = bot
         self.render = render
         self.max_backoff = max_backoff
+        self.stop_grace = stop_grace
+        self._stopping = False
         self._wake = asyncio.Event()
         self._busy: dict[int, asyncio.Task[None]] = {}
         self.alive = False
@@ -57,15 +66,21 @@ class Outbox:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
         finally:
+            # Stopping: a message Telegram is sending right now gets recorded as sent, so a
+            # restart does not send it again; no new row starts.
             self.alive = False
-            for task in list(self._busy.values()):
+            self._stopping = True
+            busy = list(self._busy.values())
+            if busy:
+                await asyncio.wait(busy, timeout=self.stop_grace)
+            for task in busy:
                 task.cancel()
-            await asyncio.gather(*self._busy.values(), return_exceptions=True)
+            await asyncio.gather(*busy, return_exceptions=True)
 
     async def _drain(self, first: OutboxItem) -> None:
         item: OutboxItem | None = first
         try:
-            while item is not None and await self._deliver(item):
+            while item is not None and await self._deliver(item) and not self._stopping:
                 heads = await self.repo.heads(time.time())
                 item = next((h for h in heads if h.chat_id == first.chat_id), None)
         finally:

@@ -41,6 +41,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "balance.line": "<b>{account}</b> ({provider}): {credit}",
         "balance.tariffs": "تعرفه هر بخش — فارسی: {fa}، انگلیسی: {en}",
         "balance.lines": "خطوط: {lines}",
+        "balance.expires": "انقضای حساب: {date}",
         "balance.error": "<b>{account}</b>: {error}",
         "rial": "{amount} ریال ({toman} تومان)",
         "toman": "{amount} تومان",
@@ -112,6 +113,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "balance.line": "<b>{account}</b> ({provider}): {credit}",
         "balance.tariffs": "Tariff per part — Persian: {fa}, English: {en}",
         "balance.lines": "Lines: {lines}",
+        "balance.expires": "Account expires: {date}",
         "balance.error": "<b>{account}</b>: {error}",
         "rial": "{amount} Rial ({toman} Toman)",
         "toman": "{amount} Toman",
@@ -291,7 +293,7 @@ def balance_block(lang: str, account: str, provider: str, balance: Balance) -> s
     if balance.lines:
         lines.append(t(lang, "balance.lines", lines=", ".join(ltr(esc(x)) for x in balance.lines)))
     if balance.expires is not None:
-        lines.append(when(lang, balance.expires)[0])
+        lines.append(t(lang, "balance.expires", date=when(lang, balance.expires)[0]))
     return "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
-"""`smsbridge demo`: the Bot API stand-in, the AmootSMS simulator and the bridge, with a terminal chat.
+"""`smsbridge demo`: the Bot API stand-in, the three provider simulators and the bridge, in a terminal.
 
-Type a line to send it to the bot as the admin. ``!sms <number> <text>`` injects an inbound SMS,
+Type a line to send it to the bot as the admin. ``!sms [account:]<number> <text>`` makes a
+customer text one of the account's lines (accounts: amoot, payam; sms.ir White SMS has no inbound),
 ``!press <n>`` presses button n (1-based) of the bot's last message with buttons, ``!reply <text>``
 replies to the last forwarded SMS, ``!quit`` (or end of input) exits. The bot's messages print as
 they arrive. Works with piped input: each line waits until the bot has answered.
@@ -14,11 +15,14 @@ import re
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._serve import serve
 from .amootsms import DEFAULT_TOKEN, AmootSim
+from .payamsms import DEFAULT_LOGIN, PayamSim
+from .smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
 from .telegram import Event, TelegramSim
 
 ADMIN = 100
@@ -47,10 +51,52 @@ lines = ["public", "10001234"]
 poll_interval = 1
 delivery_codes = {{ 0 = "queued", 35 = "sent", 1 = "delivered", 2 = "failed" }}
 
+[[accounts]]
+name = "smsir"
+provider = "smsir"
+base_url = "{smsir}/users/v1"
+api_key = "{smsir_key}"
+secret_key = "{smsir_secret}"
+
+[[accounts]]
+name = "payam"
+provider = "payamsms"
+base_url = "{payam}"
+client_id = "{payam_client}"
+client_secret = "{payam_client_secret}"
+system_name = "{payam_system}"
+username = "{payam_user}"
+password = "{payam_password}"
+lines = ["98200012345"]
+poll_interval = 1
+
 [[routes]]
 account = "amoot"
 chat_id = {admin}
+
+[[routes]]
+account = "payam"
+chat_id = {admin}
 """
+# sms.ir White SMS reaches only phonebook contacts: the demo's phonebook.
+CONTACTS = ("09121234567", "09125550000", "09351112233")
+
+
+@dataclass
+class Sims:
+    amoot: AmootSim
+    smsir: SmsirSim
+    payam: PayamSim
+
+    def inject(self, account: str, number: str, text: str) -> str:
+        """A customer texts the account; returns the line it went to."""
+        if account == "payam":
+            self.payam.inject_inbound(number, text)
+            return self.payam.lines[0]
+        if account == "amoot":
+            self.amoot.inject_inbound(number, text, line="10001234")
+            return "10001234"
+        raise ValueError(f"account {account!r} cannot receive SMS here (try amoot or payam)")
 
 
 def _show(event: Event, buttons_index: dict[str, Any]) -> str:
@@ -65,8 +111,8 @@ def _show(event: Event, buttons_index: dict[str, Any]) -> str:
 
 
 class Terminal:
-    def __init__(self, tg: TelegramSim, amoot: AmootSim) -> None:
-        self.tg, self.amoot = tg, amoot
+    def __init__(self, tg: TelegramSim, sims: Sims) -> None:
+        self.tg, self.sims = tg, sims
         self.seen = 0
         self.state: dict[str, Any] = {}
 
@@ -106,12 +152,13 @@ class Terminal:
             if not match:
                 print("usage: !sms [account:]<number> <text>")
                 return True
+            account = match.group(1) or "amoot"
             try:
-                self.amoot.inject_inbound(match.group(2), match.group(3), line="10001234")
+                line_no = self.sims.inject(account, match.group(2), match.group(3))
             except ValueError as exc:
                 print(f"!sms: {exc}")
                 return True
-            print(f"(a customer at {match.group(2)} sends an SMS to line 10001234)")
+            print(f"(a customer at {match.group(2)} sends an SMS to {account} line {line_no})")
             await self.settle(5.0)
         elif line.startswith("!press"):
             message = self.state.get("last")
@@ -144,22 +191,38 @@ async def _lines() -> AsyncIterator[str]:
 
 
 async def run(start_bridge: BridgeStarter, lang: str = "en") -> None:
-    tg, amoot = TelegramSim(), AmootSim()
+    tg = TelegramSim()
+    sims = Sims(AmootSim(), SmsirSim(), PayamSim())
+    for number in CONTACTS:
+        sims.smsir.add_contact(number)
     tg.user(ADMIN, "Admin")
     tg.private_chat(ADMIN)
     with tempfile.TemporaryDirectory(prefix="smsbridge-demo-") as tmp:
-        async with serve(tg.app) as tg_url, serve(amoot.app) as amoot_url:
+        async with (
+            serve(tg.app) as tg_url,
+            serve(sims.amoot.app) as amoot_url,
+            serve(sims.smsir.app) as smsir_url,
+            serve(sims.payam.app) as payam_url,
+        ):
             path = Path(tmp) / "config.toml"
             path.write_text(
-                CONFIG.format(token=tg.token, tg=tg_url, amoot=amoot_url, admin=ADMIN,
-                              amoot_token=DEFAULT_TOKEN, lang=lang),
+                CONFIG.format(
+                    token=tg.token, tg=tg_url, admin=ADMIN, lang=lang,
+                    amoot=amoot_url, amoot_token=DEFAULT_TOKEN,
+                    smsir=smsir_url, smsir_key=DEFAULT_API_KEY, smsir_secret=DEFAULT_SECRET_KEY,
+                    payam=payam_url, payam_client=DEFAULT_LOGIN["client_id"],
+                    payam_client_secret=DEFAULT_LOGIN["client_secret"],
+                    payam_system=DEFAULT_LOGIN["system_name"], payam_user=DEFAULT_LOGIN["username"],
+                    payam_password=DEFAULT_LOGIN["password"],
+                ),
                 encoding="utf-8",
             )  # fmt: skip
             async with start_bridge(path):
-                terminal = Terminal(tg, amoot)
+                terminal = Terminal(tg, sims)
                 print(__doc__.split("\n\n", 1)[1].strip() if __doc__ else "", flush=True)
                 print("Try: /balance · /send 09121234567 hello · !press 1 · !sms 09125550000 hi "
-                      "· !reply thanks\n", flush=True)  # fmt: skip
+                      "· !reply thanks · /send payam: 09121234567 salam · /send smsir: group:1 hi "
+                      "· !sms payam:09125550000 hello\n", flush=True)  # fmt: skip
                 interactive = sys.stdin.isatty()
                 if interactive:
                     print("you ▸ ", end="", flush=True)

@@ -13,6 +13,8 @@ from bot.app import Running, running
 from bot.config import load_config
 from sandbox._serve import serve
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
+from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
+from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
 from sandbox.telegram import TelegramSim
 
 ADMIN = 1001
@@ -21,22 +23,27 @@ STRANGER = 4242
 GROUP = -100555
 
 
+PAYAM_LINE = "98200012345"
+
+
 @dataclass
 class World:
     tg: TelegramSim
     amoot: AmootSim
-    amoot_url: str
-    tg_url: str
+    smsir: SmsirSim
+    payam: PayamSim
+    urls: dict[str, str]
     config_path: Path
     bridge: Running | None = None
 
 
-def write_config(path: Path, tg_url: str, amoot_url: str, tg_token: str, extra: str = "") -> Path:
+def write_config(path: Path, urls: dict[str, str], tg_token: str, extra: str = "") -> Path:
+    login = DEFAULT_LOGIN
     path.write_text(
         f"""
 [telegram]
 token = "{tg_token}"
-base_url = "{tg_url}/bot"
+base_url = "{urls["tg"]}/bot"
 language = "en"
 
 [storage]
@@ -53,11 +60,34 @@ daily_quota = 20
 [[accounts]]
 name = "amoot"
 provider = "amootsms"
-base_url = "{amoot_url}"
+base_url = "{urls["amoot"]}"
 token = "{DEFAULT_TOKEN}"
 lines = ["public", "10001234"]
 poll_interval = 0.2
 delivery_codes = {{ 0 = "queued", 35 = "sent", 1 = "delivered", 2 = "failed" }}
+
+[[accounts]]
+name = "smsir"
+provider = "smsir"
+base_url = "{urls["smsir"]}/users/v1"
+api_key = "{DEFAULT_API_KEY}"
+secret_key = "{DEFAULT_SECRET_KEY}"
+
+[[accounts]]
+name = "payam"
+provider = "payamsms"
+base_url = "{urls["payam"]}"
+client_id = "{login["client_id"]}"
+client_secret = "{login["client_secret"]}"
+system_name = "{login["system_name"]}"
+username = "{login["username"]}"
+password = "{login["password"]}"
+lines = ["{PAYAM_LINE}"]
+poll_interval = 0.2
+
+[[routes]]
+account = "payam"
+chat_id = {ADMIN}
 
 [[routes]]
 account = "amoot"
@@ -76,13 +106,18 @@ chat_id = {GROUP}
 
 @contextlib.asynccontextmanager
 async def world(tmp_path: Path, start_bridge: bool = True) -> AsyncIterator[World]:
-    tg = TelegramSim()
-    amoot = AmootSim()
-    async with serve(tg.app) as tg_url, serve(amoot.app) as amoot_url:
+    tg, amoot, smsir, payam = TelegramSim(), AmootSim(), SmsirSim(), PayamSim()
+    async with (
+        serve(tg.app) as tg_url,
+        serve(amoot.app) as amoot_url,
+        serve(smsir.app) as smsir_url,
+        serve(payam.app) as payam_url,
+    ):
         tg.private_chat(ADMIN)
         tg.group(GROUP)
-        path = write_config(tmp_path / "config.toml", tg_url, amoot_url, tg.token)
-        w = World(tg, amoot, amoot_url, tg_url, path)
+        urls = {"tg": tg_url, "amoot": amoot_url, "smsir": smsir_url, "payam": payam_url}
+        path = write_config(tmp_path / "config.toml", urls, tg.token)
+        w = World(tg, amoot, smsir, payam, urls, path)
         if not start_bridge:
             yield w
             return

@@ -158,11 +158,15 @@ async def on_button(update: Update, context: Context) -> None:
     if row is None:
         await query.answer(render.t(lang, "confirm.gone"), show_alert=True)
         return
+    inbound = await svc.bridge.inbound.get(row.inbound_id) if row.inbound_id else None
+    reply_to = inbound.sender if inbound else None
     if action == "no":
         if await svc.sends.repo.cancel(send_id, caller.user_id):
             await query.answer()
             await query.edit_message_text(
-                preview_text(lang, row) + "\n\n" + render.t(lang, "cancelled", id=send_id),
+                preview_text(lang, row, reply_to)
+                + "\n\n"
+                + render.t(lang, "cancelled", id=send_id),
                 parse_mode=ParseMode.HTML,
             )
         else:
@@ -172,7 +176,7 @@ async def on_button(update: Update, context: Context) -> None:
     if claim.status == "armed":
         await query.answer()
         await query.edit_message_text(
-            preview_text(lang, row) + "\n\n" + render.t(
+            preview_text(lang, row, reply_to) + "\n\n" + render.t(
                 lang, "confirm.armed", count=render.number(lang, row.reach),
                 threshold=render.number(lang, svc.config.access.bulk_confirm_threshold)),
             parse_mode=ParseMode.HTML, reply_markup=keyboard(lang, send_id, row.reach),
@@ -189,7 +193,8 @@ async def on_button(update: Update, context: Context) -> None:
         return
     await query.answer(render.t(lang, "sending"))
     await query.edit_message_text(
-        preview_text(lang, row) + "\n\n" + render.t(lang, "sending"), parse_mode=ParseMode.HTML
+        preview_text(lang, row, reply_to) + "\n\n" + render.t(lang, "sending"),
+        parse_mode=ParseMode.HTML,
     )
     final, _error = await svc.sends.execute(claim.row)
     if _error is not None and final.state == "failed":
@@ -197,7 +202,7 @@ async def on_button(update: Update, context: Context) -> None:
     else:
         outcome = result_text(lang, final)
     await query.edit_message_text(
-        preview_text(lang, row) + "\n\n" + outcome, parse_mode=ParseMode.HTML
+        preview_text(lang, row, reply_to) + "\n\n" + outcome, parse_mode=ParseMode.HTML
     )
 
 
