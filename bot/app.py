@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from storage.sends import SendsRepo
 
 from .bridge import Bridge
 from .config import AmootAccount, Config, PayamAccount, SmsirAccount
+from .delivery import DeliveryTracker
 from .handlers import balance, send, start
 from .handlers.common import Services, on_error
 from .outbox import Outbox
@@ -107,16 +109,21 @@ async def running(config: Config) -> AsyncIterator[Running]:
         access, inbound, outbox_repo = AccessRepo(db), InboundRepo(db), OutboxRepo(db)
         bridge = Bridge(config, providers, inbound, access)
         await bridge.load_routes()
+        sends_repo = SendsRepo(db)
+        tracker = DeliveryTracker(providers, sends_repo)
+        stack.push_async_callback(tracker.close)
         svc = Services(
             config=config,
             providers=providers,
             access=access,
-            sends=SendService(config, providers, SendsRepo(db)),
+            sends=SendService(config, providers, sends_repo),
             bridge=bridge,
             outbox=outbox_repo,
+            delivery=tracker,
         )
         application = build_application(config, db)
         application.bot_data["services"] = svc
+        tracker.on_change = functools.partial(send.show_delivery, application.bot, svc)
         for feature in (start, balance, send):
             feature.register(application)
         application.add_error_handler(on_error)
@@ -133,6 +140,7 @@ async def running(config: Config) -> AsyncIterator[Running]:
             await application.updater.start_polling(timeout=30, drop_pending_updates=False)
             stack.push_async_callback(application.updater.stop)
 
+        await tracker.resume()
         tasks = [asyncio.create_task(outbox.run(), name="outbox")]
         tasks += [
             asyncio.create_task(bridge.poll_forever(a.name), name=f"poll:{a.name}")

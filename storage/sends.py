@@ -221,3 +221,13 @@ class SendsRepo:
                 )
                 changed += cursor.rowcount
         return changed
+
+    async def awaiting_delivery(self, since: str) -> list[int]:
+        """Sends confirmed since ``since`` whose accepted recipients are not all final."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM sends WHERE state IN ('sent', 'partial') AND confirmed_at >= ? "
+            "AND EXISTS (SELECT 1 FROM send_recipients r WHERE r.send_id = sends.id "
+            "AND r.message_id IS NOT NULL AND r.state NOT IN ('delivered', 'failed')) ORDER BY id",
+            (since,),
+        )
+        return [int(r["id"]) for r in rows]

@@ -18,6 +18,7 @@ from storage.inbound import OutboxRepo
 from .. import render
 from ..bridge import Bridge
 from ..config import Config
+from ..delivery import DeliveryTracker
 from ..outbox import NO_PREVIEW
 from ..sending import NothingSendable, SendService, UserError
 
@@ -34,6 +35,7 @@ class Services:
     sends: SendService
     bridge: Bridge
     outbox: OutboxRepo
+    delivery: DeliveryTracker
     _refused: dict[int, float] = field(default_factory=dict)
 
     async def role(self, user_id: int) -> str | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from providers.text import analyze
@@ -46,17 +47,37 @@ def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
     return "\n".join(lines)
 
 
+DELIVERY_MARKS = {"queued": "⏳", "sent": "📶", "delivered": "✅", "failed": "❌", "unknown": "❔"}
+LIST_LIMIT = 10  # above this many recipients, delivery shows counts and the failures only
+
+
 def result_text(lang: str, row: SendRow) -> str:
+    """The provider's answer, then each recipient's delivery state as reports arrive."""
     lines = [render.t(lang, "result.title", id=render.digits(lang, str(row.id)),
                       account=render.esc(row.account))]  # fmt: skip
     if row.state == "unknown":
         lines.append(render.t(lang, "result.unknown", error=render.esc(row.error or "")))
         return "\n".join(lines)
+    accepted = [r for r in row.recipients if r.message_id]
+    if len(row.recipients) > LIST_LIMIT:
+        counts: dict[str, int] = {}
+        for r in accepted:
+            counts[r.state] = counts.get(r.state, 0) + 1
+        shown = " · ".join(
+            f"{DELIVERY_MARKS.get(state, '❔')} {render.t(lang, f'delivery.{state}')} "
+            f"{render.number(lang, count)}"
+            for state, count in sorted(counts.items())
+        )
+        lines.append(render.t(lang, "result.summary", counts=shown))
+        accepted = []
     for r in row.recipients:
-        if r.message_id:
-            lines.append(render.t(lang, "result.ok", number=render.phone(lang, r.number),
-                                  message_id=render.ltr(render.esc(r.message_id))))  # fmt: skip
-        else:
+        if r.message_id and r in accepted:
+            lines.append(render.t(
+                lang, "result.ok", mark=DELIVERY_MARKS.get(r.state, "❔"),
+                number=render.phone(lang, r.number), state=render.t(lang, f"delivery.{r.state}"),
+                message_id=render.ltr(render.esc(r.message_id)),
+            ))  # fmt: skip
+        elif not r.message_id and len(lines) < 2 * LIST_LIMIT:
             lines.append(render.t(lang, "result.failed", number=render.phone(lang, r.number),
                                   error=render.esc(r.error or row.error or "")))  # fmt: skip
     if row.campaign_id:
@@ -66,6 +87,22 @@ def result_text(lang: str, row: SendRow) -> str:
     if row.price:
         lines.append(render.t(lang, "result.price", price=render.money(lang, row.price, "rial")))
     return "\n".join(lines)
+
+
+async def show_delivery(bot: Bot, svc: Services, row: SendRow) -> None:
+    """Edit a send's chat message to show its latest delivery states."""
+    if row.chat_message_id is None:
+        return
+    lang = await svc.language(row.chat_id)
+    inbound = await svc.bridge.inbound.get(row.inbound_id) if row.inbound_id else None
+    text = preview_text(lang, row, inbound.sender if inbound else None)
+    try:
+        await bot.edit_message_text(
+            text + "\n\n" + result_text(lang, row), chat_id=row.chat_id,
+            message_id=row.chat_message_id, parse_mode=ParseMode.HTML,
+        )  # fmt: skip
+    except BadRequest as exc:  # "message is not modified", or the message was deleted
+        log.info("delivery edit of send %s skipped: %s", row.id, exc.message)
 
 
 def keyboard(lang: str, send_id: int, count: int | None = None) -> InlineKeyboardMarkup:
@@ -197,6 +234,8 @@ async def on_button(update: Update, context: Context) -> None:
         parse_mode=ParseMode.HTML,
     )
     final, _error = await svc.sends.execute(claim.row)
+    if final.state in ("sent", "partial"):
+        svc.delivery.track(final.id)
     if _error is not None and final.state == "failed":
         outcome = render.t(lang, "result.error", error=render.provider_error(lang, _error))
     else:

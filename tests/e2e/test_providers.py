@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.__main__ import _check
 from bot.app import running
 from bot.config import load_config
@@ -115,3 +117,24 @@ async def test_check_reports_credit_and_token_status(w: World, capsys) -> None:
 def _plain(text: str) -> str:
     """Without the bidi isolates that keep numbers left-to-right in Persian text."""
     return text.replace("\u2066", "").replace("\u2069", "")
+
+
+@pytest.mark.parametrize("account", ["amoot", "smsir", "payam"])
+async def test_the_send_message_is_edited_live_as_delivery_reports_arrive(
+    w: World, account: str
+) -> None:
+    sims = {"amoot": w.amoot, "smsir": w.smsir, "payam": w.payam}
+    sims[account].undeliverable = {"9129999999"}
+    w.smsir.add_contact("09121234567")
+    w.smsir.add_contact("09129999999")
+    _preview, result = await _confirm(w, ADMIN, f"/send {account}: 09121234567 09129999999 hi")
+    assert "queued" in result
+    final = await w.tg.wait_for(
+        lambda e: (
+            "not delivered" in e.message.get("text", "")
+            and "— delivered" in e.message.get("text", "")
+        ),
+        timeout=15,
+    )
+    text = _plain(final.message["text"])
+    assert "✅ 0912 123 4567" in text and "❌ 0912 999 9999" in text
