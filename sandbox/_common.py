@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
 TEHRAN = timezone(timedelta(hours=3, minutes=30))
 _MOBILE = re.compile(r"(?:\+98|0098|98|0)?(9\d{9})")
 
@@ -57,6 +60,14 @@ class _Fault:
     method: str | None
 
 
+def require_mobile(raw: str) -> str:
+    """The 10-digit form of a number a test or the demo types, or a clear ValueError."""
+    mobile = mobile10(raw)
+    if mobile is None:
+        raise ValueError(f"not a mobile number: {raw!r}")
+    return mobile
+
+
 class Faults:
     """``add("http_500", count=2, method="Message/Send")``; ``take(method)`` consumes one."""
 
@@ -74,3 +85,18 @@ class Faults:
                     self._pending.remove(fault)
                 return fault.kind
         return None
+
+
+class FaultySim:
+    """What every simulator offers its controller: faults, from Python or over HTTP."""
+
+    def __init__(self) -> None:
+        self._faults = Faults()
+
+    def fail_next(self, kind: str, count: int = 1, method: str | None = None) -> None:
+        self._faults.add(kind, count, method)
+
+    async def _ctl_fault(self, request: Request) -> Response:
+        body = await request.json()
+        self.fail_next(body["kind"], int(body.get("count", 1)), body.get("method"))
+        return JSONResponse({"ok": True})

@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._common import TEHRAN, Faults, mobile10, sms_parts, wall
+from ._common import TEHRAN, FaultySim, mobile10, require_mobile, sms_parts, wall
 
 STATUS_CODE = {
     "Failed": 0, "Success": 1, "CreditNotEnough": 4, "LineNumber_NotExist": 5,
@@ -145,7 +145,7 @@ class Params:
         return [str(v) for v in found]
 
 
-class AmootSim:
+class AmootSim(FaultySim):
     """Simulator state plus the Starlette ``app`` serving it."""
 
     def __init__(
@@ -165,6 +165,7 @@ class AmootSim:
         hang_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.tokens: dict[str, Token] = {token: Token()}
         self.credit = credit
         self.lines = list(lines)
@@ -188,7 +189,6 @@ class AmootSim:
         ]
         self.requests: list[tuple[str, dict[str, list[Any]]]] = []
         self.relay_log: list[tuple[str, int]] = []
-        self._faults = Faults()
         self._ids = itertools.count(700_000_001)
         self._campaigns = itertools.count(88_000_001)
         self._hook_ids = itertools.count(990)
@@ -207,14 +207,9 @@ class AmootSim:
 
     # ------------------------------------------------------------------ control side (tests, demo)
 
-    def fail_next(self, kind: str, count: int = 1, method: str | None = None) -> None:
-        self._faults.add(kind, count, method)
-
     def inject_inbound(self, sender: str, text: str, line: str | None = None) -> int:
         """A customer sends an SMS to one of the account's lines; returns its MessageID."""
-        mobile = mobile10(sender)
-        if mobile is None:
-            raise ValueError(f"not a mobile number: {sender!r}")
+        mobile = require_mobile(sender)
         message = Inbound(
             next(self._inbound_ids),
             mobile,
@@ -253,11 +248,6 @@ class AmootSim:
                 for s in self.sent
             ]
         )  # fmt: skip
-
-    async def _ctl_fault(self, request: Request) -> Response:
-        body = await request.json()
-        self.fail_next(body["kind"], int(body.get("count", 1)), body.get("method"))
-        return JSONResponse({"ok": True})
 
     # ------------------------------------------------------------------ HTTP plumbing
 

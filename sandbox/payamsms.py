@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._common import Clock, Faults, mobile10, sms_parts
+from ._common import Clock, FaultySim, mobile10, require_mobile, sms_parts
 
 DEFAULT_LOGIN = {
     "client_id": "sandbox-client",
@@ -93,7 +93,7 @@ class Mo:
     read: bool = False
 
 
-class PayamSim:
+class PayamSim(FaultySim):
     def __init__(
         self,
         *,
@@ -108,6 +108,7 @@ class PayamSim:
         hang_seconds: float = 30.0,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__()
         self.login = dict(login or DEFAULT_LOGIN)
         self.lines = list(lines)
         self.credit = credit
@@ -123,7 +124,6 @@ class PayamSim:
         self.messages: list[Message] = []
         self.inbox: list[Mo] = []
         self.requests: list[tuple[str, Any]] = []
-        self._faults = Faults()
         self._server_ids = itertools.count(4_100_000_001)
         self._mo_ids: dict[str, itertools.count[int]] = {}
         api: dict[str, tuple[str, Callable[[Request, Any], Any]]] = {
@@ -150,15 +150,9 @@ class PayamSim:
 
     # ------------------------------------------------------------------ control side
 
-    def fail_next(self, kind: str, count: int = 1, method: str | None = None) -> None:
-        """``method`` is the last path segment, e.g. ``sendMultipleWithSrc``."""
-        self._faults.add(kind, count, method)
-
     def inject_inbound(self, sender: str, text: str, line: str | None = None) -> int:
         """A customer texts one of the account's lines; returns the message's id on that line."""
-        mobile = mobile10(sender)
-        if mobile is None:
-            raise ValueError(f"not a mobile number: {sender!r}")
+        mobile = require_mobile(sender)
         line = line or self.lines[0]
         counter = self._mo_ids.setdefault(line, itertools.count(478))
         mo = Mo(next(counter), line, "98" + mobile, text, self.clock.wall().replace(microsecond=0))
@@ -183,11 +177,6 @@ class PayamSim:
         body = await request.json()
         mo_id = self.inject_inbound(body["sender"], body["text"], body.get("line"))
         return JSONResponse({"id": mo_id})
-
-    async def _ctl_fault(self, request: Request) -> Response:
-        body = await request.json()
-        self.fail_next(body["kind"], int(body.get("count", 1)), body.get("method"))
-        return JSONResponse({"ok": True})
 
     # ------------------------------------------------------------------ login
 

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._common import Clock, Faults, mobile10, sms_parts
+from ._common import Clock, FaultySim, mobile10, require_mobile, sms_parts
 
 DEFAULT_API_KEY = "sandbox-smsir-key"
 DEFAULT_SECRET_KEY = "sandbox-smsir-secret"
@@ -80,7 +80,7 @@ class Batch:
     numbers: list[SentNumber] = field(default_factory=list)
 
 
-class SmsirSim:
+class SmsirSim(FaultySim):
     def __init__(
         self,
         *,
@@ -97,6 +97,7 @@ class SmsirSim:
         hang_seconds: float = 30.0,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__()
         self.credentials = (api_key, secret_key)
         self.credit = credit
         self.token_lifetime = token_lifetime
@@ -114,7 +115,6 @@ class SmsirSim:
         self.batches: list[Batch] = []
         self.drafts = ["سلام، سفارش شما ارسال شد.", "تخفیف ویژه این هفته"]
         self.requests: list[tuple[str, dict[str, Any]]] = []
-        self._faults = Faults()
         self._relation_ids = itertools.count(5001)
         self._message_ids = itertools.count(7001)
         self._number_ids = itertools.count(90_001)
@@ -145,16 +145,11 @@ class SmsirSim:
 
     # ------------------------------------------------------------------ control side
 
-    def fail_next(self, kind: str, count: int = 1, method: str | None = None) -> None:
-        self._faults.add(kind, count, method)
-
     def add_contact(
         self, mobile: str, group_id: int = 1, name: str = "", wait: float | None = None
     ) -> int:
         """A phonebook contact; returns its ContactRelationId."""
-        number = mobile10(mobile)
-        if number is None:
-            raise ValueError(f"not a mobile number: {mobile!r}")
+        number = require_mobile(mobile)
         contact = Contact(
             next(self._relation_ids), group_id, number, name,
             self.clock() + (self.contact_wait if wait is None else wait),
@@ -173,11 +168,6 @@ class SmsirSim:
         if age < self.delivery_steps[1]:
             return AT_OPERATOR
         return FAILED if sent.mobile in self.undeliverable else DELIVERED
-
-    async def _ctl_fault(self, request: Request) -> Response:
-        body = await request.json()
-        self.fail_next(body["kind"], int(body.get("count", 1)), body.get("method"))
-        return JSONResponse({"ok": True})
 
     # ------------------------------------------------------------------ HTTP plumbing
 
