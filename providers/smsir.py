@@ -3,9 +3,10 @@
 What the documents leave open, and what this client does (reference §2.6):
 - Success is ``IsSuccessful: true`` whatever the HTTP status; ``ErrorCode`` values are not
   documented, so they are kept for the person but never branched on.
-- The token lives 30 minutes. It is refreshed after 25, and once more on an auth-looking failure
-  (HTTP 401/403, or ``IsSuccessful: false`` that speaks of the token or comes with an old token);
-  the call is then retried once, never in a loop.
+- The token lives 30 minutes. It is refreshed after 25, and once more when a call is refused
+  (HTTP 401/403 or ``IsSuccessful: false``: how a dead token is answered is not documented); the
+  call is then retried once, never in a loop. A refused call did nothing, so a retried send
+  cannot go out twice.
 - ``Message/Send`` takes contact groups and contact-relation ids only. A phone number is resolved
   with ``SearchContacts``; one that is not a contact is refused with that reason, unless the account
   enables the non-seed ``Message/SendByMobileNumbers`` (``send_by_mobile_numbers``).
@@ -243,13 +244,13 @@ class SmsirClient(ProviderBase):
             obj = self._envelope(response.content)
             if obj.get("issuccessful") is True:
                 return obj
-            auth = _looks_like_token_trouble(str(obj.get("message") or "")) or (
-                self._clock() - self._token_at >= REFRESH_AFTER
-            )
-            if auth and attempt == 1:
+            if attempt == 1:
+                # How a dead token is answered is not documented, and ErrorCode values are not
+                # either: any refusal gets one fresh token and one retry. A refused call did
+                # nothing, so even a send cannot go out twice this way.
                 stale = token
                 continue
-            raise self._rejected(obj, auth)
+            raise self._rejected(obj, _looks_like_token_trouble(str(obj.get("message") or "")))
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ account

@@ -92,6 +92,16 @@ async def test_a_token_refused_in_a_200_is_renewed_once_not_in_a_loop(h: Harness
     assert calls.count("Token/GetToken") == 3
 
 
+async def test_a_dead_token_whatever_its_message_is_renewed_once() -> None:
+    async with harness("smsir", token_lifetime=5) as h:  # a stand-in with short tokens
+        await h.client.balance()
+        h.clock.advance(6)
+        h.sim.drafts = ["x"]
+        assert await h.client.drafts() == ["x"]
+        calls = [path for path, _ in h.sim.requests]
+        assert calls.count("Token/GetToken") == 2
+
+
 async def test_http_401_is_handled_like_a_dead_token() -> None:
     async with harness("smsir", auth_status=401) as h:
         await h.client.balance()
