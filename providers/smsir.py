@@ -231,7 +231,7 @@ class SmsirClient(ProviderBase):
             token = await self._get_token(stale)
             response = await self._http.request(
                 verb, path, params=params, json=body, sends=sends,
-                headers={HEADER: token}, ok_statuses=(401, 403),
+                headers={HEADER: token}, ok_statuses=(400, 401, 403, 404, 409, 422),
             )  # fmt: skip
             if response.status_code in (401, 403):
                 if attempt == 1:
@@ -241,7 +241,15 @@ class SmsirClient(ProviderBase):
                     self.account, f"http_{response.status_code}", "sms.ir refused the token",
                     "sms.ir توکن را نپذیرفت",
                 )  # fmt: skip
-            obj = self._envelope(response.content)
+            try:  # IsSuccessful decides, whatever the HTTP status
+                obj = self._envelope(response.content)
+            except ProviderProtocolError:
+                if response.status_code < 400:
+                    raise
+                raise ProviderProtocolError(
+                    self.account, f"http_{response.status_code}",
+                    f"unexpected HTTP {response.status_code} from sms.ir",
+                ) from None  # fmt: skip
             if obj.get("issuccessful") is True:
                 return obj
             if attempt == 1:
