@@ -112,12 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     config = _load(args.config)
     logs.setup(config.logging.level, config.logging.file, config.secrets())
     if args.command == "run":
-        if config.telegram.mode == "webhook":
-            # The HTTP server for POST /telegram comes with the relay endpoints; until then say so
-            # rather than start a bridge that would never receive an update.
-            print('telegram.mode = "webhook" is not available in this version; use "polling"',
-                  file=sys.stderr)  # fmt: skip
-            return 2
         asyncio.run(_run(config))
         return 0
     if args.command == "check":

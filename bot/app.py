@@ -9,9 +9,11 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from providers._http import CallObserver
 from providers.amootsms import AmootSmsClient
 from providers.base import SmsProvider
 from providers.payamsms import PayamSmsClient
@@ -27,14 +29,18 @@ from .config import AmootAccount, Config, PayamAccount, SmsirAccount
 from .delivery import DeliveryTracker
 from .handlers import balance, send, start
 from .handlers.common import Services, on_error
+from .metrics import Metrics
 from .outbox import Outbox
 from .ratelimit import TelegramPacer
 from .sending import SendService
+from .web import Web, serving
 
 log = logging.getLogger("smsbridge")
 
 
-def build_provider(account: AmootAccount | SmsirAccount | PayamAccount) -> SmsProvider:
+def build_provider(
+    account: AmootAccount | SmsirAccount | PayamAccount, observer: CallObserver | None = None
+) -> SmsProvider:
     proxy = account.proxy or None
     if isinstance(account, AmootAccount):
         return AmootSmsClient(
@@ -43,6 +49,7 @@ def build_provider(account: AmootAccount | SmsirAccount | PayamAccount) -> SmsPr
             account.token.get_secret_value(),
             proxy=proxy,
             delivery_codes=account.delivery_codes,
+            observer=observer,
         )
     if isinstance(account, SmsirAccount):
         return SmsirClient(
@@ -53,6 +60,7 @@ def build_provider(account: AmootAccount | SmsirAccount | PayamAccount) -> SmsPr
             send_by_mobile_numbers=account.send_by_mobile_numbers,
             delivery_statuses=account.delivery_statuses,
             proxy=proxy,
+            observer=observer,
         )
     return PayamSmsClient(
         account.name,
@@ -66,6 +74,7 @@ def build_provider(account: AmootAccount | SmsirAccount | PayamAccount) -> SmsPr
         send_method=account.send_method,
         login_json=account.login_json,
         proxy=proxy,
+        observer=observer,
     )
 
 
@@ -77,9 +86,10 @@ class Running:
     services: Services
     outbox: Outbox
     tasks: list[asyncio.Task[None]]
+    web_url: str
 
 
-def build_application(config: Config, db: Database) -> Application:  # type: ignore[type-arg]
+def build_application(config: Config, db: Database, metrics: Metrics) -> Application:  # type: ignore[type-arg]
     telegram = config.telegram
     proxy = telegram.proxy or None
     return (
@@ -89,7 +99,7 @@ def build_application(config: Config, db: Database) -> Application:  # type: ign
         .base_file_url(telegram.base_url.replace("/bot", "/file/bot"))
         .request(HTTPXRequest(proxy=proxy, connection_pool_size=32))
         .get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=40))
-        .rate_limiter(TelegramPacer())
+        .rate_limiter(TelegramPacer(on_429=lambda: metrics.telegram_429.inc()))
         .persistence(SqlitePersistence(db))
         .concurrent_updates(True)
         .build()
@@ -102,12 +112,13 @@ async def running(config: Config) -> AsyncIterator[Running]:
     async with contextlib.AsyncExitStack() as stack:
         db = await Database.open(config.storage.path)
         stack.push_async_callback(db.close)
+        metrics = Metrics()
         providers: dict[str, SmsProvider] = {}
         for account in config.accounts:
-            providers[account.name] = build_provider(account)
+            providers[account.name] = build_provider(account, metrics.provider_call)
             stack.push_async_callback(providers[account.name].aclose)
         access, inbound, outbox_repo = AccessRepo(db), InboundRepo(db), OutboxRepo(db)
-        bridge = Bridge(config, providers, inbound, access)
+        bridge = Bridge(config, providers, inbound, access, metrics)
         await bridge.load_routes()
         sends_repo = SendsRepo(db)
         tracker = DeliveryTracker(providers, sends_repo)
@@ -116,12 +127,12 @@ async def running(config: Config) -> AsyncIterator[Running]:
             config=config,
             providers=providers,
             access=access,
-            sends=SendService(config, providers, sends_repo),
+            sends=SendService(config, providers, sends_repo, metrics),
             bridge=bridge,
             outbox=outbox_repo,
             delivery=tracker,
         )
-        application = build_application(config, db)
+        application = build_application(config, db, metrics)
         application.bot_data["services"] = svc
         tracker.on_change = functools.partial(send.show_delivery, application.bot, svc)
         for feature in (start, balance, send):
@@ -139,6 +150,12 @@ async def running(config: Config) -> AsyncIterator[Running]:
             await application.bot.delete_webhook()
             await application.updater.start_polling(timeout=30, drop_pending_updates=False)
             stack.push_async_callback(application.updater.stop)
+        else:  # updates arrive at POST /telegram; Telegram sends the secret with each
+            await application.bot.set_webhook(
+                config.telegram.webhook_url,
+                secret_token=config.telegram.webhook_secret.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES,
+            )
 
         await tracker.resume()
         tasks = [asyncio.create_task(outbox.run(), name="outbox")]
@@ -147,8 +164,13 @@ async def running(config: Config) -> AsyncIterator[Running]:
             for a in config.accounts
         ]
         stack.push_async_callback(_cancel, tasks)
-        log.info("smsbridge is running with %d account(s)", len(config.accounts))
-        yield Running(config, db, application, svc, outbox, tasks)
+        web = Web(config, db, bridge, sends_repo, outbox_repo, outbox, application, metrics,
+                  tracker.on_change)  # fmt: skip
+        server = config.server
+        web_url = await stack.enter_async_context(serving(web.app(), server.host, server.port))
+        log.info("smsbridge is running with %d account(s); HTTP on %s", len(config.accounts),
+                 web_url)  # fmt: skip
+        yield Running(config, db, application, svc, outbox, tasks, web_url)
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -14,6 +14,7 @@ from storage.inbound import InboundRepo, Link, NewInbound, OutboxItem
 
 from . import render
 from .config import Config
+from .metrics import Metrics
 from .outbox import Outbox, Rendered
 
 log = logging.getLogger("smsbridge.bridge")
@@ -28,11 +29,13 @@ class Bridge:
         providers: Mapping[str, SmsProvider],
         inbound: InboundRepo,
         access: AccessRepo,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.providers = providers
         self.inbound = inbound
         self.access = access
+        self.metrics = metrics
         self.outbox: Outbox | None = None
         self._db_routes: list[tuple[str, str, int]] = []
         self.pollers_alive: dict[str, bool] = {}
@@ -75,6 +78,8 @@ class Bridge:
         )
         if new:
             log.info("%d new SMS for %s (%s)", len(new), account, source)
+            if self.metrics is not None:
+                self.metrics.inbound.inc(len(new), account=account, source=source)
             if self.outbox is not None:
                 self.outbox.wake()
         return new

@@ -22,6 +22,7 @@ from providers.timeutil import TEHRAN
 from storage.sends import Claim, Recipient, SendRow, SendsRepo
 
 from .config import Config, SmsirAccount
+from .metrics import Metrics
 
 log = logging.getLogger("smsbridge.send")
 _TARGET = re.compile(r"([a-z0-9_-]+):(\S*)")
@@ -136,11 +137,16 @@ def tehran_day_start(now: datetime | None = None) -> str:
 
 class SendService:
     def __init__(
-        self, config: Config, providers: Mapping[str, SmsProvider], repo: SendsRepo
+        self,
+        config: Config,
+        providers: Mapping[str, SmsProvider],
+        repo: SendsRepo,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.providers = providers
         self.repo = repo
+        self.metrics = metrics
 
     def resolve(self, target: str | None) -> tuple[str, str]:
         """(account, line) for an optional ``account:line``; the first account is the default."""
@@ -246,4 +252,8 @@ class SendService:
             )  # fmt: skip
         final = await self.repo.get(row.id)
         assert final is not None
+        if self.metrics is not None:
+            for r in final.recipients:
+                outcome = "accepted" if r.message_id else r.state
+                self.metrics.outbound.inc(account=row.account, result=outcome)
         return final, error

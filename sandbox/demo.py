@@ -33,6 +33,9 @@ token = "{token}"
 base_url = "{tg}/bot"
 language = "{lang}"
 
+[server]
+port = 0
+
 [storage]
 path = "demo.db"
 

@@ -231,3 +231,15 @@ class SendsRepo:
             (since,),
         )
         return [int(r["id"]) for r in rows]
+
+    async def sends_with_messages(self, account: str, message_ids: Sequence[str]) -> list[int]:
+        """The sends of ``account`` that own any of these provider message ids."""
+        if not message_ids:
+            return []
+        marks = ", ".join("?" * len(message_ids))
+        rows = await self.db.fetchall(
+            f"SELECT DISTINCT r.send_id FROM send_recipients r JOIN sends s ON s.id = r.send_id "
+            f"WHERE s.account = ? AND r.message_id IN ({marks}) ORDER BY r.send_id",
+            (account, *message_ids),
+        )
+        return [int(r[0]) for r in rows]

@@ -24,6 +24,7 @@ GROUP = -100555
 
 
 PAYAM_LINE = "98200012345"
+RELAY_SECRET = "relaysecret0123456789"
 
 
 @dataclass
@@ -46,6 +47,9 @@ token = "{tg_token}"
 base_url = "{urls["tg"]}/bot"
 language = "en"
 
+[server]
+port = 0
+
 [storage]
 path = "bridge.db"
 
@@ -64,6 +68,7 @@ base_url = "{urls["amoot"]}"
 token = "{DEFAULT_TOKEN}"
 lines = ["public", "10001234"]
 poll_interval = 0.2
+relay_secret = "{RELAY_SECRET}"
 delivery_codes = {{ 0 = "queued", 35 = "sent", 1 = "delivered", 2 = "failed" }}
 
 [[accounts]]

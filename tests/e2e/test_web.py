@@ -1,0 +1,164 @@
+"""The HTTP server of SPEC §7 over real loopback HTTP: relays, health, metrics, the Telegram webhook."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.app import running
+from bot.config import load_config
+from bot.web import BadBody, relay_items
+from providers.amootsms import parse_inbound_item
+from providers.base import ProviderProtocolError
+from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, world
+
+ITEM = {"MessageID": 5550001, "Mobile": "09125556666", "MessageText": "from a relay",
+        "ReceiveDateTime": "2026-11-22T10:00:00", "LineNumber": "10001234"}  # fmt: skip
+
+
+def relay_url(
+    w: World, kind: str = "inbound", secret: str = RELAY_SECRET, account: str = "amoot"
+) -> str:
+    assert w.bridge is not None
+    return f"{w.bridge.web_url}/relay/{account}/{secret}/{kind}"
+
+
+async def stored(w: World) -> list[str]:
+    assert w.bridge is not None
+    rows = await w.bridge.db.fetchall("SELECT provider_id FROM inbound ORDER BY id")
+    return [r[0] for r in rows]
+
+
+async def test_a_relayed_sms_is_committed_before_the_2xx_and_forwarded_once(w: World) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(relay_url(w, secret=RELAY_SECRET.upper()), json=ITEM)
+        assert response.status_code == 200 and response.json()["stored"] == 1
+        assert await stored(w) == ["5550001"]  # already in SQLite when the 200 left
+        again = await http.post(relay_url(w), json=[ITEM])
+        assert again.status_code == 200 and again.json() == {"stored": 0, "duplicates": 1}
+    forwarded = await w.tg.wait_text(GROUP, "from a relay")
+    assert "10001234" in forwarded["text"]
+    await w.tg.wait_text(ADMIN, "from a relay")  # the line's own route
+    group = [m for m in w.tg.bot_messages(GROUP) if "from a relay" in m["text"]]
+    assert len(group) == 1
+
+
+async def test_form_bodies_and_any_key_case_are_accepted(w: World) -> None:
+    form = {k.upper(): str(v) for k, v in ITEM.items()} | {"MESSAGEID": "5550002"}
+    async with httpx.AsyncClient() as http:
+        response = await http.post(relay_url(w), data=form)
+    assert response.status_code == 200
+    assert await stored(w) == ["5550002"]
+
+
+async def test_wrong_secret_unknown_account_and_non_pushing_account_are_404(w: World) -> None:
+    async with httpx.AsyncClient() as http:
+        for url in (relay_url(w, secret="wrong" + RELAY_SECRET),
+                    relay_url(w, account="nobody"), relay_url(w, account="payam"),
+                    relay_url(w, kind="other")):  # fmt: skip
+            response = await http.post(url, json=ITEM)
+            assert response.status_code == 404
+    assert await stored(w) == []
+
+
+async def test_bad_bodies_are_4xx_and_an_array_is_stored_all_or_nothing(w: World) -> None:
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(relay_url(w), content=b"{not json")).status_code == 400
+        assert (await http.post(relay_url(w), content=b"\xff\xfe")).status_code == 400
+        assert (await http.post(relay_url(w), json=[1, 2])).status_code == 422
+        no_sender = {"MessageID": 9, "MessageText": "x"}
+        response = await http.post(relay_url(w), json=[ITEM, no_sender])
+        assert response.status_code == 422
+    assert await stored(w) == []
+
+
+async def test_a_relayed_delivery_report_updates_the_send_and_its_message(w: World) -> None:
+    await w.tg.send(ADMIN, ADMIN, "/send 09121234567 hi")
+    preview = await w.tg.wait_text(ADMIN, "Send preview")
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    await w.tg.wait_text(ADMIN, "message id")
+    message_id = w.amoot.sent[0].message_id
+    async with httpx.AsyncClient() as http:
+        report = {"MessageID": message_id, "DeliveryType": 1, "Mobile": "09121234567"}
+        response = await http.post(relay_url(w, "delivery"), json=report)
+    assert response.status_code == 200 and response.json()["updated"] == 1
+    await w.tg.wait_for(lambda e: "— delivered" in e.message.get("text", ""))
+
+
+async def test_healthz_and_metrics(w: World) -> None:
+    assert w.bridge is not None
+    async with httpx.AsyncClient() as http:
+        await http.post(relay_url(w), json=ITEM)
+        health = await http.get(f"{w.bridge.web_url}/healthz")
+        assert health.status_code == 200
+        assert health.json()["checks"] == {"database": "ok", "outbox": "ok", "telegram": "ok",
+                                           "poll:amoot": "ok", "poll:payam": "ok"}  # fmt: skip
+        await w.tg.send(ADMIN, ADMIN, "/balance")
+        await w.tg.wait_text(ADMIN, "payam")
+        text = (await http.get(f"{w.bridge.web_url}/metrics")).text
+    assert 'smsbridge_inbound_sms_total{account="amoot",source="relay"} 1' in text
+    assert "smsbridge_outbox_depth " in text and "smsbridge_outbox_oldest_age_seconds" in text
+    assert 'smsbridge_provider_request_seconds_bucket{account="payam"' in text
+    assert "smsbridge_telegram_429_total" in text
+    w.bridge.outbox.alive = False  # as if the outbox task had died
+    async with httpx.AsyncClient() as http:
+        health = await http.get(f"{w.bridge.web_url}/healthz")
+    assert health.status_code == 503 and health.json()["checks"]["outbox"] == "stopped"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_webhook_mode_takes_updates_only_with_the_secret(tmp_path: Path) -> None:
+    async with world(tmp_path, start_bridge=False) as w:
+        port = _free_port()
+        text = w.config_path.read_text(encoding="utf-8")
+        text = text.replace('language = "en"', 'language = "en"\nmode = "webhook"\n'
+                            f'webhook_url = "http://127.0.0.1:{port}/telegram"\n'
+                            'webhook_secret = "hook-secret-123"')  # fmt: skip
+        w.config_path.write_text(text.replace("port = 0", f"port = {port}"), encoding="utf-8")
+        async with running(load_config(w.config_path)) as bridge:
+            assert w.tg.webhook["url"] == f"http://127.0.0.1:{port}/telegram"
+            await w.tg.send(ADMIN, ADMIN, "/start")
+            await w.tg.wait_text(ADMIN, "Your role: admin")
+            async with httpx.AsyncClient() as http:
+                update = {"update_id": 999, "message": {"message_id": 1, "date": 0,
+                          "chat": {"id": ADMIN, "type": "private"}, "text": "/start"}}  # fmt: skip
+                forged = await http.post(f"{bridge.web_url}/telegram", json=update)
+                wrong = await http.post(f"{bridge.web_url}/telegram", json=update,
+                                        headers={"X-Telegram-Bot-Api-Secret-Token": "nope"})  # fmt: skip
+            assert forged.status_code == 403 and wrong.status_code == 403
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.text(max_size=12), inner, max_size=6)
+            ),
+            max_leaves=12,
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+    st.sampled_from(["application/json", "application/x-www-form-urlencoded", ""]),
+)
+def test_any_relay_body_is_a_4xx_or_whole_items_never_a_crash(body: bytes, ctype: str) -> None:
+    """What the relay endpoint does before it stores: only BadBody or ProviderProtocolError
+    (4xx) may come out, and every item that passes has an id, a sender and a text."""
+    try:
+        items = relay_items(body, ctype)
+        parsed = [parse_inbound_item("amoot", i) for i in items]
+    except (BadBody, ProviderProtocolError):
+        return
+    assert parsed and all(p.provider_id and p.sender and p.text is not None for p in parsed)
