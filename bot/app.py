@@ -163,6 +163,10 @@ async def running(config: Config) -> AsyncIterator[Running]:
             asyncio.create_task(bridge.poll_forever(a.name), name=f"poll:{a.name}")
             for a in config.accounts
         ]
+        tasks += [
+            asyncio.create_task(bridge.reconcile_forever(a.name), name=f"reconcile:{a.name}")
+            for a in config.accounts
+        ]
         stack.push_async_callback(_cancel, tasks)
         web = Web(config, db, bridge, sends_repo, outbox_repo, outbox, application, metrics,
                   tracker.on_change)  # fmt: skip

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from providers.base import Capability, InboundSms, ProviderError, SmsProvider
-from providers.timeutil import utc_now
+from providers.base import Capability, InboundSms, NotSupported, ProviderError, SmsProvider
+from providers.timeutil import now_tehran, utc_now
 from storage.access import AccessRepo
 from storage.inbound import InboundRepo, Link, NewInbound, OutboxItem
 
@@ -20,6 +20,7 @@ from .outbox import Outbox, Rendered
 log = logging.getLogger("smsbridge.bridge")
 CURSOR = "inbound"
 BACKFILL = timedelta(hours=1)  # on the very first poll of a cursor, older SMS are not forwarded
+RECONCILE_WINDOW = timedelta(hours=1)
 
 
 class Bridge:
@@ -37,6 +38,7 @@ class Bridge:
         self.access = access
         self.metrics = metrics
         self.outbox: Outbox | None = None
+        self.reconcile_every = 300.0  # seconds between reconciliations of hand-out-once inboxes
         self._db_routes: list[tuple[str, str, int]] = []
         self.pollers_alive: dict[str, bool] = {}
 
@@ -148,3 +150,29 @@ class Bridge:
                 await asyncio.sleep(min(300.0, interval * 2 ** min(failures, 5)))
         finally:
             self.pollers_alive[account] = False
+
+    async def reconcile_once(self, account: str) -> int:
+        """Ask for every SMS of the last hour, per line, and store what is missing: an SMS handed
+        out by a hand-out-once inbox (or pushed to a relay) and lost before its commit comes back
+        here. The answer also names the receiving line, which fills in a line left unknown."""
+        provider = self.providers[account]
+        cfg = self.config.account(account)
+        end = now_tehran()
+        found: list[InboundSms] = []
+        for line in cfg.lines if cfg is not None and cfg.lines else [None]:
+            found += await provider.inbound_between(end - RECONCILE_WINDOW, end, line)
+        new = await self.ingest(account, found, "reconcile")
+        await self.inbound.fill_lines(account, [(m.provider_id, m.line) for m in found if m.line])
+        if new:
+            log.warning("reconciliation of %s recovered %d SMS", account, len(new))
+        return len(new)
+
+    async def reconcile_forever(self, account: str) -> None:
+        while True:
+            await asyncio.sleep(self.reconcile_every)
+            try:
+                await self.reconcile_once(account)
+            except NotSupported:
+                return  # this provider's inbox is not hand-out-once: nothing to reconcile
+            except ProviderError as exc:
+                log.warning("reconciliation of %s failed: %s", account, exc)

@@ -102,6 +102,17 @@ class InboundRepo:
                 )
         return new_ids
 
+    async def fill_lines(self, account: str, lines: Sequence[tuple[str, str]]) -> None:
+        """Record the receiving line of SMS stored without one (provider id, line)."""
+        if not lines:
+            return
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE inbound SET line = ? WHERE account = ? AND provider_id = ? "
+                "AND line IS NULL",
+                [(line, account, provider_id) for provider_id, line in lines],
+            )
+
     async def get(self, inbound_id: int) -> InboundRow | None:
         row = await self.db.fetchone(f"SELECT {_INBOUND} FROM inbound WHERE id = ?", (inbound_id,))
         return InboundRow(*row) if row else None

@@ -172,7 +172,9 @@ async def reply_to_sms(update: Update, context: Context) -> None:
     if caller.role == "viewer":
         await reply(update, render.t(caller.lang, "reply.viewer"))
         return
-    target = f"{link.account}:{link.line}" if link.line else f"{link.account}:"
+    sms = await svc.bridge.inbound.get(link.inbound_id)
+    line = link.line or (sms.line if sms else None)  # reconciliation may have found it since
+    target = f"{link.account}:{line}" if line else f"{link.account}:"
     parsed = ParsedSend(target, (link.counterparty,), message.text or "")
     await _preview(
         update, svc, caller, parsed, inbound_id=link.inbound_id, reply_to=link.counterparty

@@ -1,0 +1,30 @@
+"""AmootSMS hands each new SMS out once: what was lost between fetch and commit comes back."""
+
+from __future__ import annotations
+
+from tests.conftest import GROUP, World
+
+
+async def test_an_sms_lost_after_hand_out_is_recovered_with_its_line(w: World) -> None:
+    assert w.bridge is not None
+    bridge = w.bridge.services.bridge
+    w.amoot.inject_inbound("09125551111", "lost in a crash", line="10001234")
+    w.amoot.inbound[-1].read = True  # handed out to a process that died before its commit
+    assert await bridge.reconcile_once("amoot") == 1
+    forwarded = await w.tg.wait_text(GROUP, "lost in a crash")
+    assert "10001234" in forwarded["text"]
+    assert await bridge.reconcile_once("amoot") == 0  # never twice
+
+
+async def test_reconciliation_fills_in_the_line_and_the_reply_uses_it(w: World) -> None:
+    assert w.bridge is not None
+    w.amoot.inject_inbound("09125552222", "which line?", line="10001234")
+    forwarded = await w.tg.wait_text(GROUP, "which line?")  # polled: the line is not known
+    assert "10001234" not in forwarded["text"]
+    await w.bridge.services.bridge.reconcile_once("amoot")
+    await w.tg.send(1001, GROUP, "this one", reply_to=forwarded["message_id"])
+    preview = await w.tg.wait_text(GROUP, "Reply to")
+    assert "10001234" in preview["text"]
+    await w.tg.press(1001, GROUP, preview["message_id"], 0)
+    await w.tg.wait_text(GROUP, "message id")
+    assert [(s.line, s.mobile) for s in w.amoot.sent] == [("10001234", "9125552222")]
