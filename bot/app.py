@@ -141,7 +141,7 @@ async def running(config: Config) -> AsyncIterator[Running]:
 
         await application.initialize()
         stack.push_async_callback(application.shutdown)
-        outbox = Outbox(outbox_repo, application.bot, bridge.render)
+        outbox = Outbox(outbox_repo, application.bot, bridge.render, digest=bridge.render_digest)
         bridge.outbox = outbox
         await application.start()
         stack.push_async_callback(application.stop)

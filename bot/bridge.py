@@ -15,7 +15,7 @@ from storage.inbound import InboundRepo, Link, NewInbound, OutboxItem
 from . import render
 from .config import Config
 from .metrics import Metrics
-from .outbox import Outbox, Rendered
+from .outbox import Digest, Outbox, Rendered
 
 log = logging.getLogger("smsbridge.bridge")
 CURSOR = "inbound"
@@ -102,6 +102,42 @@ class Bridge:
         )  # fmt: skip
         link = Link(item.chat_id, 0, row.account, row.line, row.sender, row.id, None)
         return Rendered(text, link)
+
+    async def render_digest(self, items: Sequence[OutboxItem], limit: int = 4096) -> Digest | None:
+        """As many of a chat's queued SMS (in order) as fit one message, each numbered so that
+        a reply can pick it; None when fewer than two fit."""
+        if not items:
+            return None
+        lang = await self.access.language(items[0].chat_id) or self.config.telegram.language
+        blocks: list[str] = []
+        taken: list[OutboxItem] = []
+        entries: list[tuple[int, int]] = []
+        for item in items:
+            if item.payload.get("kind") != "inbound" or item.thread_id != items[0].thread_id:
+                break  # plain texts and other topics go on their own, in order
+            row = await self.inbound.get(int(item.payload["inbound_id"]))
+            if row is None:
+                break
+            number = len(entries) + 1
+            block = render.t(
+                lang, "digest.item", number=f"#{render.digits(lang, str(number))}",
+                sender=render.phone(lang, row.sender), line=render.ltr(render.esc(row.line or "—")),
+                account=render.esc(row.account),
+                time=render.when(lang, datetime.fromisoformat(row.received_at))[0],
+                text=render.esc(row.text),
+            )  # fmt: skip
+            title = render.t(lang, "digest.title", count=render.number(lang, number),
+                             example=f"#{render.digits(lang, '1')}")  # fmt: skip
+            if len(title) + sum(len(b) + 2 for b in [*blocks, block]) > limit:
+                break
+            blocks.append(block)
+            taken.append(item)
+            entries.append((number, row.id))
+        if len(taken) < 2:
+            return None
+        title = render.t(lang, "digest.title", count=render.number(lang, len(taken)),
+                         example=f"#{render.digits(lang, '1')}")  # fmt: skip
+        return Digest("\n\n".join([title, *blocks]), taken, entries)
 
     async def poll_once(self, account: str) -> int:
         """Fetch until the provider has nothing more; each page and its cursor in one commit.

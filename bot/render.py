@@ -90,6 +90,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "result.campaign": "کد کمپین: {campaign}",
         "result.price": "هزینه: {price}",
         "inbound": "📩 پیامک از {sender}\nبه خط {line} ({account})\n🕒 {jalali} — {gregorian}\n\n{text}",
+        "digest.title": "📬 {count} پیامک — برای پاسخ به یکی، روی این پیام «پاسخ» بزنید و پیامتان را با "
+        "شماره آن (مثلاً {example}) شروع کنید.",
+        "digest.item": "<b>{number}</b> از {sender} به خط {line} ({account}) — {time}\n{text}",
+        "digest.choose": "این پیام چند پیامک دارد. پاسخ را با شماره پیامک شروع کنید، مثلاً: {example} متن پاسخ",
         "inbound.reply_hint": "برای پاسخ، روی این پیام «پاسخ» بزنید.",
         "reply.not_sms": "برای پاسخ پیامکی، به خود پیامک دریافتی پاسخ دهید.",
         "reply.viewer": "پاسخ پیامکی نقش اپراتور می‌خواهد.",
@@ -168,6 +172,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "result.campaign": "Campaign: {campaign}",
         "result.price": "Cost: {price}",
         "inbound": "📩 SMS from {sender}\nto line {line} ({account})\n🕒 {jalali} — {gregorian}\n\n{text}",
+        "digest.title": "📬 {count} SMS — to answer one, reply to this message and start with its "
+        "number (e.g. {example}).",
+        "digest.item": "<b>{number}</b> from {sender} to line {line} ({account}) — {time}\n{text}",
+        "digest.choose": "This message carries several SMS. Start your reply with the SMS's number, "
+        "e.g.: {example} your answer",
         "inbound.reply_hint": "Reply to this message to answer by SMS.",
         "reply.not_sms": "To answer by SMS, reply to the inbound SMS itself.",
         "reply.viewer": "Answering by SMS needs the operator role.",

@@ -205,6 +205,35 @@ class OutboxRepo:
                      link.inbound_id, link.send_id),
                 )  # fmt: skip
 
+    async def queue(self, chat_id: int, limit: int) -> list[OutboxItem]:
+        """A chat's live rows, oldest first (its head first)."""
+        rows = await self.db.fetchall(
+            "SELECT id, chat_id, thread_id, inbound_id, payload, attempts FROM outbox "
+            "WHERE dead = 0 AND chat_id = ? ORDER BY id LIMIT ?",
+            (chat_id, limit),
+        )
+        return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    async def delivered_digest(
+        self, items: Sequence[OutboxItem], message_id: int, entries: Sequence[tuple[int, int]]
+    ) -> None:
+        """Rows sent together as one digest message; ``entries`` are (number, inbound id)."""
+        async with self.db.transaction() as conn:
+            await conn.executemany("DELETE FROM outbox WHERE id = ?", [(i.id,) for i in items])
+            await conn.executemany(
+                "INSERT OR REPLACE INTO digest_items (chat_id, message_id, number, inbound_id) "
+                "VALUES (?, ?, ?, ?)",
+                [(items[0].chat_id, message_id, n, inbound_id) for n, inbound_id in entries],
+            )
+
+    async def digest(self, chat_id: int, message_id: int) -> dict[int, int]:
+        """The SMS of a digest message: number → inbound id (empty when it is not a digest)."""
+        rows = await self.db.fetchall(
+            "SELECT number, inbound_id FROM digest_items WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
     async def retry_later(self, item_id: int, at: float, error: str) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(

@@ -125,6 +125,16 @@ STEPS: tuple[str, ...] = (
     ALTER TABLE sends ADD COLUMN audience INTEGER;
     ALTER TABLE sends ADD COLUMN refused TEXT NOT NULL DEFAULT '[]';
     """,
+    # 3: digests — one Telegram message carrying many SMS, each still answerable by its number
+    """
+    CREATE TABLE digest_items (
+        chat_id    INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        number     INTEGER NOT NULL,
+        inbound_id INTEGER NOT NULL REFERENCES inbound (id),
+        PRIMARY KEY (chat_id, message_id, number)
+    );
+    """,
 )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from providers.numbers import to_ascii_digits
 from providers.text import analyze
 from storage.inbound import Link
 from storage.sends import SendRow
@@ -149,22 +151,29 @@ async def send(update: Update, context: Context) -> None:
     await _preview(update, svc, caller, parsed)
 
 
+_DIGEST_PICK = re.compile(r"\s*#?\s*([0-9۰-۹٠-٩]+)[\s:.)\-]+(.+)", re.S)
+
+
 async def reply_to_sms(update: Update, context: Context) -> None:
-    """A Telegram reply to a forwarded SMS answers its sender from the same line."""
+    """A Telegram reply to a forwarded SMS answers its sender from the same line; a reply to a
+    digest answers the SMS whose number it starts with."""
     message = update.effective_message
     if message is None or message.reply_to_message is None or update.effective_chat is None:
         return
     svc = services(context)
-    replied = message.reply_to_message
+    chat_id, replied = update.effective_chat.id, message.reply_to_message
+    ours = bool(replied.from_user and replied.from_user.id == context.bot.id)
     link: Link | None = None
+    digest: dict[int, int] = {}
     # The person may answer before the outbox has committed the link of the message it just
     # delivered: for a message of ours, look again for a moment.
     for _attempt in range(10):
-        link = await svc.outbox.link(update.effective_chat.id, replied.message_id)
-        if link is not None or not (replied.from_user and replied.from_user.id == context.bot.id):
+        link = await svc.outbox.link(chat_id, replied.message_id)
+        digest = await svc.outbox.digest(chat_id, replied.message_id) if link is None else {}
+        if link is not None or digest or not ours:
             break
         await asyncio.sleep(0.1)
-    if link is None or link.inbound_id is None:
+    if (link is None or link.inbound_id is None) and not digest:
         return  # people talking among themselves
     caller = await guard(update, svc, "viewer")
     if caller is None:
@@ -172,13 +181,25 @@ async def reply_to_sms(update: Update, context: Context) -> None:
     if caller.role == "viewer":
         await reply(update, render.t(caller.lang, "reply.viewer"))
         return
-    sms = await svc.bridge.inbound.get(link.inbound_id)
-    line = link.line or (sms.line if sms else None)  # reconciliation may have found it since
-    target = f"{link.account}:{line}" if line else f"{link.account}:"
-    parsed = ParsedSend(target, (link.counterparty,), message.text or "")
-    await _preview(
-        update, svc, caller, parsed, inbound_id=link.inbound_id, reply_to=link.counterparty
-    )
+    text = message.text or ""
+    if digest:
+        picked = _DIGEST_PICK.match(text)
+        number = int(to_ascii_digits(picked.group(1))) if picked else 0
+        if picked is None or number not in digest:
+            await reply(update, render.t(caller.lang, "digest.choose",
+                                         example=f"#{render.digits(caller.lang, '1')}"))  # fmt: skip
+            return
+        text, inbound_id = picked.group(2), digest[number]
+    else:
+        assert link is not None and link.inbound_id is not None
+        inbound_id = link.inbound_id
+    sms = await svc.bridge.inbound.get(inbound_id)
+    if sms is None:
+        return
+    line = (link.line if link else None) or sms.line  # reconciliation may have found it since
+    target = f"{sms.account}:{line}" if line else f"{sms.account}:"
+    parsed = ParsedSend(target, (sms.sender,), text)
+    await _preview(update, svc, caller, parsed, inbound_id=inbound_id, reply_to=sms.sender)
 
 
 async def on_button(update: Update, context: Context) -> None:
