@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -54,7 +55,13 @@ class _Budget:
         return delay
 
 
+# PTB 22 builds every RetryAfter with a deprecation warning unless this opt-in to the coming
+# timedelta type is set; the bridge reads both types, so it opts in rather than warn per 429.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+
 def retry_seconds(exc: RetryAfter) -> float:
+    """Seconds to wait, whether ``retry_after`` is a timedelta (PTB_TIMEDELTA) or a number."""
     value: Any = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
