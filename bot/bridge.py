@@ -204,11 +204,12 @@ class Bridge:
         return len(new)
 
     async def reconcile_forever(self, account: str) -> None:
+        """At start (a crash may have lost a hand-out), then every ``reconcile_every`` seconds."""
         while True:
-            await asyncio.sleep(self.reconcile_every)
             try:
                 await self.reconcile_once(account)
             except NotSupported:
                 return  # this provider's inbox is not hand-out-once: nothing to reconcile
             except ProviderError as exc:
                 log.warning("reconciliation of %s failed: %s", account, exc)
+            await asyncio.sleep(self.reconcile_every)
