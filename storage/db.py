@@ -26,6 +26,7 @@ class Database:
         self._conn = conn
         self._lock = asyncio.Lock()
         self.path = path
+        self.commits = 0  # write transactions committed (group commit shows in this count)
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -59,6 +60,7 @@ class Database:
                 await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
+            self.commits += 1
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         async with self._lock:

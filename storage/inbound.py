@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -53,12 +54,24 @@ class Link:
     send_id: int | None
 
 
+@dataclass(slots=True)
+class _Write:
+    account: str
+    messages: Sequence[NewInbound]
+    source: str
+    chats_for: Any
+    cursor: tuple[str, str] | None
+    done: asyncio.Future[list[int]]
+
+
 _INBOUND = "id, account, provider_id, sender, line, text, received_at"
 
 
 class InboundRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._pending: list[_Write] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def store(
         self,
@@ -68,38 +81,64 @@ class InboundRepo:
         chats_for: Any,
         cursor: tuple[str, str] | None = None,
     ) -> list[int]:
-        """Store new SMS and queue each for its chats in one commit; duplicates are skipped.
+        """Store new SMS and queue each for its chats; duplicates are skipped. Returns the ids of
+        the rows that were new, once they are committed.
 
         ``chats_for(line)`` gives the chat ids routed for a line. ``cursor`` (name, value) is
         advanced in the same transaction, so a cursor never runs ahead of stored rows.
-        Returns the ids of the rows that were new.
+        Concurrent calls share commits (group commit): while one transaction is being written,
+        the calls that arrive wait and are written together in the next one.
         """
+        write = _Write(account, messages, source, chats_for, cursor,
+                       asyncio.get_running_loop().create_future())  # fmt: skip
+        self._pending.append(write)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        # A caller that gives up (a relay client hanging up) does not undo its write.
+        return await asyncio.shield(write.done)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self.db.transaction() as conn:
+                    results = [await self._write(conn, w) for w in batch]
+            except BaseException as exc:
+                for w in batch:
+                    if not w.done.done():
+                        w.done.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for w, result in zip(batch, results, strict=True):
+                if not w.done.done():
+                    w.done.set_result(result)
+
+    async def _write(self, conn: Any, w: _Write) -> list[int]:
         new_ids: list[int] = []
-        async with self.db.transaction() as conn:
-            for m in messages:
-                cur = await conn.execute(
-                    "INSERT INTO inbound (account, provider_id, sender, line, text, received_at, "
-                    "stored_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (account, provider_id) DO NOTHING",
-                    (account, m.provider_id, m.sender, m.line, m.text, m.received_at, now_iso(),
-                     source),
-                )  # fmt: skip
-                if cur.rowcount == 0:
-                    continue
-                inbound_id = int(cur.lastrowid or 0)
-                new_ids.append(inbound_id)
-                payload = json.dumps({"kind": "inbound", "inbound_id": inbound_id})
-                await conn.executemany(
-                    "INSERT INTO outbox (chat_id, inbound_id, payload, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    [(chat, inbound_id, payload, time.time()) for chat in chats_for(m.line)],
-                )
-            if cursor is not None:
-                await conn.execute(
-                    "INSERT INTO cursors (account, name, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT (account, name) DO UPDATE SET value = excluded.value",
-                    (account, cursor[0], cursor[1]),
-                )
+        for m in w.messages:
+            cur = await conn.execute(
+                "INSERT INTO inbound (account, provider_id, sender, line, text, received_at, "
+                "stored_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (account, provider_id) DO NOTHING",
+                (w.account, m.provider_id, m.sender, m.line, m.text, m.received_at, now_iso(),
+                 w.source),
+            )  # fmt: skip
+            if cur.rowcount == 0:
+                continue
+            inbound_id = int(cur.lastrowid or 0)
+            new_ids.append(inbound_id)
+            payload = json.dumps({"kind": "inbound", "inbound_id": inbound_id})
+            await conn.executemany(
+                "INSERT INTO outbox (chat_id, inbound_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                [(chat, inbound_id, payload, time.time()) for chat in w.chats_for(m.line)],
+            )
+        if w.cursor is not None:
+            await conn.execute(
+                "INSERT INTO cursors (account, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (account, name) DO UPDATE SET value = excluded.value",
+                (w.account, w.cursor[0], w.cursor[1]),
+            )
         return new_ids
 
     async def fill_lines(self, account: str, lines: Sequence[tuple[str, str]]) -> None:
