@@ -143,6 +143,7 @@ async def running(config: Config) -> AsyncIterator[Running]:
         stack.push_async_callback(application.shutdown)
         outbox = Outbox(outbox_repo, application.bot, bridge.render, digest=bridge.render_digest)
         bridge.outbox = outbox
+        bridge.bot = application.bot
         await application.start()
         stack.push_async_callback(application.stop)
         if config.telegram.mode == "polling":

@@ -7,10 +7,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from telegram import Bot
+from telegram.error import BadRequest
+
 from providers.base import Capability, InboundSms, NotSupported, ProviderError, SmsProvider
 from providers.timeutil import now_tehran, utc_now
 from storage.access import AccessRepo
-from storage.inbound import InboundRepo, Link, NewInbound, OutboxItem
+from storage.inbound import InboundRepo, InboundRow, Link, NewInbound, OutboxItem
 
 from . import render
 from .config import Config
@@ -38,6 +41,8 @@ class Bridge:
         self.access = access
         self.metrics = metrics
         self.outbox: Outbox | None = None
+        self.bot: Bot | None = None  # creates forum topics; set once the bot exists
+        self.topic_chats = {r.chat_id for r in config.routes if r.topics}
         self.reconcile_every = 300.0  # seconds between reconciliations of hand-out-once inboxes
         self._db_routes: list[tuple[str, str, int]] = []
         self.pollers_alive: dict[str, bool] = {}
@@ -101,13 +106,28 @@ class Bridge:
             jalali=jalali, gregorian=gregorian, text=render.esc(row.text),
         )  # fmt: skip
         link = Link(item.chat_id, 0, row.account, row.line, row.sender, row.id, None)
-        return Rendered(text, link)
+        thread = await self._topic(item.chat_id, row) if item.chat_id in self.topic_chats else None
+        return Rendered(text, link, thread)
+
+    async def _topic(self, chat_id: int, row: InboundRow) -> int | None:
+        """The correspondent's own forum topic in this chat, created on their first SMS."""
+        thread = await self.inbound.topic(chat_id, row.account, row.sender)
+        if thread is None and self.bot is not None:
+            try:
+                topic = await self.bot.create_forum_topic(chat_id, render.local_form(row.sender))
+            except BadRequest as exc:  # not a forum (any more), or no right to manage topics
+                log.warning("no topic for %s in chat %s: %s", row.sender, chat_id, exc.message)
+                return None
+            thread = topic.message_thread_id
+        if thread is not None:
+            await self.inbound.set_topic(chat_id, row.account, row.sender, row.line, thread)
+        return thread
 
     async def render_digest(self, items: Sequence[OutboxItem], limit: int = 4096) -> Digest | None:
         """As many of a chat's queued SMS (in order) as fit one message, each numbered so that
         a reply can pick it; None when fewer than two fit."""
-        if not items:
-            return None
+        if not items or items[0].chat_id in self.topic_chats:
+            return None  # in a chat of topics, each SMS goes to its correspondent's topic
         lang = await self.access.language(items[0].chat_id) or self.config.telegram.language
         blocks: list[str] = []
         taken: list[OutboxItem] = []

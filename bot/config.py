@@ -154,6 +154,7 @@ class RouteConfig(_Strict):
     account: str
     line: str | None = None
     chat_id: int
+    topics: bool = False  # in a forum supergroup: a topic of its own for each correspondent
 
 
 class Config(_Strict):

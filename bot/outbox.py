@@ -25,6 +25,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 class Rendered:
     text: str
     link: Link | None = None
+    thread_id: int | None = None  # the forum topic to post in, when the renderer chose one
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,7 @@ class Outbox:
                 item.chat_id,
                 rendered.text,
                 parse_mode=ParseMode.HTML,
-                message_thread_id=item.thread_id,
+                message_thread_id=rendered.thread_id or item.thread_id,
                 link_preview_options=NO_PREVIEW,
             )
         except RetryAfter as exc:

@@ -242,12 +242,7 @@ def ltr(text: str) -> str:
 
 def phone(lang: str, canonical: str) -> str:
     """``989121234567`` → ``0912 123 4567``, kept left-to-right."""
-    if len(canonical) == 12 and canonical.startswith("98"):
-        local = "0" + canonical[2:]
-        shown = f"{local[:4]} {local[4:7]} {local[7:]}"
-    else:
-        shown = canonical
-    return ltr(digits(lang, shown))
+    return ltr(digits(lang, local_form(canonical)))
 
 
 def money(lang: str, amount: float, currency: str) -> str:
@@ -316,6 +311,14 @@ def balance_block(lang: str, account: str, provider: str, balance: Balance) -> s
     if balance.expires is not None:
         lines.append(t(lang, "balance.expires", date=when(lang, balance.expires)[0]))
     return "\n".join(lines)
+
+
+def local_form(canonical: str) -> str:
+    """``989121234567`` → ``0912 123 4567``, as people write a number (also a topic's name)."""
+    if len(canonical) == 12 and canonical.startswith("98"):
+        local = "0" + canonical[2:]
+        return f"{local[:4]} {local[4:7]} {local[7:]}"
+    return canonical[:128]
 
 
 def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]]) -> str:

@@ -124,6 +124,7 @@ class TelegramSim:
         self.callback_answers: list[dict[str, Any]] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] = {"url": ""}
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}  # (chat, thread id) → topic
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.violations = 0
         self.count_429 = 0
@@ -172,12 +173,24 @@ class TelegramSim:
         return message
 
     async def send(
-        self, user_id: int, chat_id: int, text: str, reply_to: int | None = None
+        self,
+        user_id: int,
+        chat_id: int,
+        text: str,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
-        """The user types ``text`` in the chat (optionally as a reply to message ``reply_to``)."""
+        """The user types ``text`` in the chat (optionally as a reply to message ``reply_to``,
+        or inside forum topic ``thread_id``: like Telegram, a topic message that replies to
+        nothing else replies to the topic's first message)."""
         if chat_id not in self.chats:
             self.private_chat(user_id) if chat_id == user_id else self.group(chat_id)
         extra: dict[str, Any] = {}
+        if thread_id is not None:
+            if (chat_id, thread_id) not in self.topics:
+                raise ValueError(f"no topic {thread_id} in chat {chat_id}")
+            extra |= {"message_thread_id": thread_id, "is_topic_message": True}
+            reply_to = reply_to or thread_id
         if text.startswith("/"):
             command = text.split()[0]
             extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -385,13 +398,31 @@ class TelegramSim:
         reply_id = reply.get("message_id") or params.get("reply_to_message_id")
         if reply_id and (chat["id"], reply_id) in self.messages:
             extra["reply_to_message"] = self.messages[(chat["id"], reply_id)]
-        if params.get("message_thread_id"):
-            extra["message_thread_id"] = params["message_thread_id"]
+        thread = params.get("message_thread_id")
+        if thread:
+            if not chat.get("is_forum") or (chat["id"], thread) not in self.topics:
+                raise ApiError(400, "Bad Request: message thread not found")
+            extra |= {"message_thread_id": thread, "is_topic_message": True}
         message = self._new_message(
             chat["id"], self.bot_user, shown, html=params.get("text"), **extra
         )
         await self._record("send", message)
         return message
+
+    async def _m_createForumTopic(self, params: dict[str, Any]) -> Any:
+        chat = self._chat(params)
+        name = str(params.get("name", ""))
+        if not chat.get("is_forum"):
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: invalid topic name")
+        self._take(chat["id"])
+        topic = {"name": name, "icon_color": 7322096}
+        root = self._new_message(chat["id"], self.bot_user, "", forum_topic_created=topic,
+                                 is_topic_message=True)  # fmt: skip
+        root["message_thread_id"] = root["message_id"]
+        self.topics[(chat["id"], root["message_id"])] = topic
+        return {"message_thread_id": root["message_id"], **topic}
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
         chat = self._chat(params)

@@ -152,6 +152,34 @@ class InboundRepo:
                 [(line, account, provider_id) for provider_id, line in lines],
             )
 
+    async def topic(self, chat_id: int, account: str, counterparty: str) -> int | None:
+        row = await self.db.fetchone(
+            "SELECT thread_id FROM topics WHERE chat_id = ? AND account = ? AND counterparty = ?",
+            (chat_id, account, counterparty),
+        )
+        return int(row[0]) if row else None
+
+    async def set_topic(
+        self, chat_id: int, account: str, counterparty: str, line: str | None, thread_id: int
+    ) -> None:
+        """Remember a correspondent's topic, and the line their latest SMS came to."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO topics (chat_id, account, counterparty, line, thread_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, account, counterparty) "
+                "DO UPDATE SET line = coalesce(excluded.line, topics.line), "
+                "thread_id = excluded.thread_id",
+                (chat_id, account, counterparty, line, thread_id),
+            )
+
+    async def topic_owner(self, chat_id: int, thread_id: int) -> tuple[str, str, str | None] | None:
+        """(account, correspondent, line) of a topic, or None when it is not a correspondent's."""
+        row = await self.db.fetchone(
+            "SELECT account, counterparty, line FROM topics WHERE chat_id = ? AND thread_id = ?",
+            (chat_id, thread_id),
+        )
+        return (row[0], row[1], row[2]) if row else None
+
     async def get(self, inbound_id: int) -> InboundRow | None:
         row = await self.db.fetchone(f"SELECT {_INBOUND} FROM inbound WHERE id = ?", (inbound_id,))
         return InboundRow(*row) if row else None

@@ -135,6 +135,18 @@ STEPS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, message_id, number)
     );
     """,
+    # 4: forum topics — one topic per correspondent in chats whose route asks for it
+    """
+    CREATE TABLE topics (
+        chat_id      INTEGER NOT NULL,
+        account      TEXT NOT NULL,
+        counterparty TEXT NOT NULL,
+        line         TEXT,
+        thread_id    INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, account, counterparty)
+    );
+    CREATE UNIQUE INDEX topics_thread ON topics (chat_id, thread_id);
+    """,
 )
 
 

@@ -158,23 +158,33 @@ async def reply_to_sms(update: Update, context: Context) -> None:
     """A Telegram reply to a forwarded SMS answers its sender from the same line; a reply to a
     digest answers the SMS whose number it starts with."""
     message = update.effective_message
-    if message is None or message.reply_to_message is None or update.effective_chat is None:
+    if message is None or update.effective_chat is None:
         return
     svc = services(context)
     chat_id, replied = update.effective_chat.id, message.reply_to_message
-    ours = bool(replied.from_user and replied.from_user.id == context.bot.id)
     link: Link | None = None
     digest: dict[int, int] = {}
-    # The person may answer before the outbox has committed the link of the message it just
-    # delivered: for a message of ours, look again for a moment.
-    for _attempt in range(10):
-        link = await svc.outbox.link(chat_id, replied.message_id)
-        digest = await svc.outbox.digest(chat_id, replied.message_id) if link is None else {}
-        if link is not None or digest or not ours:
-            break
-        await asyncio.sleep(0.1)
-    if (link is None or link.inbound_id is None) and not digest:
-        return  # people talking among themselves
+    topic = None
+    thread = message.message_thread_id if message.is_topic_message else None
+    if thread is not None and (replied is None or replied.message_id == thread):
+        # typed in a topic (Telegram makes it a reply to the topic's first message)
+        topic = await svc.bridge.inbound.topic_owner(chat_id, thread)
+        if topic is None:
+            return  # a topic that is not a correspondent's
+    elif replied is None:
+        return
+    else:
+        ours = bool(replied.from_user and replied.from_user.id == context.bot.id)
+        # The person may answer before the outbox has committed the link of the message it
+        # just delivered: for a message of ours, look again for a moment.
+        for _attempt in range(10):
+            link = await svc.outbox.link(chat_id, replied.message_id)
+            digest = await svc.outbox.digest(chat_id, replied.message_id) if link is None else {}
+            if link is not None or digest or not ours:
+                break
+            await asyncio.sleep(0.1)
+        if (link is None or link.inbound_id is None) and not digest:
+            return  # people talking among themselves
     caller = await guard(update, svc, "viewer")
     if caller is None:
         return
@@ -182,6 +192,12 @@ async def reply_to_sms(update: Update, context: Context) -> None:
         await reply(update, render.t(caller.lang, "reply.viewer"))
         return
     text = message.text or ""
+    if topic is not None:
+        account, counterparty, line = topic
+        target = f"{account}:{line}" if line else f"{account}:"
+        parsed = ParsedSend(target, (counterparty,), text)
+        await _preview(update, svc, caller, parsed, reply_to=counterparty)
+        return
     if digest:
         picked = _DIGEST_PICK.match(text)
         number = int(to_ascii_digits(picked.group(1))) if picked else 0
@@ -271,4 +287,9 @@ async def on_button(update: Update, context: Context) -> None:
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("send", send))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^snd:(ok|no):\d+$"))
-    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, reply_to_sms))
+    app.add_handler(
+        MessageHandler(
+            (filters.REPLY | filters.IS_TOPIC_MESSAGE) & filters.TEXT & ~filters.COMMAND,
+            reply_to_sms,
+        )
+    )
