@@ -89,7 +89,7 @@ class Running:
     web_url: str
 
 
-def build_application(config: Config, db: Database, metrics: Metrics) -> Application:  # type: ignore[type-arg]
+def build_application(config: Config, db: Database, pacer: TelegramPacer) -> Application:  # type: ignore[type-arg]
     telegram = config.telegram
     proxy = telegram.proxy or None
     return (
@@ -99,7 +99,7 @@ def build_application(config: Config, db: Database, metrics: Metrics) -> Applica
         .base_file_url(telegram.base_url.replace("/bot", "/file/bot"))
         .request(HTTPXRequest(proxy=proxy, connection_pool_size=32))
         .get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=40))
-        .rate_limiter(TelegramPacer(on_429=lambda: metrics.telegram_429.inc()))
+        .rate_limiter(pacer)
         .persistence(SqlitePersistence(db))
         .concurrent_updates(True)
         .build()
@@ -107,8 +107,9 @@ def build_application(config: Config, db: Database, metrics: Metrics) -> Applica
 
 
 @contextlib.asynccontextmanager
-async def running(config: Config) -> AsyncIterator[Running]:
-    """The whole bridge, started; stopped in reverse order when the block ends."""
+async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIterator[Running]:
+    """The whole bridge, started; stopped in reverse order when the block ends. ``pacer``
+    replaces Telegram's published limits (the benchmarks run them time-scaled)."""
     async with contextlib.AsyncExitStack() as stack:
         db = await Database.open(config.storage.path)
         stack.push_async_callback(db.close)
@@ -132,7 +133,9 @@ async def running(config: Config) -> AsyncIterator[Running]:
             outbox=outbox_repo,
             delivery=tracker,
         )
-        application = build_application(config, db, metrics)
+        pacer = pacer or TelegramPacer()
+        pacer.on_429 = lambda: metrics.telegram_429.inc()
+        application = build_application(config, db, pacer)
         application.bot_data["services"] = svc
         tracker.on_change = functools.partial(send.show_delivery, application.bot, svc)
         for feature in (start, balance, send):

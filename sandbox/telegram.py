@@ -96,6 +96,7 @@ class Window:
 class Event:
     kind: str  # "send" | "edit"
     message: dict[str, Any]
+    at: float = field(default_factory=time.perf_counter)  # when the stand-in received it
 
 
 class TelegramSim:

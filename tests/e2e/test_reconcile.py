@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.conftest import GROUP, World
 
 
@@ -20,6 +22,10 @@ async def test_an_sms_lost_after_hand_out_is_recovered_with_its_line(w: World) -
 
 async def test_reconciliation_fills_in_the_line_and_the_reply_uses_it(w: World) -> None:
     assert w.bridge is not None
+    for _ in range(500):  # until the reconciliation run at start has asked for both lines
+        if sum(1 for method, _params in w.amoot.requests if method == "RecieveMessages") >= 2:
+            break
+        await asyncio.sleep(0.02)
     w.amoot.inject_inbound("09125552222", "which line?", line="10001234")
     forwarded = await w.tg.wait_text(GROUP, "which line?")  # polled: the line is not known
     assert "10001234" not in forwarded["text"]
