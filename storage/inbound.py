@@ -64,6 +64,21 @@ class _Write:
     done: asyncio.Future[list[int]]
 
 
+# Each chat's head row by index seeks, one per chat (a "loose index scan" on outbox_chat),
+# rather than reading every queued row: a backlog of thousands costs no more than a few rows.
+_CHAT_HEADS = """
+WITH RECURSIVE chats(chat) AS (
+    SELECT min(chat_id) FROM outbox WHERE dead = 0
+    UNION ALL
+    SELECT (SELECT min(chat_id) FROM outbox WHERE dead = 0 AND chat_id > chats.chat)
+    FROM chats WHERE chats.chat IS NOT NULL
+),
+heads(id) AS (
+    SELECT (SELECT min(id) FROM outbox WHERE dead = 0 AND chat_id = chats.chat)
+    FROM chats WHERE chats.chat IS NOT NULL
+)
+"""
+_ROWS_PER_INSERT = 500  # 8 values a row, well under SQLite's 32766 variables
 _INBOUND = "id, account, provider_id, sender, line, text, received_at"
 
 
@@ -102,7 +117,7 @@ class InboundRepo:
             batch, self._pending = self._pending, []
             try:
                 async with self.db.transaction() as conn:
-                    results = [await self._write(conn, w) for w in batch]
+                    results = await self._write(conn, batch)
             except BaseException as exc:
                 for w in batch:
                     if not w.done.done():
@@ -114,32 +129,47 @@ class InboundRepo:
                 if not w.done.done():
                     w.done.set_result(result)
 
-    async def _write(self, conn: Any, w: _Write) -> list[int]:
-        new_ids: list[int] = []
-        for m in w.messages:
-            cur = await conn.execute(
+    async def _write(self, conn: Any, batch: Sequence[_Write]) -> list[list[int]]:
+        """One batch in a handful of statements (the database thread is the bottleneck, not the
+        disk): multi-row inserts that return the new ids, then every outbox row at once."""
+        stored_at = now_iso()
+        rows = [(w.account, m.provider_id, m.sender, m.line, m.text, m.received_at, stored_at,
+                 w.source) for w in batch for m in w.messages]  # fmt: skip
+        new: dict[tuple[str, str], int] = {}
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            returned = await conn.execute_fetchall(
                 "INSERT INTO inbound (account, provider_id, sender, line, text, received_at, "
-                "stored_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (account, provider_id) DO NOTHING",
-                (w.account, m.provider_id, m.sender, m.line, m.text, m.received_at, now_iso(),
-                 w.source),
+                "stored_at, source) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (account, provider_id) DO NOTHING RETURNING id, account, provider_id",
+                [value for row in chunk for value in row],
             )  # fmt: skip
-            if cur.rowcount == 0:
-                continue
-            inbound_id = int(cur.lastrowid or 0)
-            new_ids.append(inbound_id)
-            payload = json.dumps({"kind": "inbound", "inbound_id": inbound_id})
+            new.update(((r[1], r[2]), int(r[0])) for r in returned)
+        results: list[list[int]] = []
+        outbox: list[tuple[int, int, str, float]] = []
+        for w in batch:
+            ids: list[int] = []
+            for m in w.messages:
+                inbound_id = new.pop((w.account, m.provider_id), None)  # once, even if repeated
+                if inbound_id is None:
+                    continue
+                ids.append(inbound_id)
+                payload = json.dumps({"kind": "inbound", "inbound_id": inbound_id})
+                outbox += [(chat, inbound_id, payload, time.time()) for chat in w.chats_for(m.line)]
+            results.append(ids)
+        if outbox:  # ids follow message order, so each chat's rows keep it
             await conn.executemany(
                 "INSERT INTO outbox (chat_id, inbound_id, payload, created_at) VALUES (?, ?, ?, ?)",
-                [(chat, inbound_id, payload, time.time()) for chat in w.chats_for(m.line)],
+                sorted(outbox, key=lambda row: row[1]),
             )
-        if w.cursor is not None:
-            await conn.execute(
+        cursors = [(w.account, *w.cursor) for w in batch if w.cursor is not None]
+        if cursors:
+            await conn.executemany(
                 "INSERT INTO cursors (account, name, value) VALUES (?, ?, ?) "
                 "ON CONFLICT (account, name) DO UPDATE SET value = excluded.value",
-                (w.account, w.cursor[0], w.cursor[1]),
+                cursors,
             )
-        return new_ids
+        return results
 
     async def fill_lines(self, account: str, lines: Sequence[tuple[str, str]]) -> None:
         """Record the receiving line of SMS stored without one (provider id, line)."""
@@ -236,9 +266,8 @@ class OutboxRepo:
     async def heads(self, now: float, exclude: Sequence[int] = ()) -> list[OutboxItem]:
         """The oldest live item of each chat whose head is due (per-chat order is kept)."""
         rows = await self.db.fetchall(
-            "SELECT o.id, o.chat_id, o.thread_id, o.inbound_id, o.payload, o.attempts FROM outbox o "
-            "JOIN (SELECT chat_id, min(id) AS id FROM outbox WHERE dead = 0 GROUP BY chat_id) h "
-            "ON h.id = o.id WHERE o.next_attempt_at <= ?",
+            f"{_CHAT_HEADS} SELECT o.id, o.chat_id, o.thread_id, o.inbound_id, o.payload, "
+            "o.attempts FROM heads h JOIN outbox o ON o.id = h.id WHERE o.next_attempt_at <= ?",
             (now,),
         )
         skip = set(exclude)
@@ -250,8 +279,7 @@ class OutboxRepo:
 
     async def next_due(self) -> float | None:
         row = await self.db.fetchone(
-            "SELECT min(o.next_attempt_at) FROM outbox o JOIN (SELECT chat_id, min(id) AS id "
-            "FROM outbox WHERE dead = 0 GROUP BY chat_id) h ON h.id = o.id"
+            f"{_CHAT_HEADS} SELECT min(o.next_attempt_at) FROM heads h JOIN outbox o ON o.id = h.id"
         )
         return None if row is None or row[0] is None else float(row[0])
 

@@ -1,0 +1,110 @@
+"""The bridge and its stand-ins on loopback, configured for one benchmark."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import statistics
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import Running, running
+from bot.config import load_config
+from bot.ratelimit import TelegramPacer
+from sandbox._serve import serve
+from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
+from sandbox.telegram import TelegramSim
+
+RELAY_SECRET = "benchrelaysecret0001"
+ADMIN = 1
+
+
+@dataclass
+class Stage:
+    tg: TelegramSim
+    tg_url: str
+    amoot: AmootSim
+    bridge: Running
+
+    @property
+    def relay_url(self) -> str:
+        return f"{self.bridge.web_url}/relay/amoot/{RELAY_SECRET}/inbound"
+
+
+@contextlib.asynccontextmanager
+async def stage(
+    tmp: Path,
+    chats: Sequence[int],
+    *,
+    tg: TelegramSim | None = None,
+    pacer: TelegramPacer | None = None,
+) -> AsyncIterator[Stage]:
+    """One AmootSMS account (relays on, no polling) whose line ``Lk`` is routed to ``chats[k]``."""
+    tg = tg or TelegramSim()
+    amoot = AmootSim(lines=tuple(f"L{k}" for k in range(len(chats))))
+    for chat in chats:
+        tg.private_chat(chat) if chat > 0 else tg.group(chat)
+    async with serve(tg.app) as tg_url, serve(amoot.app) as amoot_url:
+        lines = ", ".join(f'"L{k}"' for k in range(len(chats)))
+        routes = "".join(
+            f'\n[[routes]]\naccount = "amoot"\nline = "L{k}"\nchat_id = {chat}\n'
+            for k, chat in enumerate(chats)
+        )
+        path = tmp / "config.toml"
+        path.write_text(
+            f"""
+[telegram]
+token = "{tg.token}"
+base_url = "{tg_url}/bot"
+language = "en"
+
+[server]
+port = 0
+
+[storage]
+path = "bench.db"
+
+[logging]
+level = "ERROR"
+
+[access]
+admins = [{ADMIN}]
+
+[[accounts]]
+name = "amoot"
+provider = "amootsms"
+base_url = "{amoot_url}"
+token = "{DEFAULT_TOKEN}"
+lines = [{lines}]
+poll_interval = 0
+relay_secret = "{RELAY_SECRET}"
+{routes}""",
+            encoding="utf-8",
+        )
+        async with running(load_config(path), pacer=pacer) as bridge:
+            yield Stage(tg, tg_url, amoot, bridge)
+
+
+def relay_body(n: int, line: str = "L0", text: str | None = None) -> dict[str, object]:
+    return {"MessageID": 10_000_000 + n, "Mobile": f"0912{n % 10_000_000:07d}",
+            "MessageText": text or f"bench sms {n}", "LineNumber": line}  # fmt: skip
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
