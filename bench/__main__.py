@@ -9,10 +9,19 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from .bulk import bulk
+from .burst import burst
+from .footprint import footprint
 from .relay import relay_intake, sms_to_chat_latency
 from .results import Row, table
 
-FIGURES: list[Callable[[Path], Awaitable[list[Row]]]] = [relay_intake, sms_to_chat_latency]
+FIGURES: list[Callable[[Path], Awaitable[list[Row]]]] = [
+    relay_intake,
+    sms_to_chat_latency,
+    burst,
+    bulk,
+    footprint,
+]
 
 
 async def main(only: set[str]) -> list[Row]:
@@ -25,6 +34,8 @@ async def main(only: set[str]) -> list[Row]:
             for row in await figure(Path(tmp)):
                 print(f"  {row.figure}: {row.measured} vs {row.ceiling} → {row.ratio:.2f} "
                       f"(target {row.target}) {'ok' if row.met else 'MISSED'}", flush=True)  # fmt: skip
+                if row.note:
+                    print(f"    {row.note}", flush=True)
                 rows.append(row)
     return rows
 

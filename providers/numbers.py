@@ -32,7 +32,13 @@ def normalize(raw: str | int) -> str:
     Accepted: ``0912…``, ``912…``, ``98912…``, ``+98 912 …``, ``0098912…``, in any digit script, with
     spaces and dashes. A JSON number that lost its leading zero (``9120000000``) is accepted too.
     """
-    text = to_ascii_digits(str(raw)).strip()
+    text = str(raw)
+    if text.isascii() and text.isdigit():  # the common case, as providers answer: no cleanup
+        if len(text) == 10 and text[0] == "9":
+            return "98" + text
+        if len(text) == 12 and text.startswith("989"):
+            return text
+    text = to_ascii_digits(text).strip()
     text = _SEPARATORS.sub("", text)
     if text.startswith("+"):
         text = text[1:]

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from . import numbers
 from ._http import DEFAULT_TIMEOUT, CallObserver, Transport
@@ -118,6 +118,10 @@ class _Item(Wire):
     server_id: Id | None = Field(None, alias="serverid")
     error: Text | None = Field(None, alias="errorcode")
     description: Text = Field("", alias="description")
+
+
+class _ItemList(RootModel[list[_Item]]):
+    """A send answer validated in one pass (a bulk send returns 250 items per call)."""
 
 
 class _Status(Wire):
@@ -303,7 +307,7 @@ class PayamSmsClient(ProviderBase):
         """An answer that must be a JSON array; an object with an E-code is that error."""
         value = await self._call(verb, path, **kwargs)
         if isinstance(value, list) and all(isinstance(i, dict) for i in value):
-            return [lower_keys(i) for i in value]
+            return [{str(k).lower(): v for k, v in i.items()} for i in value]  # flat items
         found = find_error(value)
         if found is not None:
             raise error_for(self.account, *found)
@@ -425,7 +429,7 @@ class PayamSmsClient(ProviderBase):
         self, chunk: Sequence[_Message], answer: list[dict[str, Any]]
     ) -> dict[str, RecipientResult]:
         """Per-item results by customerId; by position only when the ids are missing."""
-        items = [model(self.account, _Item, i) for i in answer]
+        items = model(self.account, _ItemList, answer).root
         by_id = {i.customer_id: i for i in items if i.customer_id}
         results: dict[str, RecipientResult] = {}
         for position, message in enumerate(chunk):

@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from pydantic import Field
 
@@ -90,15 +90,11 @@ class _Group(Wire):
     group_id: Id = Field(alias="groupid")
 
 
-class _SentId(Wire):
-    id: Id = Field(alias="id")
-    mobile: Id = Field("", alias="mobilenumber")
-
-
 class _SendAnswer(Wire):
     message_id: Id | None = Field(None, alias="messageid")
     batch_key: Text = Field("", alias="batchkey")
-    ids: list[_SentId] | None = Field(None, alias="ids")
+    # per-number ids, read only when numbers were sent (a group of 10,000 needs none of them)
+    ids: list[Any] | None = Field(None, alias="ids")
 
 
 class _SentMessage(Wire):
@@ -198,12 +194,15 @@ class SmsirClient(ProviderBase):
             return self._token
 
     def _envelope(self, body: bytes) -> dict[str, Any]:
-        obj = lower_keys(json_body(self.account, body))
-        if not isinstance(obj, dict) or "issuccessful" not in obj:
+        # Only the envelope's own keys: nested lists are lower-cased where they are read (a
+        # send to a group of 10,000 answers with 10,000 ids that nobody needs).
+        value = json_body(self.account, body)
+        obj = {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else {}
+        if "issuccessful" not in obj:
             raise ProviderProtocolError(
                 self.account, "bad_shape", "the answer has no IsSuccessful envelope"
             )
-        return cast(dict[str, Any], obj)
+        return obj
 
     def _rejected(self, obj: Mapping[str, Any], auth: bool) -> ProviderRejected:
         message = str(obj.get("message") or "").strip()
@@ -275,7 +274,7 @@ class SmsirClient(ProviderBase):
 
     async def drafts(self) -> list[str]:
         obj = await self._call("GET", "DraftMessage/GetDraftMessages")
-        items = obj.get("draftmessagedetails") or []
+        items = lower_keys(obj.get("draftmessagedetails") or [])
         return [str(i.get("message") or "") for i in items if isinstance(i, dict)]
 
     # ------------------------------------------------------------------ recipients
@@ -285,7 +284,7 @@ class SmsirClient(ProviderBase):
             obj = await self._call(
                 "GET", "Contacts/SearchContacts", params={"mobile": numbers.local0(number)}
             )
-        for item in obj.get("contacts") or []:
+        for item in lower_keys(obj.get("contacts") or []):
             contact = model(self.account, _Contact, item)
             if numbers.try_normalize(contact.mobile) == number:
                 return contact.relation_id
@@ -297,7 +296,8 @@ class SmsirClient(ProviderBase):
 
     async def _groups(self) -> set[str]:
         obj = await self._call("GET", "Contacts/GetContactGroups")
-        return {model(self.account, _Group, g).group_id for g in obj.get("contactgroups") or []}
+        groups = lower_keys(obj.get("contactgroups") or [])
+        return {model(self.account, _Group, g).group_id for g in groups}
 
     async def audience(self, recipients: Sequence[str]) -> Audience:
         """Numbers must be contacts (unless sending by mobile numbers); groups must exist. The
@@ -407,7 +407,8 @@ class SmsirClient(ProviderBase):
             obj = await self._call(
                 "GET", "Message/GetLastSentMessagesFromLastId", params={"lastId": 0}
             )
-            recent = [model(self.account, _SentMessage, m) for m in obj.get("messages") or []]
+            recent = [model(self.account, _SentMessage, m)
+                      for m in lower_keys(obj.get("messages") or [])]  # fmt: skip
             since = started - timedelta(minutes=1)
             matches = [
                 m for m in recent
@@ -419,7 +420,7 @@ class SmsirClient(ProviderBase):
             sent = await self._sent_numbers(matches[0].batch_key)
         except (ProviderRejected, ProviderProtocolError, OutcomeUnknown):
             return None
-        ids = [_SentId.model_validate({"id": s.id, "mobilenumber": s.mobile}) for s in sent]
+        ids = [{"id": s.id, "mobilenumber": s.mobile} for s in sent]
         return _SendAnswer.model_validate(
             {"messageid": matches[0].id, "batchkey": matches[0].batch_key, "ids": ids}
         )
@@ -435,7 +436,8 @@ class SmsirClient(ProviderBase):
                 "GET", "Message/GetSentMessagesMobileNumbers",
                 params={"lastId": last_id, "batchKey": batch_key},
             )  # fmt: skip
-            page = [model(self.account, _SentNumber, m) for m in obj.get("messages") or []]
+            page = [model(self.account, _SentNumber, m)
+                    for m in lower_keys(obj.get("messages") or [])]  # fmt: skip
             fresh = [m for m in page if m.id not in seen]
             seen.update((m.id, m) for m in fresh)
             if len(page) < PAGE or not fresh:
@@ -468,7 +470,12 @@ class SmsirClient(ProviderBase):
 
 def _by_number(phones: Sequence[str], answer: _SendAnswer) -> dict[str, RecipientResult]:
     """Per-number results matched by normalised number; a number sms.ir left out failed."""
-    ids = {numbers.try_normalize(i.mobile): i.id for i in answer.ids or []}
+    items = lower_keys(answer.ids or [])
+    ids = {
+        numbers.try_normalize(i.get("mobilenumber")): str(i.get("id"))
+        for i in items
+        if isinstance(i, dict) and i.get("id") is not None
+    }
     return {
         n: RecipientResult(n, ids[n]) if n in ids else RecipientResult(n, None, "not_accepted")
         for n in phones
