@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import Bot, BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
@@ -28,11 +28,12 @@ from storage.sends import SendsRepo
 from .bridge import Bridge
 from .config import AmootAccount, Config, PayamAccount, SmsirAccount
 from .delivery import DeliveryTracker
-from .handlers import balance, send, start
+from .handlers import admin, balance, send, start, tools
 from .handlers.common import Services, on_error
 from .metrics import Metrics
 from .outbox import Outbox
 from .ratelimit import TelegramPacer
+from .render import COMMANDS
 from .sending import SendService
 from .web import Web, serving
 
@@ -143,7 +144,7 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
         application = build_application(config, db, pacer)
         application.bot_data["services"] = svc
         tracker.on_change = functools.partial(send.show_delivery, application.bot, svc)
-        for feature in (start, balance, send):
+        for feature in (start, balance, send, admin, tools):
             feature.register(application)
         application.add_error_handler(on_error)
 
@@ -154,6 +155,7 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
         bridge.bot = application.bot
         await application.start()
         stack.push_async_callback(application.stop)
+        await _set_commands(application.bot, config.telegram.language)
         if config.telegram.mode == "polling":
             assert application.updater is not None
             await application.bot.delete_webhook()
@@ -184,6 +186,15 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
         log.info("smsbridge is running with %d account(s); HTTP on %s", len(config.accounts),
                  web_url)  # fmt: skip
         yield Running(config, db, application, svc, outbox, tasks, web_url)
+
+
+async def _set_commands(bot: Bot, default: str) -> None:
+    """The command menu in Persian and English (and the config's language for everyone else)."""
+    for lang in ("fa", "en"):
+        menu = [BotCommand(name, fa if lang == "fa" else en) for name, _r, fa, en in COMMANDS]
+        await bot.set_my_commands(menu, language_code=lang)
+        if lang == default:
+            await bot.set_my_commands(menu)
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import jdatetime
 
 from providers import numbers
 from providers.base import (
@@ -57,6 +59,28 @@ class ParsedSend:
     target: str | None
     recipients: tuple[str, ...]
     text: str
+    send_at: datetime | None = None
+
+
+_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T_ ](\d{1,2}):(\d{2}))?")
+
+
+def parse_time(value: str) -> datetime:
+    """``2026-12-01 14:30`` (Gregorian) or ``1405/09/10 14:30`` (Jalali: years before 1700), in
+    Tehran time, in any digit script; a date alone means 09:00."""
+    match = _TIME.fullmatch(numbers.to_ascii_digits(value.strip()))
+    if match is None:
+        raise UserError("send.bad_time", value=value)
+    year, month, day = (int(match.group(i)) for i in (1, 2, 3))
+    hour, minute = int(match.group(4) or 9), int(match.group(5) or 0)
+    try:
+        if year < 1700:
+            moment: datetime = jdatetime.datetime(year, month, day, hour, minute).togregorian()
+        else:
+            moment = datetime(year, month, day, hour, minute)
+    except ValueError as exc:
+        raise UserError("send.bad_time", value=value) from exc
+    return moment.replace(tzinfo=TEHRAN)
 
 
 def _is_recipient(token: str) -> bool:
@@ -76,13 +100,19 @@ def parse_send(args: str) -> ParsedSend:
         and not tokens[0].group().startswith("group:")
     ):
         target = tokens.pop(0).group()
+    send_at = None
+    if tokens and tokens[0].group().startswith("@"):  # @2026-12-01 14:30 — a send time
+        when = tokens.pop(0).group()[1:]
+        if tokens and re.fullmatch(r"[0-9۰-۹٠-٩]{1,2}:[0-9۰-۹٠-٩]{2}", tokens[0].group()):
+            when += " " + tokens.pop(0).group()
+        send_at = parse_time(when)
     recipients: list[str] = []
     while tokens and _is_recipient(tokens[0].group()):
         recipients.extend(p for p in re.split(r"[,،]+", tokens.pop(0).group()) if p)
     text = head[tokens[0].start() :] if tokens else ""
     if newline:
         text = f"{text}\n{tail}" if text else tail
-    return ParsedSend(target, tuple(_merge_split_numbers(recipients)), text.strip())
+    return ParsedSend(target, tuple(_merge_split_numbers(recipients)), text.strip(), send_at)
 
 
 def _merge_split_numbers(tokens: Sequence[str]) -> list[str]:
@@ -182,10 +212,16 @@ class SendService:
         text: str,
         reply_to_message_id: int | None = None,
         inbound_id: int | None = None,
+        send_at: datetime | None = None,
     ) -> SendRow:
         account, line = self.resolve(target)
         if not text.strip():
             raise UserError("send.no_text")
+        if send_at is not None:
+            if Capability.SCHEDULE not in self.providers[account].capabilities:
+                raise UserError("send.no_schedule", account=account)
+            if send_at <= datetime.now(UTC) + timedelta(minutes=1):
+                raise UserError("send.past_time")
         valid, invalid = split_recipients(recipients)
         if not valid:
             raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
@@ -204,6 +240,7 @@ class SendService:
             recipients=audience.accepted, invalid=invalid, price_estimate=estimate,
             reply_to_message_id=reply_to_message_id, inbound_id=inbound_id,
             audience=audience.count, refused=audience.refused,
+            send_at=send_at.astimezone(UTC).isoformat() if send_at else None,
         )  # fmt: skip
         row = await self.repo.get(send_id)
         assert row is not None
@@ -218,12 +255,57 @@ class SendService:
             needs_second_confirm=count > self.config.access.bulk_confirm_threshold,
         )
 
+    async def direct(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        account: str,
+        number: str,
+        label: str,
+        call: Callable[[SmsProvider], Awaitable[str | None]],
+    ) -> str | None:
+        """A one-recipient send with no preview (an OTP, a pattern): quota, audit and the
+        stored record as for /send; ``call`` talks to the provider and returns the message id.
+        ``label`` is what is stored as the text (never the code itself)."""
+        valid, invalid = split_recipients([number])
+        if not valid:
+            raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
+        cfg = self.config.account(account)
+        line = cfg.line if cfg is not None else None
+        send_id = await self.repo.create_draft(
+            user_id=user_id, chat_id=chat_id, account=account, line=line or "", text=label,
+            recipients=valid, invalid=[],
+        )  # fmt: skip
+        claim = await self.claim(send_id, user_id, 1)
+        if claim.status == "quota":
+            await self.repo.cancel(send_id, user_id)
+            raise UserError("confirm.quota", quota=self.config.access.daily_quota,
+                            used=claim.used_today)  # fmt: skip
+        try:
+            message_id = await call(self.providers[account])
+        except OutcomeUnknown as exc:
+            await self.repo.record_result(send_id, state="unknown", error=exc.code,
+                                          results=[Recipient(valid[0], None, "unknown")])  # fmt: skip
+            raise
+        except ProviderError as exc:
+            await self.repo.record_result(
+                send_id, state="failed", error=exc.code,
+                results=[Recipient(valid[0], None, "failed", error=exc.code)],
+            )  # fmt: skip
+            raise
+        await self.repo.record_result(send_id, state="sent",
+                                      results=[Recipient(valid[0], message_id, "queued")])  # fmt: skip
+        return message_id
+
     async def execute(self, row: SendRow) -> tuple[SendRow, ProviderError | None]:
         """Call the provider once. After a possible arrival the send is never repeated."""
         provider = self.providers[row.account]
         sms = OutgoingSms(
-            row.line, tuple(r.number for r in row.recipients), row.text, reference=row.reference
-        )
+            row.line, tuple(r.number for r in row.recipients), row.text,
+            send_at=datetime.fromisoformat(row.send_at) if row.send_at else None,
+            reference=row.reference,
+        )  # fmt: skip
         error: ProviderError | None = None
         try:
             result = await provider.send(sms)

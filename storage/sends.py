@@ -243,3 +243,23 @@ class SendsRepo:
             (account, *message_ids),
         )
         return [int(r[0]) for r in rows]
+
+    async def recent(self, limit: int) -> list[SendRow]:
+        """The latest sends that were confirmed (drafts and cancelled previews left out)."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM sends WHERE state NOT IN ('draft', 'armed', 'cancelled') "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        found = [await self.get(int(r["id"])) for r in rows]
+        return [row for row in found if row is not None]
+
+    async def scheduled(self, account: str, after: str) -> list[SendRow]:
+        """Sends of ``account`` accepted for a time after ``after`` (ISO), soonest first."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM sends WHERE account = ? AND send_at IS NOT NULL AND send_at > ? "
+            "AND state IN ('sent', 'partial') ORDER BY send_at",
+            (account, after),
+        )
+        found = [await self.get(int(r["id"])) for r in rows]
+        return [row for row in found if row is not None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import datetime
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -40,6 +41,9 @@ def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
         )
     if row.refused:
         lines.append(render.refusals(lang, row.account, row.refused))
+    if row.send_at:
+        jalali, gregorian = render.when(lang, datetime.fromisoformat(row.send_at))
+        lines.append(render.t(lang, "preview.when", jalali=jalali, gregorian=gregorian))
     lines.append(render.text_info(lang, analyze(row.text)))
     if row.price_estimate is not None:
         lines.append(
@@ -127,7 +131,7 @@ async def _preview(
         user_id=caller.user_id, chat_id=caller.chat_id, target=parsed.target,
         recipients=parsed.recipients, text=parsed.text,
         reply_to_message_id=caller.message.message_id if caller.message else None,
-        inbound_id=inbound_id,
+        inbound_id=inbound_id, send_at=parsed.send_at,
     )  # fmt: skip
     message = await reply(
         update,

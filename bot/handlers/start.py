@@ -19,7 +19,7 @@ async def start(update: Update, context: Context) -> None:
     await reply(
         update,
         render.t(caller.lang, "welcome", name=name, role=render.role_name(caller.lang, caller.role),
-                 help=render.t(caller.lang, "help")),
+                 help=render.help_text(caller.lang, caller.role)),
     )  # fmt: skip
 
 

@@ -32,3 +32,14 @@ def test_refusals_name_each_recipient_and_the_reason() -> None:
     assert "group:4" in text and "account amoot cannot send to contact groups" in text
     fa = render.refusals("fa", "smsir", [("989121234567", "not_contact")])
     assert "۰۹۱۲ ۱۲۳ ۴۵۶۷" in fa and "smsir" in fa
+
+
+def test_every_sentence_is_valid_html_for_telegram() -> None:
+    """Templates are sent in HTML mode: a literal <id> would make Telegram refuse the message."""
+    import re
+
+    for lang, table in render.STRINGS.items():
+        for key, template in table.items():
+            tags = re.findall(r"<[^>]*>", template)
+            assert set(tags) <= {"<b>", "</b>"}, (lang, key, tags)
+        assert set(table) == set(render.STRINGS["en"]), lang

@@ -1,0 +1,245 @@
+"""Who may do what, and where SMS go: /lang, /users, /audit, /lines, /route, /inbox, /report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from providers.numbers import to_ascii_digits
+from storage.access import ROLES
+
+from .. import render
+from ..sending import UserError
+from .common import Caller, Context, Services, guard, reply, services
+from .send import result_text
+
+LIST_DEFAULT, LIST_MAX = 10, 50
+
+
+def _count(args: list[str], default: int = LIST_DEFAULT) -> int:
+    digits = to_ascii_digits(args[0]) if args else ""
+    return max(1, min(LIST_MAX, int(digits))) if digits.isdigit() else default
+
+
+def _when(lang: str, iso: str) -> str:
+    return render.when(lang, datetime.fromisoformat(iso))[0]
+
+
+async def lang(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "viewer")
+    if caller is None:
+        return
+    wanted = (context.args or [""])[0].lower()
+    if not wanted:
+        buttons = [[InlineKeyboardButton("فارسی", callback_data="lang:fa"),
+                    InlineKeyboardButton("English", callback_data="lang:en")]]  # fmt: skip
+        await reply(update, render.t(caller.lang, "lang.choose"), InlineKeyboardMarkup(buttons))
+        return
+    if wanted not in ("fa", "en"):
+        raise UserError("lang.bad")
+    await svc.access.set_language(caller.chat_id, wanted)
+    await reply(update, render.t(wanted, "lang.set"))
+
+
+async def lang_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    svc = services(context)
+    caller = await guard(update, svc, "viewer")
+    if query is None or caller is None or query.data is None:
+        return
+    wanted = query.data.split(":", 1)[1]
+    await svc.access.set_language(caller.chat_id, wanted)
+    await query.answer()
+    await query.edit_message_text(render.t(wanted, "lang.set"))
+
+
+async def users(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "admin")
+    if caller is None:
+        return
+    args = context.args or []
+    lang_ = caller.lang
+    bootstrap = set(svc.config.access.admins)
+    if not args:
+        lines = [render.t(lang_, "users.title")]
+        lines += [
+            render.t(lang_, "users.bootstrap", user=render.ltr(str(u))) for u in sorted(bootstrap)
+        ]
+        lines += [
+            render.t(lang_, "users.line", user=render.ltr(str(u)), role=render.role_name(lang_, r))
+            for u, r in await svc.access.users() if u not in bootstrap
+        ]  # fmt: skip
+        lines += ["", render.t(lang_, "users.usage")]
+        await reply(update, "\n".join(lines))
+        return
+    action = args[0].lower()
+    target = to_ascii_digits(args[1]) if len(args) > 1 else ""
+    if not target.lstrip("-").isdigit() or action not in ("add", "del"):
+        raise UserError("users.usage")
+    user_id = int(target)
+    if user_id in bootstrap:
+        raise UserError("users.bootstrap_fixed", user=user_id)
+    if action == "add":
+        role = args[2].lower() if len(args) > 2 else ""
+        if role not in ROLES:
+            raise UserError("users.usage")
+        await svc.access.set_role(user_id, role, caller.user_id)
+        await svc.access.audit("users.add", user_id=caller.user_id, chat_id=caller.chat_id,
+                               detail=f"{user_id} → {role}")  # fmt: skip
+        await reply(update, render.t(lang_, "users.added", user=render.ltr(str(user_id)),
+                                     role=render.role_name(lang_, role)))  # fmt: skip
+        return
+    if not await svc.access.remove(user_id):
+        raise UserError("users.not_found", user=user_id)
+    await svc.access.audit("users.del", user_id=caller.user_id, chat_id=caller.chat_id,
+                           detail=str(user_id))  # fmt: skip
+    await reply(update, render.t(lang_, "users.removed", user=render.ltr(str(user_id))))
+
+
+async def audit(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "admin")
+    if caller is None:
+        return
+    entries = await svc.access.recent_audit(_count(context.args or []))
+    if not entries:
+        await reply(update, render.t(caller.lang, "audit.empty"))
+        return
+    lines = [render.t(caller.lang, "audit.title")]
+    for e in entries:
+        lines.append(render.t(
+            caller.lang, "audit.line", at=_when(caller.lang, e.at), action=render.esc(e.action),
+            user=render.ltr(str(e.user_id or "—")), chat=render.ltr(str(e.chat_id or "—")),
+            account=f" — {render.esc(e.account)}" if e.account else "",
+            recipients=f" — {render.number(caller.lang, e.recipients)}" if e.recipients else "",
+            detail=render.esc(e.detail),
+        ))  # fmt: skip
+    await reply(update, _fit("\n".join(lines)))
+
+
+def _fit(text: str, limit: int = 4000) -> str:
+    """Telegram takes 4096 characters: keep whole lines that fit."""
+    if len(text) <= limit:
+        return text
+    return text[: text.rfind("\n", 0, limit)] + "\n…"
+
+
+async def lines_(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "viewer")
+    if caller is None:
+        return
+    lang_ = caller.lang
+    routes = [(r.account, r.line or "", r.chat_id) for r in svc.config.routes]
+    routes += await svc.bridge.inbound.routes()
+    out = [render.t(lang_, "lines.title")]
+    for account in svc.config.accounts:
+        shown = ", ".join(render.ltr(render.esc(x)) for x in account.lines) or "—"
+        out.append(render.t(lang_, "lines.account", account=render.esc(account.name),
+                            provider=account.provider, lines=shown))  # fmt: skip
+        for line in ["", *account.lines]:
+            chats = sorted({c for a, ln, c in routes if a == account.name and ln == line})
+            label = render.t(lang_, "lines.all") if not line else render.ltr(render.esc(line))
+            if chats:
+                out.append(render.t(lang_, "lines.route", line=label,
+                                    chats=", ".join(render.ltr(str(c)) for c in chats)))  # fmt: skip
+            elif line:
+                out.append(render.t(lang_, "lines.no_route", line=label))
+    await reply(update, _fit("\n".join(out)))
+
+
+async def route(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "admin")
+    if caller is None:
+        return
+    args = context.args or []
+    if len(args) != 2 or ":" not in args[0] or args[1].lower() not in ("here", "off"):
+        raise UserError("route.usage")
+    account, line = svc.sends.resolve(args[0])
+    if not args[0].partition(":")[2]:
+        line = ""  # account: alone covers every line
+    on = args[1].lower() == "here"
+    await svc.bridge.inbound.set_route(account, line, caller.chat_id, on)
+    await svc.bridge.load_routes()
+    await svc.access.audit("route", user_id=caller.user_id, chat_id=caller.chat_id,
+                           account=account, detail=f"{line or '*'} {'here' if on else 'off'}")  # fmt: skip
+    target = render.ltr(render.esc(f"{account}:{line}" if line else account))
+    await reply(update, render.t(caller.lang, "route.on" if on else "route.off", target=target))
+
+
+async def inbox(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "viewer")
+    if caller is None:
+        return
+    rows = await svc.bridge.inbound.recent_for_chat(caller.chat_id, _count(context.args or []))
+    if not rows:
+        await reply(update, render.t(caller.lang, "inbox.empty"))
+        return
+    lines = [render.t(caller.lang, "inbox.title")]
+    for r in reversed(rows):
+        lines.append(render.t(
+            caller.lang, "inbox.line", when=_when(caller.lang, r.received_at),
+            sender=render.phone(caller.lang, r.sender), line=render.ltr(render.esc(r.line or "—")),
+            account=render.esc(r.account), text=render.esc(r.text),
+        ))  # fmt: skip
+    await reply(update, _fit("\n\n".join(lines)))
+
+
+async def report(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "viewer")
+    if caller is None:
+        return
+    args = context.args or []
+    if args:
+        send_id = to_ascii_digits(args[0].lstrip("#"))
+        row = await svc.sends.repo.get(int(send_id)) if send_id.isdigit() else None
+        if row is None:
+            raise UserError("report.not_found", id=args[0])
+        head = render.t(caller.lang, "report.detail", id=row.id, account=render.esc(row.account),
+                        when=_when(caller.lang, row.created_at),
+                        state=render.t(caller.lang, f"state.{row.state}"),
+                        text=render.esc(row.text))  # fmt: skip
+        await reply(update, _fit(head + "\n\n" + result_text(caller.lang, row)))
+        return
+    await reply(update, _fit(await _recent(svc, caller)))
+
+
+async def _recent(svc: Services, caller: Caller) -> str:
+    rows = await svc.sends.repo.recent(LIST_DEFAULT)
+    if not rows:
+        return render.t(caller.lang, "report.empty")
+    lines = [render.t(caller.lang, "report.title")]
+    for row in rows:
+        counts: dict[str, int] = {}
+        for r in row.recipients:
+            counts[r.state] = counts.get(r.state, 0) + 1
+        summary = " · ".join(
+            f"{render.t(caller.lang, f'delivery.{k}') if k in DELIVERY else k} "
+            f"{render.number(caller.lang, v)}"
+            for k, v in sorted(counts.items())
+        )
+        lines.append(render.t(caller.lang, "report.line", id=row.id, account=render.esc(row.account),
+                              when=_when(caller.lang, row.created_at),
+                              state=render.t(caller.lang, f"state.{row.state}"), summary=summary))  # fmt: skip
+    return "\n".join(lines)
+
+
+DELIVERY = ("queued", "sent", "delivered", "failed", "unknown")
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("lang", lang))
+    app.add_handler(CallbackQueryHandler(lang_button, pattern=r"^lang:(fa|en)$"))
+    app.add_handler(CommandHandler("users", users))
+    app.add_handler(CommandHandler("audit", audit))
+    app.add_handler(CommandHandler("lines", lines_))
+    app.add_handler(CommandHandler("route", route))
+    app.add_handler(CommandHandler("inbox", inbox))
+    app.add_handler(CommandHandler("report", report))

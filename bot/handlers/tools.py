@@ -1,0 +1,173 @@
+"""One-recipient sends and scheduled ones: /otp, /pattern, /schedule, and /cancel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from providers import numbers
+from providers.base import Capability, SmsProvider
+
+from .. import render
+from ..sending import UserError
+from .common import Caller, Context, Services, guard, reply, services
+
+
+def _account(svc: Services, args: list[str]) -> tuple[str, list[str]]:
+    """An optional leading ``account:`` (any line part is ignored) and the remaining arguments."""
+    if args and ":" in args[0] and not numbers.is_valid(args[0]):
+        name, _line = svc.sends.resolve(args[0].split(":")[0] + ":")
+        return name, args[1:]
+    return svc.config.accounts[0].name, args
+
+
+async def otp(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if caller is None:
+        return
+    account, args = _account(svc, list(context.args or []))
+    if not args or len(args) > 2:
+        raise UserError("otp.usage")
+    code = numbers.to_ascii_digits(args[1]) if len(args) == 2 else None
+    if code is not None and not (code.isdigit() and 4 <= len(code) <= 8):
+        raise UserError("otp.usage")
+    number = numbers.try_normalize(args[0]) or args[0]
+    sent: dict[str, str | None] = {}
+
+    async def call(provider: SmsProvider) -> str | None:
+        result = await provider.send_otp(number, code, len(code) if code else 5)
+        sent["code"] = result.code
+        return result.message_id
+
+    message_id = await svc.sends.direct(
+        user_id=caller.user_id, chat_id=caller.chat_id, account=account, number=args[0],
+        label="OTP", call=call,
+    )  # fmt: skip
+    await reply(update, render.t(
+        caller.lang, "otp.sent", code=render.ltr(render.esc(sent.get("code") or "—")),
+        number=render.phone(caller.lang, number), account=render.esc(account),
+        message_id=render.ltr(render.esc(message_id or "—")),
+    ))  # fmt: skip
+
+
+async def pattern(update: Update, context: Context) -> None:
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if caller is None:
+        return
+    account, args = _account(svc, list(context.args or []))
+    provider = svc.providers[account]
+    if not args:
+        await reply(update, await _templates(caller, account, provider))
+        return
+    if len(args) < 2:
+        raise UserError("pattern.usage")
+    pattern_id, target, values = args[0], args[1], args[2:]
+    number = numbers.try_normalize(target) or target
+
+    async def call(provider: SmsProvider) -> str | None:
+        result = await provider.send_pattern(pattern_id, number, values)
+        return result.items[0].message_id if result.items else None
+
+    message_id = await svc.sends.direct(
+        user_id=caller.user_id, chat_id=caller.chat_id, account=account, number=target,
+        label=f"pattern {pattern_id}: {', '.join(values)}", call=call,
+    )  # fmt: skip
+    await reply(update, render.t(caller.lang, "pattern.sent", id=render.esc(pattern_id),
+                                 number=render.phone(caller.lang, number),
+                                 message_id=render.ltr(render.esc(message_id or "—"))))  # fmt: skip
+
+
+async def _templates(caller: Caller, account: str, provider: SmsProvider) -> str:
+    """The account's patterns, or for sms.ir its stored texts; a sentence where there are none."""
+    lang = caller.lang
+    if (
+        Capability.DRAFTS in provider.capabilities
+        and Capability.PATTERN not in provider.capabilities
+    ):
+        texts = await provider.drafts()
+        lines = [render.t(lang, "pattern.drafts", account=render.esc(account))]
+        lines += [f"{n}. {render.esc(t)}" for n, t in enumerate(texts, 1)]
+        return "\n".join(lines)
+    found = await provider.patterns()  # NotSupported reads as a sentence
+    lines = [render.t(lang, "pattern.list", account=render.esc(account))]
+    lines += [render.t(lang, "pattern.item", id=render.ltr(render.esc(p.id)), text=render.esc(p.text))
+              for p in found]  # fmt: skip
+    return "\n".join(lines)
+
+
+async def schedule(update: Update, context: Context) -> None:
+    """Scheduled sends: the provider's own list with a Cancel button where it can cancel
+    (PayamSMS), the bridge's records with a plain sentence where it cannot (AmootSMS)."""
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if caller is None:
+        return
+    lang = caller.lang
+    now = datetime.now(UTC)
+    lines = [render.t(lang, "schedule.title")]
+    buttons: list[list[InlineKeyboardButton]] = []
+    for account in svc.config.accounts:
+        provider = svc.providers[account.name]
+        if Capability.CANCEL_SCHEDULED in provider.capabilities:
+            for item in await provider.scheduled(now, now + timedelta(days=365)):
+                n = len(buttons) + 1
+                when = render.when(lang, item.send_at)[0] if item.send_at else "—"
+                lines.append(f"{n}. " + render.t(
+                    lang, "schedule.provider_item", when=when, account=render.esc(account.name),
+                    number=render.phone(lang, item.number), text=render.esc(item.text[:60]),
+                ))  # fmt: skip
+                buttons.append([InlineKeyboardButton(
+                    render.t(lang, "button.cancel_scheduled", n=n),
+                    callback_data=f"sch:{account.name}:{item.message_id}"[:64],
+                )])  # fmt: skip
+        elif Capability.SCHEDULE in provider.capabilities:
+            rows = await svc.sends.repo.scheduled(account.name, now.isoformat())
+            for row in rows:
+                when = render.when(lang, datetime.fromisoformat(row.send_at or ""))[0]
+                lines.append("• " + render.t(
+                    lang, "schedule.item", when=when, account=render.esc(account.name),
+                    count=render.number(lang, row.reach), text=render.esc(row.text[:60]),
+                ))  # fmt: skip
+            if rows:
+                lines.append(render.t(lang, "schedule.no_cancel", account=render.esc(account.name)))
+    if len(lines) == 1:
+        lines.append(render.t(lang, "schedule.empty"))
+    await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
+
+
+async def cancel_scheduled(update: Update, context: Context) -> None:
+    query = update.callback_query
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if query is None or query.data is None or caller is None:
+        return
+    _prefix, account, message_id = query.data.split(":", 2)
+    provider = svc.providers.get(account)
+    if provider is None:
+        await query.answer()
+        return
+    done = await provider.cancel_scheduled(message_id)
+    await svc.access.audit("schedule.cancel", user_id=caller.user_id, chat_id=caller.chat_id,
+                           account=account, detail=f"{message_id}: {done}")  # fmt: skip
+    await query.answer(render.t(caller.lang, "schedule.cancelled" if done else "schedule.not_cancelled"),
+                       show_alert=True)  # fmt: skip
+
+
+async def cancel(update: Update, context: Context) -> None:
+    """/cancel outside any flow (a flow's own /cancel ends it first)."""
+    svc = services(context)
+    caller = await guard(update, svc, "viewer")
+    if caller is not None:
+        await reply(update, render.t(caller.lang, "cancel.nothing"))
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("otp", otp))
+    app.add_handler(CommandHandler("pattern", pattern))
+    app.add_handler(CommandHandler("schedule", schedule))
+    app.add_handler(CallbackQueryHandler(cancel_scheduled, pattern=r"^sch:[a-z0-9_-]+:.+$"))
+    app.add_handler(CommandHandler("cancel", cancel))

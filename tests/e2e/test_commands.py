@@ -1,0 +1,203 @@
+"""The SPEC §2 commands through the Bot API stand-in, in English and in Persian."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import jdatetime
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.render import COMMANDS
+from providers.timeutil import now_tehran
+from tests.conftest import ADMIN, GROUP, OPERATOR, STRANGER, World, world
+
+VIEWER = 1003
+
+
+async def _ask(w: World, text: str, expect: str, chat: int = ADMIN, user: int = ADMIN) -> str:
+    after = len(w.tg.events)
+    await w.tg.send(user, chat, text)
+    event = await w.tg.wait_for(
+        lambda e: e.message["chat"]["id"] == chat and expect in e.message.get("text", ""),
+        after=after,
+    )
+    return str(event.message["text"])
+
+
+def _plain(text: str) -> str:
+    return text.replace("\u2066", "").replace("\u2069", "")
+
+
+async def test_the_menu_is_set_in_both_languages_and_help_follows_the_role(w: World) -> None:
+    assert {c["command"] for c in w.tg.commands["en"]} == {name for name, *_ in COMMANDS}
+    assert any("ارسال پیامک" in c["description"] for c in w.tg.commands["fa"])
+    await _ask(w, f"/users add {VIEWER} viewer", "now has the role")
+    w.tg.private_chat(VIEWER)
+    text = await _ask(w, "/help", "Commands your role", VIEWER, VIEWER)
+    assert "/balance" in text and "/send" not in text and "/users" not in text
+    text = await _ask(w, "/help", "Commands your role")
+    assert "/users" in text and "/audit" in text
+
+
+async def test_users_roles_and_refusals(w: World) -> None:
+    await _ask(w, f"/users add {OPERATOR} operator", "now has the role “operator”")
+    await _ask(w, f"/users add {VIEWER} viewer", "now has the role")
+    listing = await _ask(w, "/users", "Users:")
+    assert str(OPERATOR) in listing and "admin (from the config)" in listing
+    w.tg.private_chat(VIEWER)
+    refused = await _ask(w, "/send 09121234567 hi", "This needs the", VIEWER, VIEWER)
+    assert "operator" in refused
+    await _ask(w, f"/users del {ADMIN}", "admin from the config")
+    await _ask(w, "/users del 999", "not in the list")
+    await _ask(w, f"/users del {VIEWER}", "was removed")
+    # in a group, the sender's role counts, not the chat's
+    await _ask(w, "/users", "This needs the admin role", GROUP, OPERATOR)
+    w.tg.private_chat(STRANGER)
+    await w.tg.send(STRANGER, GROUP, "/balance")
+    await _ask(w, "/audit 5", "Latest audit entries")
+
+
+async def test_lang_switches_this_chat_and_persian_output_uses_persian_digits(w: World) -> None:
+    await _ask(w, "/lang fa", "زبان این گفتگو فارسی شد")
+    text = await _ask(w, "/balance", "اعتبار")
+    assert "۵٬۰۰۰٬۰۰۰ ریال" in text and "۵۰۰٬۰۰۰ تومان" in text
+    text = await _ask(w, "/lines", "حساب‌ها و خطوط")
+    assert "amoot" in text and "payam" in text
+    await _ask(w, "/lang xx", "fa یا en")
+    await _ask(w, "/lang en", "now speaks English")
+
+
+async def test_lines_and_route_here_and_off(w: World) -> None:
+    text = _plain(await _ask(w, "/lines", "Accounts and lines"))
+    assert f"every line → {GROUP}" in text
+    await _ask(w, "/route payam:98200012345 here", "now come to this chat", GROUP)
+    w.payam.inject_inbound("09125551234", "routed by command")
+    await w.tg.wait_text(GROUP, "routed by command")
+    await _ask(w, "/route payam:98200012345 off", "no longer come", GROUP)
+    await _ask(w, "/route nonsense", "Usage: /route", GROUP)
+
+
+async def test_inbox_and_report(w: World) -> None:
+    w.payam.inject_inbound("09125550101", "first question")
+    await w.tg.wait_text(ADMIN, "first question")
+    text = await _ask(w, "/inbox 5", "Latest SMS in this chat")
+    assert "first question" in text
+    await w.tg.send(ADMIN, ADMIN, "/send payam: 09121234567 report me")
+    preview = await w.tg.wait_text(ADMIN, "Send preview")
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    await w.tg.wait_text(ADMIN, "Result of send")
+    text = await _ask(w, "/report", "Latest sends")
+    assert "#1" in text and "payam" in text
+    text = _plain(await _ask(w, "/report 1", "Send #1"))
+    assert "0912 123 4567" in text and "report me" in text
+    await _ask(w, "/report 99", "There is no send #99")
+
+
+async def test_otp_where_the_provider_has_it_and_by_plain_send_elsewhere(w: World) -> None:
+    text = _plain(await _ask(w, "/otp 09121234567 4821", "sent to"))
+    assert "Code 4821 sent" in text
+    assert "0912 123 4567" in text and "account amoot" in text
+    text = await _ask(w, "/otp payam: 09121234567", "sent to")
+    code = text.split("Code ")[1].split(" ")[0].strip("\u2066\u2069")
+    assert w.payam.messages[-1].body.endswith(code)
+    await _ask(w, "/otp smsir: 09121234567", "cannot do this: one-time codes")
+    rows = await w.bridge.db.fetchall("SELECT text FROM sends") if w.bridge else []
+    assert all("4821" not in r[0] for r in rows)  # the code itself is never stored
+
+
+async def test_pattern_list_and_send(w: World) -> None:
+    text = await _ask(w, "/pattern", "Patterns of account amoot")
+    assert "1002" in text
+    await _ask(w, "/pattern 1002 09121234567 Ali 77", "Pattern 1002 sent")
+    assert w.amoot.sent[-1].text == "سلام Ali، سفارش 77 ثبت شد"
+    text = await _ask(w, "/pattern smsir:", "Stored texts of account smsir")
+    assert "تخفیف" in text
+    await _ask(w, "/pattern payam:", "cannot do this: template sends")
+
+
+async def test_scheduled_send_listed_and_cancelled_where_the_provider_can(w: World) -> None:
+    later = now_tehran() + timedelta(days=2)
+    jalali = jdatetime.datetime.fromgregorian(datetime=later.replace(tzinfo=None))
+    when = jalali.strftime("@%Y/%m/%d %H:%M")
+    await w.tg.send(ADMIN, ADMIN, f"/send payam: {when} 09121234567 later please")
+    preview = await w.tg.wait_text(ADMIN, "Send at")
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    result = await w.tg.wait_text(ADMIN, "Result of send")
+    assert "message id" in result["text"], result["text"]
+    assert w.payam.messages[0].send_at.strftime("%Y-%m-%d %H:%M") == later.strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    after = len(w.tg.events)
+    await w.tg.send(ADMIN, ADMIN, f"/send amoot:public @{later:%Y-%m-%d %H:%M} 09121234567 hi")
+    preview = await w.tg.wait_text(ADMIN, "Send at", after=after)
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    await w.tg.wait_for(lambda e: e.message["message_id"] == preview["message_id"]
+                        and "Result of send" in e.message.get("text", ""))  # fmt: skip
+    listing = await _ask(w, "/schedule", "Scheduled sends")
+    assert "later please" in listing and "cannot cancel a scheduled send" in listing
+    message = w.tg.bot_messages(ADMIN)[-1]
+    await w.tg.press(ADMIN, ADMIN, message["message_id"], 0)
+    for _ in range(100):
+        if w.payam.messages[0].cancelled:
+            break
+        await asyncio.sleep(0.05)
+    assert w.payam.messages[0].cancelled
+    await _ask(w, "/send amoot:public @2020-01-01 10:00 09121234567 hi", "has passed")
+    await _ask(w, "/send amoot:public @tomorrow 09121234567 hi", "could not read the time")
+    await _ask(w, "/send smsir: @2030-01-01 10:00 group:1 hi", "cannot schedule")
+
+
+async def test_cancel_outside_a_flow(w: World) -> None:
+    await _ask(w, "/cancel", "no flow to leave")
+
+
+@pytest.fixture(scope="module")
+def live_chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """One bridge in a thread of its own for the Hypothesis examples: ``ask(text)`` sends a
+    message as the admin and returns the bot's first answer."""
+    ready, stop = threading.Event(), threading.Event()
+    state: dict[str, object] = {}
+
+    async def main() -> None:
+        async with world(tmp_path_factory.mktemp("free-text")) as w:
+            state["w"], state["loop"] = w, asyncio.get_running_loop()
+            ready.set()
+            await asyncio.to_thread(stop.wait)
+
+    async def ask(w: World, text: str) -> str:
+        after = len(w.tg.events)
+        await w.tg.send(ADMIN, ADMIN, text)
+        event = await w.tg.wait_for(lambda e: e.message["chat"]["id"] == ADMIN, after=after)
+        return str(event.message.get("text", ""))
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    loop = state["loop"]
+    assert isinstance(loop, asyncio.AbstractEventLoop)
+    w = state["w"]
+    assert isinstance(w, World)
+    try:
+        yield lambda text: asyncio.run_coroutine_threadsafe(ask(w, text), loop).result(20)
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(st.sampled_from(["/send", "/otp", "/pattern", "/users", "/route", "/report", "/inbox",
+                        "/lang", "/audit", "/balance", "/schedule"]),
+       st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40))  # fmt: skip
+def test_free_text_after_any_command_gets_a_sentence_never_a_crash(
+    live_chat: Callable[[str], str], command: str, rest: str
+) -> None:
+    answer = live_chat(f"{command} {rest}")
+    assert answer.strip()
+    assert "Traceback" not in answer and "Error" not in answer
+    assert "went wrong" not in answer.lower()  # the sentence for a bug in a handler
