@@ -5,12 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import warnings
 from datetime import datetime
+from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
 
 from providers.numbers import to_ascii_digits
 from providers.text import analyze
@@ -18,7 +28,7 @@ from storage.inbound import Link
 from storage.sends import SendRow
 
 from .. import render
-from ..sending import ParsedSend, UserError, parse_send
+from ..sending import ParsedSend, parse_send
 from .common import Caller, Context, Services, guard, reply, services
 
 log = logging.getLogger("smsbridge.bot")
@@ -142,17 +152,124 @@ async def _preview(
         await svc.sends.repo.set_chat_message(row.id, message.message_id)
 
 
-async def send(update: Update, context: Context) -> None:
+ACCOUNT, RECIPIENTS, TEXT = range(3)
+END = ConversationHandler.END
+FLOW = "send_flow"  # the flow's answers so far, in the person's user_data (persisted)
+
+
+async def send(update: Update, context: Context) -> int:
+    """One-shot when the line has recipients and text; otherwise a guided flow asks for what
+    is missing (account, recipients, text) and survives a restart at the step it reached."""
     svc = services(context)
     caller = await guard(update, svc, "operator")
     if caller is None or caller.message is None:
-        return
+        return END
     text = caller.message.text or ""
     args = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
     parsed = parse_send(args)
+    if parsed.recipients and parsed.text:
+        await _preview(update, svc, caller, parsed)
+        return END
+    if parsed.target:
+        svc.sends.resolve(parsed.target)  # an unknown account or line is refused now, not later
+    flow = {"target": parsed.target, "recipients": list(parsed.recipients),
+            "send_at": parsed.send_at.isoformat() if parsed.send_at else None}  # fmt: skip
+    _user_data(context)[FLOW] = flow
+    return await _ask_next(update, svc, caller, flow)
+
+
+def _user_data(context: Context) -> dict[str, Any]:
+    data = context.user_data
+    assert data is not None
+    return data
+
+
+async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[str, Any]) -> int:
+    if flow["target"] is None and len(svc.config.accounts) > 1:
+        buttons = [[InlineKeyboardButton(f"{a.name} ({a.provider})", callback_data=f"flow:{a.name}")]
+                   for a in svc.config.accounts]  # fmt: skip
+        await reply(update, render.t(caller.lang, "flow.account"), InlineKeyboardMarkup(buttons))
+        return ACCOUNT
+    if not flow["recipients"]:
+        await reply(update, render.t(caller.lang, "flow.recipients"))
+        return RECIPIENTS
+    await reply(update, render.t(caller.lang, "flow.text"))
+    return TEXT
+
+
+async def flow_account(update: Update, context: Context) -> int:
+    query = update.callback_query
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    flow = _user_data(context).get(FLOW)
+    if query is None or query.data is None or caller is None or flow is None:
+        return END
+    await query.answer()
+    flow["target"] = query.data.split(":", 1)[1] + ":"
+    svc.sends.resolve(flow["target"])
+    return await _ask_next(update, svc, caller, flow)
+
+
+async def flow_recipients(update: Update, context: Context) -> int:
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    flow = _user_data(context).get(FLOW)
+    if caller is None or caller.message is None or flow is None:
+        return END
+    parsed = parse_send(caller.message.text or "")
     if not parsed.recipients:
-        raise UserError("send.usage")
+        await reply(update, render.t(caller.lang, "flow.no_recipients"))
+        return RECIPIENTS
+    flow["recipients"] = list(parsed.recipients)
+    if parsed.text:  # numbers and text in one message: straight to the preview
+        _user_data(context).pop(FLOW, None)
+        await _preview(update, svc, caller, ParsedSend(flow["target"], parsed.recipients,
+                                                       parsed.text, _flow_time(flow)))  # fmt: skip
+        return END
+    return await _ask_next(update, svc, caller, flow)
+
+
+def _flow_time(flow: dict[str, Any]) -> datetime | None:
+    return datetime.fromisoformat(flow["send_at"]) if flow.get("send_at") else None
+
+
+async def flow_text(update: Update, context: Context) -> int:
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    flow = _user_data(context).pop(FLOW, None)
+    if caller is None or caller.message is None or flow is None:
+        return END
+    parsed = ParsedSend(flow["target"], tuple(flow["recipients"]), caller.message.text or "",
+                        _flow_time(flow))  # fmt: skip
     await _preview(update, svc, caller, parsed)
+    return END
+
+
+async def flow_cancel(update: Update, context: Context) -> int:
+    svc = services(context)
+    _user_data(context).pop(FLOW, None)
+    caller = await guard(update, svc, "viewer")
+    if caller is not None:
+        await reply(update, render.t(caller.lang, "cancel.done"))
+    return END
+
+
+def send_flow() -> ConversationHandler[Any]:
+    text = filters.TEXT & ~filters.COMMAND
+    with warnings.catch_warnings():  # the account buttons are tracked per chat and user, on purpose
+        warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[CommandHandler("send", send)],
+            states={
+                ACCOUNT: [CallbackQueryHandler(flow_account, pattern=r"^flow:[a-z0-9_-]+$")],
+                RECIPIENTS: [MessageHandler(text, flow_recipients)],
+                TEXT: [MessageHandler(text, flow_text)],
+            },
+            fallbacks=[CommandHandler("cancel", flow_cancel)],
+            name="send",
+            persistent=True,
+            allow_reentry=True,
+        )
 
 
 _DIGEST_PICK = re.compile(r"\s*#?\s*([0-9۰-۹٠-٩]+)[\s:.)\-]+(.+)", re.S)
@@ -289,7 +406,7 @@ async def on_button(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    app.add_handler(CommandHandler("send", send))
+    app.add_handler(send_flow())
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^snd:(ok|no):\d+$"))
     app.add_handler(
         MessageHandler(

@@ -1,0 +1,58 @@
+"""Guided flows: /send without arguments asks for each missing piece with buttons and questions,
+in either language, and a restart in the middle resumes at the same step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.app import running
+from bot.config import load_config
+from tests.conftest import ADMIN, World, world
+
+
+async def _says(w: World, text: str, expect: str, user: int = ADMIN) -> dict[str, object]:
+    after = len(w.tg.events)
+    await w.tg.send(user, ADMIN, text)
+    event = await w.tg.wait_for(
+        lambda e: e.message["chat"]["id"] == ADMIN and expect in e.message.get("text", ""),
+        after=after,
+    )
+    return event.message
+
+
+async def test_send_by_tapping_account_then_numbers_then_text(w: World) -> None:
+    question = await _says(w, "/send", "Which account")
+    buttons = [b["text"] for row in question["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["amoot (amootsms)", "smsir (smsir)", "payam (payamsms)"]
+    await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), 2)  # payam
+    await w.tg.wait_text(ADMIN, "Send the recipients")
+    await _says(w, "hello there", "found no number")
+    await _says(w, "0912 123 4567, 09125550000", "Now send the SMS text")
+    preview = await _says(w, "Your order has shipped", "Send preview")
+    assert "payam" in str(preview["text"]) and "Recipients (2)" in str(preview["text"])
+    await w.tg.press(ADMIN, ADMIN, int(preview["message_id"]), 0)
+    await w.tg.wait_text(ADMIN, "Result of send")
+    assert sorted(m.mobile for m in w.payam.messages) == ["9121234567", "9125550000"]
+
+
+async def test_the_flow_only_asks_what_is_missing_and_cancel_leaves_it(w: World) -> None:
+    await _says(w, "/send amoot:public 09121234567", "Now send the SMS text")
+    await _says(w, "/cancel", "You left the current flow")
+    await _says(w, "/lang fa", "فارسی")
+    await _says(w, "/send amoot:", "شماره گیرنده‌ها")
+    preview = await _says(w, "09121234567 سلام از ربات", "پیش‌نمایش")
+    assert "سلام از ربات" in str(preview["text"])
+    assert not w.amoot.sent
+
+
+async def test_a_restart_in_the_middle_of_a_flow_resumes_at_the_same_step(tmp_path: Path) -> None:
+    async with world(tmp_path, start_bridge=False) as w:
+        config = load_config(w.config_path)
+        async with running(config):
+            question = await _says(w, "/send", "Which account")
+            await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), 0)
+            await w.tg.wait_text(ADMIN, "Send the recipients")
+        async with running(config):  # a new process would find the same SQLite file
+            await _says(w, "09121234567", "Now send the SMS text")
+            preview = await _says(w, "after the restart", "Send preview")
+            assert "amoot" in str(preview["text"])
