@@ -25,6 +25,7 @@ from storage.inbound import InboundRepo, OutboxRepo
 from storage.persistence import SqlitePersistence
 from storage.sends import SendsRepo
 
+from .alerts import CreditWatch
 from .bridge import Bridge
 from .config import AmootAccount, Config, PayamAccount, SmsirAccount
 from .delivery import DeliveryTracker
@@ -138,6 +139,7 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
             bridge=bridge,
             outbox=outbox_repo,
             delivery=tracker,
+            credit=CreditWatch(config, providers, access, inbound, outbox_repo),
         )
         pacer = pacer or TelegramPacer()
         pacer.on_429 = lambda: metrics.telegram_429.inc()
@@ -152,6 +154,7 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
         stack.push_async_callback(application.shutdown)
         outbox = Outbox(outbox_repo, application.bot, bridge.render, digest=bridge.render_digest)
         bridge.outbox = outbox
+        svc.credit.queued = outbox.wake
         bridge.bot = application.bot
         await application.start()
         stack.push_async_callback(application.stop)
@@ -169,7 +172,10 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
             )
 
         await tracker.resume()
-        tasks = [asyncio.create_task(outbox.run(), name="outbox")]
+        tasks = [
+            asyncio.create_task(outbox.run(), name="outbox"),
+            asyncio.create_task(svc.credit.run(), name="credit"),
+        ]
         tasks += [
             asyncio.create_task(bridge.poll_forever(a.name), name=f"poll:{a.name}")
             for a in config.accounts

@@ -85,7 +85,7 @@ def parse_time(value: str) -> datetime:
 
 def _is_recipient(token: str) -> bool:
     first = numbers.to_ascii_digits(token[:1])
-    return first.isdigit() or token.startswith("+") or token.startswith("group:")
+    return first.isdecimal() or token.startswith("+") or token.startswith("group:")
 
 
 def parse_send(args: str) -> ParsedSend:
@@ -145,7 +145,7 @@ def split_recipients(raw: Sequence[str]) -> tuple[list[str], list[str]]:
     for entry in raw:
         group = numbers.to_ascii_digits(entry).removeprefix(GROUP_PREFIX)
         try:
-            if entry.startswith(GROUP_PREFIX) and group.isdigit():
+            if entry.startswith(GROUP_PREFIX) and group.isdecimal():
                 canonical = GROUP_PREFIX + str(int(group))
             else:
                 canonical = numbers.normalize(entry)

@@ -223,6 +223,14 @@ class InboundRepo:
         )
         return [InboundRow(*r) for r in rows]
 
+    async def set_cursor(self, account: str, name: str, value: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO cursors (account, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (account, name) DO UPDATE SET value = excluded.value",
+                (account, name, value),
+            )
+
     async def cursor(self, account: str, name: str) -> str | None:
         row = await self.db.fetchone(
             "SELECT value FROM cursors WHERE account = ? AND name = ?", (account, name)

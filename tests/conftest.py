@@ -69,6 +69,7 @@ token = "{DEFAULT_TOKEN}"
 lines = ["public", "10001234"]
 poll_interval = 0.2
 relay_secret = "{RELAY_SECRET}"
+low_credit_alert = 100000
 delivery_codes = {{ 0 = "queued", 35 = "sent", 1 = "delivered", 2 = "failed" }}
 
 [[accounts]]

@@ -20,7 +20,7 @@ LIST_DEFAULT, LIST_MAX = 10, 50
 
 def _count(args: list[str], default: int = LIST_DEFAULT) -> int:
     digits = to_ascii_digits(args[0]) if args else ""
-    return max(1, min(LIST_MAX, int(digits))) if digits.isdigit() else default
+    return max(1, min(LIST_MAX, int(digits))) if digits.isdecimal() else default
 
 
 def _when(lang: str, iso: str) -> str:
@@ -78,7 +78,7 @@ async def users(update: Update, context: Context) -> None:
         return
     action = args[0].lower()
     target = to_ascii_digits(args[1]) if len(args) > 1 else ""
-    if not target.lstrip("-").isdigit() or action not in ("add", "del"):
+    if not target.lstrip("-").isdecimal() or action not in ("add", "del"):
         raise UserError("users.usage")
     user_id = int(target)
     if user_id in bootstrap:
@@ -199,7 +199,7 @@ async def report(update: Update, context: Context) -> None:
     args = context.args or []
     if args:
         send_id = to_ascii_digits(args[0].lstrip("#"))
-        row = await svc.sends.repo.get(int(send_id)) if send_id.isdigit() else None
+        row = await svc.sends.repo.get(int(send_id)) if send_id.isdecimal() else None
         if row is None:
             raise UserError("report.not_found", id=args[0])
         head = render.t(caller.lang, "report.detail", id=row.id, account=render.esc(row.account),

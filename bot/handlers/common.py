@@ -16,6 +16,7 @@ from storage.access import ROLES, AccessRepo
 from storage.inbound import OutboxRepo
 
 from .. import render
+from ..alerts import CreditWatch
 from ..bridge import Bridge
 from ..config import Config
 from ..delivery import DeliveryTracker
@@ -36,6 +37,7 @@ class Services:
     bridge: Bridge
     outbox: OutboxRepo
     delivery: DeliveryTracker
+    credit: CreditWatch
     _refused: dict[int, float] = field(default_factory=dict)
 
     async def role(self, user_id: int) -> str | None:

@@ -396,6 +396,7 @@ async def on_button(update: Update, context: Context) -> None:
     final, _error = await svc.sends.execute(claim.row)
     if final.state in ("sent", "partial"):
         svc.delivery.track(final.id)
+        svc.credit.soon()
     if _error is not None and final.state == "failed":
         outcome = render.t(lang, "result.error", error=render.provider_error(lang, _error))
     else:

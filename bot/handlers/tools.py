@@ -32,7 +32,7 @@ async def otp(update: Update, context: Context) -> None:
     if not args or len(args) > 2:
         raise UserError("otp.usage")
     code = numbers.to_ascii_digits(args[1]) if len(args) == 2 else None
-    if code is not None and not (code.isdigit() and 4 <= len(code) <= 8):
+    if code is not None and not (code.isdecimal() and 4 <= len(code) <= 8):
         raise UserError("otp.usage")
     number = numbers.try_normalize(args[0]) or args[0]
     sent: dict[str, str | None] = {}
