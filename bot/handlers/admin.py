@@ -12,7 +12,7 @@ from storage.access import ROLES
 
 from .. import render
 from ..sending import UserError
-from .common import Caller, Context, Services, guard, reply, services
+from .common import Caller, Context, Services, command, guard, reply, services
 from .send import result_text
 
 LIST_DEFAULT, LIST_MAX = 10, 50
@@ -27,11 +27,8 @@ def _when(lang: str, iso: str) -> str:
     return render.when(lang, datetime.fromisoformat(iso))[0]
 
 
-async def lang(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "viewer")
-    if caller is None:
-        return
+@command("viewer")
+async def lang(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     wanted = (context.args or [""])[0].lower()
     if not wanted:
         buttons = [[InlineKeyboardButton("فارسی", callback_data="lang:fa"),
@@ -56,11 +53,8 @@ async def lang_button(update: Update, context: Context) -> None:
     await query.edit_message_text(render.t(wanted, "lang.set"))
 
 
-async def users(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "admin")
-    if caller is None:
-        return
+@command("admin")
+async def users(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     args = context.args or []
     lang_ = caller.lang
     bootstrap = set(svc.config.access.admins)
@@ -100,11 +94,8 @@ async def users(update: Update, context: Context) -> None:
     await reply(update, render.t(lang_, "users.removed", user=render.ltr(str(user_id))))
 
 
-async def audit(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "admin")
-    if caller is None:
-        return
+@command("admin")
+async def audit(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     entries = await svc.access.recent_audit(_count(context.args or []))
     if not entries:
         await reply(update, render.t(caller.lang, "audit.empty"))
@@ -128,11 +119,8 @@ def _fit(text: str, limit: int = 4000) -> str:
     return text[: text.rfind("\n", 0, limit)] + "\n…"
 
 
-async def lines_(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "viewer")
-    if caller is None:
-        return
+@command("viewer")
+async def lines_(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     lang_ = caller.lang
     routes = [(r.account, r.line or "", r.chat_id) for r in svc.config.routes]
     routes += await svc.bridge.inbound.routes()
@@ -152,11 +140,8 @@ async def lines_(update: Update, context: Context) -> None:
     await reply(update, _fit("\n".join(out)))
 
 
-async def route(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "admin")
-    if caller is None:
-        return
+@command("admin")
+async def route(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     args = context.args or []
     if len(args) != 2 or ":" not in args[0] or args[1].lower() not in ("here", "off"):
         raise UserError("route.usage")
@@ -172,11 +157,8 @@ async def route(update: Update, context: Context) -> None:
     await reply(update, render.t(caller.lang, "route.on" if on else "route.off", target=target))
 
 
-async def inbox(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "viewer")
-    if caller is None:
-        return
+@command("viewer")
+async def inbox(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     rows = await svc.bridge.inbound.recent_for_chat(caller.chat_id, _count(context.args or []))
     if not rows:
         await reply(update, render.t(caller.lang, "inbox.empty"))
@@ -191,11 +173,8 @@ async def inbox(update: Update, context: Context) -> None:
     await reply(update, _fit("\n\n".join(lines)))
 
 
-async def report(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "viewer")
-    if caller is None:
-        return
+@command("viewer")
+async def report(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     args = context.args or []
     if args:
         send_id = to_ascii_digits(args[0].lstrip("#"))

@@ -11,14 +11,11 @@ from providers.base import Balance, ProviderError
 
 from .. import render
 from ..sending import UserError
-from .common import Context, guard, reply, services
+from .common import Caller, Context, Services, command, reply
 
 
-async def balance(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "viewer")
-    if caller is None:
-        return
+@command("viewer")
+async def balance(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     names = [a.name for a in svc.config.accounts]
     if context.args:
         wanted = context.args[0].split(":")[0]

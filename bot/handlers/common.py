@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
@@ -105,6 +107,26 @@ async def guard(update: Update, svc: Services, need: str, *, silent: bool = Fals
             )  # fmt: skip
         return None
     return Caller(user.id, chat.id, role, lang, update.effective_message)
+
+
+Command = Callable[[Update, Context, Services, Caller], Awaitable[None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+def command(role: str) -> Callable[[Command], Handler]:
+    """A handler that runs only for callers with at least ``role`` (others hear why, once)."""
+
+    def wrap(body: Command) -> Handler:
+        @functools.wraps(body)
+        async def handler(update: Update, context: Context) -> None:
+            svc = services(context)
+            caller = await guard(update, svc, role)
+            if caller is not None:
+                await body(update, context, svc, caller)
+
+        return handler
+
+    return wrap
 
 
 def services(context: Context) -> Services:

@@ -6,14 +6,11 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from .. import render
-from .common import Context, guard, reply, services
+from .common import Caller, Context, Services, command, reply
 
 
-async def start(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "viewer")
-    if caller is None:
-        return
+@command("viewer")
+async def start(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     user = update.effective_user
     name = render.esc(user.first_name if user else "")
     await reply(

@@ -12,7 +12,7 @@ from providers.base import Capability, SmsProvider
 
 from .. import render
 from ..sending import UserError
-from .common import Caller, Context, Services, guard, reply, services
+from .common import Caller, Context, Services, command, guard, reply, services
 
 
 def _account(svc: Services, args: list[str]) -> tuple[str, list[str]]:
@@ -23,11 +23,8 @@ def _account(svc: Services, args: list[str]) -> tuple[str, list[str]]:
     return svc.config.accounts[0].name, args
 
 
-async def otp(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "operator")
-    if caller is None:
-        return
+@command("operator")
+async def otp(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     account, args = _account(svc, list(context.args or []))
     if not args or len(args) > 2:
         raise UserError("otp.usage")
@@ -53,11 +50,8 @@ async def otp(update: Update, context: Context) -> None:
     ))  # fmt: skip
 
 
-async def pattern(update: Update, context: Context) -> None:
-    svc = services(context)
-    caller = await guard(update, svc, "operator")
-    if caller is None:
-        return
+@command("operator")
+async def pattern(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     account, args = _account(svc, list(context.args or []))
     provider = svc.providers[account]
     if not args:
@@ -99,13 +93,10 @@ async def _templates(caller: Caller, account: str, provider: SmsProvider) -> str
     return "\n".join(lines)
 
 
-async def schedule(update: Update, context: Context) -> None:
+@command("operator")
+async def schedule(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     """Scheduled sends: the provider's own list with a Cancel button where it can cancel
     (PayamSMS), the bridge's records with a plain sentence where it cannot (AmootSMS)."""
-    svc = services(context)
-    caller = await guard(update, svc, "operator")
-    if caller is None:
-        return
     lang = caller.lang
     now = datetime.now(UTC)
     lines = [render.t(lang, "schedule.title")]
