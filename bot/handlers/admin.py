@@ -79,6 +79,12 @@ async def users(update: Update, context: Context, svc: Services, caller: Caller)
         raise UserError("users.bootstrap_fixed", user=user_id)
     if action == "add":
         role = args[2].lower() if len(args) > 2 else ""
+        if not role:  # ask with buttons
+            buttons = [[InlineKeyboardButton(render.role_name(lang_, r), callback_data=f"usr:{user_id}:{r}")
+                        for r in ROLES]]  # fmt: skip
+            await reply(update, render.t(lang_, "users.choose_role", user=render.ltr(str(user_id))),
+                        InlineKeyboardMarkup(buttons))  # fmt: skip
+            return
         if role not in ROLES:
             raise UserError("users.usage")
         await svc.access.set_role(user_id, role, caller.user_id)
@@ -142,19 +148,51 @@ async def lines_(update: Update, context: Context, svc: Services, caller: Caller
 
 @command("admin")
 async def route(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+    """One-shot with ``account:line here|off``; without arguments, buttons: the line, then
+    here or off."""
     args = context.args or []
+    if not args:
+        buttons = [
+            [InlineKeyboardButton(f"{a.name}:{line}" if line else f"{a.name} ({render.t(caller.lang, 'lines.all')})",
+                                  callback_data=f"rt:{a.name}:{line}"[:64])]
+            for a in svc.config.accounts for line in ["", *a.lines]
+        ]  # fmt: skip
+        await reply(update, render.t(caller.lang, "route.choose"), InlineKeyboardMarkup(buttons))
+        return
     if len(args) != 2 or ":" not in args[0] or args[1].lower() not in ("here", "off"):
         raise UserError("route.usage")
     account, line = svc.sends.resolve(args[0])
     if not args[0].partition(":")[2]:
         line = ""  # account: alone covers every line
-    on = args[1].lower() == "here"
+    await reply(update, await _set_route(svc, caller, account, line, args[1].lower() == "here"))
+
+
+@command("admin")
+async def route_button(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    _prefix, account, rest = query.data.split(":", 2)
+    line, _sep, choice = rest.partition(":")
+    await query.answer()
+    if not choice:  # the line is chosen: here or off?
+        base = f"rt:{account}:{line}"
+        buttons = [[InlineKeyboardButton(render.t(caller.lang, "route.here"), callback_data=f"{base}:here"),
+                    InlineKeyboardButton(render.t(caller.lang, "route.off_button"), callback_data=f"{base}:off")]]  # fmt: skip
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(buttons))
+        return
+    if account not in {a.name for a in svc.config.accounts}:
+        return
+    await query.edit_message_text(await _set_route(svc, caller, account, line, choice == "here"))
+
+
+async def _set_route(svc: Services, caller: Caller, account: str, line: str, on: bool) -> str:
     await svc.bridge.inbound.set_route(account, line, caller.chat_id, on)
     await svc.bridge.load_routes()
     await svc.access.audit("route", user_id=caller.user_id, chat_id=caller.chat_id,
                            account=account, detail=f"{line or '*'} {'here' if on else 'off'}")  # fmt: skip
     target = render.ltr(render.esc(f"{account}:{line}" if line else account))
-    await reply(update, render.t(caller.lang, "route.on" if on else "route.off", target=target))
+    return render.t(caller.lang, "route.on" if on else "route.off", target=target)
 
 
 @command("viewer")
@@ -213,6 +251,23 @@ async def _recent(svc: Services, caller: Caller) -> str:
 DELIVERY = ("queued", "sent", "delivered", "failed", "unknown")
 
 
+@command("admin")
+async def users_button(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    _prefix, raw_id, role = query.data.split(":")
+    user_id = int(raw_id)
+    await query.answer()
+    if user_id in svc.config.access.admins or role not in ROLES:
+        return
+    await svc.access.set_role(user_id, role, caller.user_id)
+    await svc.access.audit("users.add", user_id=caller.user_id, chat_id=caller.chat_id,
+                           detail=f"{user_id} → {role}")  # fmt: skip
+    await query.edit_message_text(render.t(caller.lang, "users.added", user=render.ltr(raw_id),
+                                           role=render.role_name(caller.lang, role)))  # fmt: skip
+
+
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("lang", lang))
     app.add_handler(CallbackQueryHandler(lang_button, pattern=r"^lang:(fa|en)$"))
@@ -220,5 +275,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("audit", audit))
     app.add_handler(CommandHandler("lines", lines_))
     app.add_handler(CommandHandler("route", route))
+    app.add_handler(CallbackQueryHandler(route_button, pattern=r"^rt:[a-z0-9_-]+:"))
+    app.add_handler(CallbackQueryHandler(users_button, pattern=r"^usr:-?\d+:[a-z]+$"))
     app.add_handler(CommandHandler("inbox", inbox))
     app.add_handler(CommandHandler("report", report))

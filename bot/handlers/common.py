@@ -161,3 +161,11 @@ async def on_error(update: object, context: Context) -> None:
         await reply(update, text)
     except Exception as exc:  # the chat may be gone; nothing more to tell anyone
         log.warning("could not report an error to chat %s: %s", update.effective_chat.id, exc)
+
+
+async def cancel_done(update: Update, context: Context) -> None:
+    """What every flow's /cancel says."""
+    svc = services(context)
+    caller = await guard(update, svc, "viewer")
+    if caller is not None:
+        await reply(update, render.t(caller.lang, "cancel.done"))

@@ -29,7 +29,7 @@ from storage.sends import SendRow
 
 from .. import render
 from ..sending import ParsedSend, parse_send
-from .common import Caller, Context, Services, guard, reply, services
+from .common import Caller, Context, Services, cancel_done, guard, reply, services
 
 log = logging.getLogger("smsbridge.bot")
 
@@ -246,11 +246,8 @@ async def flow_text(update: Update, context: Context) -> int:
 
 
 async def flow_cancel(update: Update, context: Context) -> int:
-    svc = services(context)
     _user_data(context).pop(FLOW, None)
-    caller = await guard(update, svc, "viewer")
-    if caller is not None:
-        await reply(update, render.t(caller.lang, "cancel.done"))
+    await cancel_done(update, context)
     return END
 
 

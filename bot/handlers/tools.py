@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 
 from providers import numbers
 from providers.base import Capability, SmsProvider
 
 from .. import render
 from ..sending import UserError
-from .common import Caller, Context, Services, command, guard, reply, services
+from .common import Caller, Context, Services, cancel_done, command, guard, reply, services
 
 
 def _account(svc: Services, args: list[str]) -> tuple[str, list[str]]:
@@ -23,15 +31,55 @@ def _account(svc: Services, args: list[str]) -> tuple[str, list[str]]:
     return svc.config.accounts[0].name, args
 
 
-@command("operator")
-async def otp(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+NUMBER = 0
+OTP_FLOW = "otp_flow"  # the chosen account while the flow waits for the number (persisted)
+
+
+async def otp(update: Update, context: Context) -> int:
+    """``/otp [account:] <number> [code]``; without a number, asks for it."""
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if caller is None:
+        return ConversationHandler.END
     account, args = _account(svc, list(context.args or []))
-    if not args or len(args) > 2:
+    if not args:
+        assert context.user_data is not None
+        context.user_data[OTP_FLOW] = account
+        await reply(update, render.t(caller.lang, "otp.ask"))
+        return NUMBER
+    if len(args) > 2:
         raise UserError("otp.usage")
-    code = numbers.to_ascii_digits(args[1]) if len(args) == 2 else None
-    if code is not None and not (code.isdecimal() and 4 <= len(code) <= 8):
-        raise UserError("otp.usage")
-    number = numbers.try_normalize(args[0]) or args[0]
+    await _otp(update, svc, caller, account, args[0], args[1] if len(args) == 2 else None)
+    return ConversationHandler.END
+
+
+async def otp_number(update: Update, context: Context) -> int:
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    account = context.user_data.pop(OTP_FLOW, None) if context.user_data is not None else None
+    if caller is None or caller.message is None or account is None:
+        return ConversationHandler.END
+    words = (caller.message.text or "").split()
+    await _otp(
+        update, svc, caller, account, "".join(words[:1]), words[1] if len(words) > 1 else None
+    )
+    return ConversationHandler.END
+
+
+async def otp_cancel(update: Update, context: Context) -> int:
+    if context.user_data is not None:
+        context.user_data.pop(OTP_FLOW, None)
+    await cancel_done(update, context)
+    return ConversationHandler.END
+
+
+async def _otp(update: Update, svc: Services, caller: Caller, account: str, target: str,
+               code: str | None) -> None:  # fmt: skip
+    if code is not None:
+        code = numbers.to_ascii_digits(code)
+        if not (code.isdecimal() and 4 <= len(code) <= 8):
+            raise UserError("otp.usage")
+    number = numbers.try_normalize(target) or target
     sent: dict[str, str | None] = {}
 
     async def call(provider: SmsProvider) -> str | None:
@@ -40,7 +88,7 @@ async def otp(update: Update, context: Context, svc: Services, caller: Caller) -
         return result.message_id
 
     message_id = await svc.sends.direct(
-        user_id=caller.user_id, chat_id=caller.chat_id, account=account, number=args[0],
+        user_id=caller.user_id, chat_id=caller.chat_id, account=account, number=target,
         label="OTP", call=call,
     )  # fmt: skip
     await reply(update, render.t(
@@ -48,6 +96,17 @@ async def otp(update: Update, context: Context, svc: Services, caller: Caller) -
         number=render.phone(caller.lang, number), account=render.esc(account),
         message_id=render.ltr(render.esc(message_id or "—")),
     ))  # fmt: skip
+
+
+def otp_flow() -> ConversationHandler[Any]:
+    return ConversationHandler(
+        entry_points=[CommandHandler("otp", otp)],
+        states={NUMBER: [MessageHandler(filters.TEXT & ~filters.COMMAND, otp_number)]},
+        fallbacks=[CommandHandler("cancel", otp_cancel)],
+        name="otp",
+        persistent=True,
+        allow_reentry=True,
+    )
 
 
 @command("operator")
@@ -157,7 +216,7 @@ async def cancel(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    app.add_handler(CommandHandler("otp", otp))
+    app.add_handler(otp_flow())
     app.add_handler(CommandHandler("pattern", pattern))
     app.add_handler(CommandHandler("schedule", schedule))
     app.add_handler(CallbackQueryHandler(cancel_scheduled, pattern=r"^sch:[a-z0-9_-]+:.+$"))

@@ -3,6 +3,7 @@ in either language, and a restart in the middle resumes at the same step."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot.app import running
@@ -56,3 +57,29 @@ async def test_a_restart_in_the_middle_of_a_flow_resumes_at_the_same_step(tmp_pa
             await _says(w, "09121234567", "Now send the SMS text")
             preview = await _says(w, "after the restart", "Send preview")
             assert "amoot" in str(preview["text"])
+
+
+async def test_otp_asks_for_the_number_when_it_is_missing(w: World) -> None:
+    await _says(w, "/otp", "Which number should get the code")
+    answer = await _says(w, "09121234567 5555", "sent to")
+    assert "5555" in str(answer["text"])
+    assert [s.text for s in w.amoot.sent if s.mobile == "9121234567"]
+
+
+async def test_route_and_user_roles_by_tapping(w: World) -> None:
+    question = await _says(w, "/route", "Which line")
+    labels = [b["text"] for row in question["reply_markup"]["inline_keyboard"] for b in row]
+    assert "payam:98200012345" in labels
+    await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), labels.index("payam:98200012345"))
+    for _ in range(100):  # the same message now offers here / off
+        markup = w.tg.messages[(ADMIN, int(question["message_id"]))].get("reply_markup", {})
+        if "here" in str(markup) or "to this chat" in str(markup):
+            break
+        await asyncio.sleep(0.02)
+    await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), 0)
+    await w.tg.wait_text(ADMIN, "now come to this chat")
+    assert ("payam", "98200012345", ADMIN) in await w.bridge.services.bridge.inbound.routes()  # type: ignore[union-attr]
+    question = await _says(w, "/users add 5005", "Which role for user")
+    await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), 1)  # operator
+    await w.tg.wait_text(ADMIN, "now has the role")
+    assert await w.bridge.services.access.role(5005) == "operator"  # type: ignore[union-attr]
