@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from providers import numbers
 from providers.base import Capability, SmsProvider
@@ -109,16 +111,64 @@ def otp_flow() -> ConversationHandler[Any]:
     )
 
 
-@command("operator")
-async def pattern(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+CHOOSE, VALUES = 1, 2
+PATTERN_FLOW = "pattern_flow"  # the chosen account and pattern while the flow waits (persisted)
+
+
+async def pattern(update: Update, context: Context) -> int:
+    """``/pattern [account:] <id> <number> <values…>``; without arguments, the patterns as
+    buttons, then a question for the number and values."""
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if caller is None:
+        return ConversationHandler.END
     account, args = _account(svc, list(context.args or []))
     provider = svc.providers[account]
     if not args:
-        await reply(update, await _templates(caller, account, provider))
-        return
+        text, buttons = await _templates(caller, account, provider)
+        await reply(update, text, InlineKeyboardMarkup(buttons) if buttons else None)
+        return CHOOSE if buttons else ConversationHandler.END
     if len(args) < 2:
         raise UserError("pattern.usage")
-    pattern_id, target, values = args[0], args[1], args[2:]
+    await _pattern(update, svc, caller, account, args[0], args[1], args[2:])
+    return ConversationHandler.END
+
+
+async def pattern_chosen(update: Update, context: Context) -> int:
+    query = update.callback_query
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if query is None or query.data is None or caller is None or context.user_data is None:
+        return ConversationHandler.END
+    _prefix, account, pattern_id = query.data.split(":", 2)
+    await query.answer()
+    context.user_data[PATTERN_FLOW] = [account, pattern_id]
+    await reply(update, render.t(caller.lang, "pattern.ask", id=render.ltr(render.esc(pattern_id))))
+    return VALUES
+
+
+async def pattern_values(update: Update, context: Context) -> int:
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    chosen = context.user_data.pop(PATTERN_FLOW, None) if context.user_data is not None else None
+    if caller is None or caller.message is None or chosen is None:
+        return ConversationHandler.END
+    words = (caller.message.text or "").split()
+    if not words:
+        raise UserError("pattern.usage")
+    await _pattern(update, svc, caller, chosen[0], chosen[1], words[0], words[1:])
+    return ConversationHandler.END
+
+
+async def pattern_cancel(update: Update, context: Context) -> int:
+    if context.user_data is not None:
+        context.user_data.pop(PATTERN_FLOW, None)
+    await cancel_done(update, context)
+    return ConversationHandler.END
+
+
+async def _pattern(update: Update, svc: Services, caller: Caller, account: str, pattern_id: str,
+                   target: str, values: list[str]) -> None:  # fmt: skip
     number = numbers.try_normalize(target) or target
 
     async def call(provider: SmsProvider) -> str | None:
@@ -134,8 +184,26 @@ async def pattern(update: Update, context: Context, svc: Services, caller: Calle
                                  message_id=render.ltr(render.esc(message_id or "—"))))  # fmt: skip
 
 
-async def _templates(caller: Caller, account: str, provider: SmsProvider) -> str:
-    """The account's patterns, or for sms.ir its stored texts; a sentence where there are none."""
+def pattern_flow() -> ConversationHandler[Any]:
+    with warnings.catch_warnings():  # the pattern buttons are tracked per chat and user
+        warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[CommandHandler("pattern", pattern)],
+            states={
+                CHOOSE: [CallbackQueryHandler(pattern_chosen, pattern=r"^pat:[a-z0-9_-]+:.+$")],
+                VALUES: [MessageHandler(filters.TEXT & ~filters.COMMAND, pattern_values)],
+            },
+            fallbacks=[CommandHandler("cancel", pattern_cancel)],
+            name="pattern",
+            persistent=True,
+            allow_reentry=True,
+        )
+
+
+async def _templates(
+    caller: Caller, account: str, provider: SmsProvider
+) -> tuple[str, list[list[InlineKeyboardButton]]]:
+    """The account's patterns with a button each, or for sms.ir its stored texts."""
     lang = caller.lang
     if (
         Capability.DRAFTS in provider.capabilities
@@ -144,12 +212,14 @@ async def _templates(caller: Caller, account: str, provider: SmsProvider) -> str
         texts = await provider.drafts()
         lines = [render.t(lang, "pattern.drafts", account=render.esc(account))]
         lines += [f"{n}. {render.esc(t)}" for n, t in enumerate(texts, 1)]
-        return "\n".join(lines)
+        return "\n".join(lines), []
     found = await provider.patterns()  # NotSupported reads as a sentence
     lines = [render.t(lang, "pattern.list", account=render.esc(account))]
     lines += [render.t(lang, "pattern.item", id=render.ltr(render.esc(p.id)), text=render.esc(p.text))
               for p in found]  # fmt: skip
-    return "\n".join(lines)
+    buttons = [[InlineKeyboardButton(f"{p.id} — {p.text[:40]}", callback_data=f"pat:{account}:{p.id}"[:64])]
+               for p in found]  # fmt: skip
+    return "\n".join(lines), buttons
 
 
 @command("operator")
@@ -217,7 +287,7 @@ async def cancel(update: Update, context: Context) -> None:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(otp_flow())
-    app.add_handler(CommandHandler("pattern", pattern))
+    app.add_handler(pattern_flow())
     app.add_handler(CommandHandler("schedule", schedule))
     app.add_handler(CallbackQueryHandler(cancel_scheduled, pattern=r"^sch:[a-z0-9_-]+:.+$"))
     app.add_handler(CommandHandler("cancel", cancel))
