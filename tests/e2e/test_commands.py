@@ -224,3 +224,25 @@ async def test_low_credit_alerts_the_admins_once_until_it_recovers(w: World) -> 
         await asyncio.sleep(0.05)
         alerts = [m for m in w.tg.bot_messages(ADMIN) if "low on credit" in m["text"]]
     assert len(alerts) == 2
+
+
+async def test_every_command_answers_in_persian_in_a_persian_chat(w: World) -> None:
+    """Each command's first answer in a Persian chat is Persian, and not the English sentence."""
+    commands = ["/start", "/help", "/balance", "/lines", "/inbox", "/report", "/schedule",
+                "/users", "/audit", "/otp", "/pattern", "/route", "/lang", "/cancel",
+                "/report 42", "/send amoot:nope 0912 hi"]  # fmt: skip
+    answers: dict[str, dict[str, str]] = {"en": {}, "fa": {}}
+    for lang in ("en", "fa"):
+        await w.bridge.services.access.set_language(ADMIN, lang)  # type: ignore[union-attr]
+        for command in commands:
+            after = len(w.tg.events)
+            await w.tg.send(ADMIN, ADMIN, command)
+            event = await w.tg.wait_for(lambda e: e.message["chat"]["id"] == ADMIN, after=after)
+            answers[lang][command] = str(event.message.get("text", ""))
+            if command in ("/otp", "/pattern"):
+                await w.tg.send(ADMIN, ADMIN, "/cancel")  # leave the flow it opened
+                await w.tg.wait_for(lambda e: e.message["chat"]["id"] == ADMIN, after=after + 1)
+    for command in commands:
+        fa, en = answers["fa"][command], answers["en"][command]
+        assert any("\u0600" <= ch <= "\u06ff" for ch in fa), (command, fa)
+        assert fa != en, command
