@@ -246,3 +246,32 @@ async def test_every_command_answers_in_persian_in_a_persian_chat(w: World) -> N
         fa, en = answers["fa"][command], answers["en"][command]
         assert any("\u0600" <= ch <= "\u06ff" for ch in fa), (command, fa)
         assert fa != en, command
+
+
+async def test_bulk_needs_a_second_confirmation_and_the_daily_quota_holds(w: World) -> None:
+    numbers = " ".join(f"0912555{n:04d}" for n in range(4))  # threshold 3, quota 20
+    await w.tg.send(ADMIN, ADMIN, f"/send payam: {numbers} bulk hello")
+    preview = await w.tg.wait_text(ADMIN, "Send preview")
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    armed = await w.tg.wait_text(ADMIN, "Confirm again")
+    assert "Yes, send to 4 recipients" in str(w.tg.messages[(ADMIN, armed["message_id"])])
+    assert not w.payam.messages  # nothing went out on the first tap
+    await w.tg.press(ADMIN, ADMIN, armed["message_id"], 0)
+    await w.tg.wait_text(ADMIN, "Result of send")
+    assert len(w.payam.messages) == 4
+    many = " ".join(f"0912666{n:04d}" for n in range(17))  # 4 + 17 > 20
+    after = len(w.tg.events)
+    await w.tg.send(ADMIN, ADMIN, f"/send payam: {many} too many today")
+    preview = await w.tg.wait_text(ADMIN, "Send preview", after=after)
+    answers = len(w.tg.callback_answers)
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    for _ in range(100):
+        if len(w.tg.callback_answers) > answers:
+            break
+        await asyncio.sleep(0.02)
+    refusal = w.tg.callback_answers[answers]
+    assert (
+        "daily quota (20 recipients)" in refusal["text"]
+        and "you sent to 4 today" in refusal["text"]
+    )
+    assert len(w.payam.messages) == 4
