@@ -31,10 +31,10 @@ from .config import AmootAccount, Config, PayamAccount, SmsirAccount
 from .delivery import DeliveryTracker
 from .handlers import admin, balance, send, start, tools
 from .handlers.common import Services, on_error
+from .locales import COMMANDS
 from .metrics import Metrics
 from .outbox import Outbox
 from .ratelimit import TelegramPacer
-from .render import COMMANDS
 from .sending import SendService
 from .web import Web, serving
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import render
+from bot import locales, render
 from providers.base import Capability, NotSupported, ProviderRejected
 
 
@@ -16,8 +16,8 @@ def test_every_missing_capability_reads_as_a_sentence_naming_account_and_capabil
     en = render.provider_error("en", error)
     fa = render.provider_error("fa", error)
     assert en.startswith("Account smsir cannot do this: ") or "smsir" in en
-    assert render.CAPABILITY_NAMES["en"][capability.value] in en
-    assert render.CAPABILITY_NAMES["fa"][capability.value] in fa and "smsir" in fa
+    assert locales.CAPABILITY_NAMES["en"][capability.value] in en
+    assert locales.CAPABILITY_NAMES["fa"][capability.value] in fa and "smsir" in fa
     assert "NotSupported" not in en + fa
 
 
@@ -38,8 +38,8 @@ def test_every_sentence_is_valid_html_for_telegram() -> None:
     """Templates are sent in HTML mode: a literal <id> would make Telegram refuse the message."""
     import re
 
-    for lang, table in render.STRINGS.items():
+    for lang, table in locales.STRINGS.items():
         for key, template in table.items():
             tags = re.findall(r"<[^>]*>", template)
             assert set(tags) <= {"<b>", "</b>"}, (lang, key, tags)
-        assert set(table) == set(render.STRINGS["en"]), lang
+        assert set(table) == set(locales.STRINGS["en"]), lang

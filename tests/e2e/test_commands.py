@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.render import COMMANDS
+from bot.locales import COMMANDS
 from providers.timeutil import now_tehran
 from tests.conftest import ADMIN, GROUP, OPERATOR, STRANGER, World, world
 
