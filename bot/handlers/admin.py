@@ -215,17 +215,35 @@ async def inbox(update: Update, context: Context, svc: Services, caller: Caller)
 async def report(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     args = context.args or []
     if args:
-        send_id = to_ascii_digits(args[0].lstrip("#"))
-        row = await svc.sends.repo.get(int(send_id)) if send_id.isdecimal() else None
-        if row is None:
-            raise UserError("report.not_found", id=args[0])
-        head = render.t(caller.lang, "report.detail", id=row.id, account=render.esc(row.account),
-                        when=_when(caller.lang, row.created_at),
-                        state=render.t(caller.lang, f"state.{row.state}"),
-                        text=render.esc(row.text))  # fmt: skip
-        await reply(update, _fit(head + "\n\n" + result_text(caller.lang, row)))
+        await reply(update, await _detail(svc, caller, args[0]))
         return
-    await reply(update, _fit(await _recent(svc, caller)))
+    rows = await svc.sends.repo.recent(LIST_DEFAULT)
+    buttons = [[InlineKeyboardButton(f"#{row.id}", callback_data=f"rep:{row.id}") for row in rows[i : i + 5]]
+               for i in range(0, len(rows), 5)]  # fmt: skip
+    await reply(update, _fit(await _recent(svc, caller)),
+                InlineKeyboardMarkup(buttons) if buttons else None)  # fmt: skip
+
+
+@command("viewer")
+async def report_button(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+    """A tap on #id under /report: that send's per-recipient report."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    await query.answer()
+    await reply(update, await _detail(svc, caller, query.data.split(":", 1)[1]))
+
+
+async def _detail(svc: Services, caller: Caller, raw_id: str) -> str:
+    send_id = to_ascii_digits(raw_id.lstrip("#"))
+    row = await svc.sends.repo.get(int(send_id)) if send_id.isdecimal() else None
+    if row is None or row.state in ("draft", "armed", "cancelled"):
+        raise UserError("report.not_found", id=raw_id)
+    head = render.t(caller.lang, "report.detail", id=row.id, account=render.esc(row.account),
+                    when=_when(caller.lang, row.created_at),
+                    state=render.t(caller.lang, f"state.{row.state}"),
+                    text=render.esc(row.text))  # fmt: skip
+    return _fit(head + "\n\n" + result_text(caller.lang, row))
 
 
 async def _recent(svc: Services, caller: Caller) -> str:
@@ -279,3 +297,4 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(users_button, pattern=r"^usr:-?\d+:[a-z]+$"))
     app.add_handler(CommandHandler("inbox", inbox))
     app.add_handler(CommandHandler("report", report))
+    app.add_handler(CallbackQueryHandler(report_button, pattern=r"^rep:\d+$"))

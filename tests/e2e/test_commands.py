@@ -95,6 +95,11 @@ async def test_inbox_and_report(w: World) -> None:
     assert "#1" in text and "payam" in text
     text = _plain(await _ask(w, "/report 1", "Send #1"))
     assert "0912 123 4567" in text and "report me" in text
+    listing = w.tg.bot_messages(ADMIN)[-2]  # the /report list, with a button per send
+    assert "Latest sends" in listing["text"]
+    await w.tg.press(ADMIN, ADMIN, listing["message_id"], 0)
+    await w.tg.wait_for(lambda e: "Send #1" in e.message.get("text", "")
+                        and e.message["message_id"] > listing["message_id"] + 1)  # fmt: skip
     await _ask(w, "/report 99", "There is no send #99")
 
 
