@@ -239,7 +239,7 @@ async def _detail(svc: Services, caller: Caller, raw_id: str) -> str:
     row = await svc.sends.repo.get(int(send_id)) if send_id.isdecimal() else None
     if row is None or row.state in ("draft", "armed", "cancelled"):
         raise UserError("report.not_found", id=raw_id)
-    head = render.t(caller.lang, "report.detail", id=row.id, account=render.esc(row.account),
+    head = render.t(caller.lang, "report.detail", id=render.digits(caller.lang, str(row.id)), account=render.esc(row.account),
                     when=_when(caller.lang, row.created_at),
                     state=render.t(caller.lang, f"state.{row.state}"),
                     text=render.esc(row.text))  # fmt: skip
@@ -260,7 +260,7 @@ async def _recent(svc: Services, caller: Caller) -> str:
             f"{render.number(caller.lang, v)}"
             for k, v in sorted(counts.items())
         )
-        lines.append(render.t(caller.lang, "report.line", id=row.id, account=render.esc(row.account),
+        lines.append(render.t(caller.lang, "report.line", id=render.digits(caller.lang, str(row.id)), account=render.esc(row.account),
                               when=_when(caller.lang, row.created_at),
                               state=render.t(caller.lang, f"state.{row.state}"), summary=summary))  # fmt: skip
     return "\n".join(lines)
