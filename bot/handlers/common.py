@@ -11,7 +11,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, ConversationHandler
 
 from providers.base import ProviderError, SmsProvider
 from storage.access import ROLES, AccessRepo
@@ -163,9 +163,16 @@ async def on_error(update: object, context: Context) -> None:
         log.warning("could not report an error to chat %s: %s", update.effective_chat.id, exc)
 
 
-async def cancel_done(update: Update, context: Context) -> None:
-    """What every flow's /cancel says."""
-    svc = services(context)
-    caller = await guard(update, svc, "viewer")
-    if caller is not None:
-        await reply(update, render.t(caller.lang, "cancel.done"))
+def flow_cancel(key: str) -> Callable[[Update, Context], Coroutine[Any, Any, int]]:
+    """A flow's /cancel: forget its answers (``user_data[key]``), say so, end the flow."""
+
+    async def cancel(update: Update, context: Context) -> int:
+        if context.user_data is not None:
+            context.user_data.pop(key, None)
+        svc = services(context)
+        caller = await guard(update, svc, "viewer")
+        if caller is not None:
+            await reply(update, render.t(caller.lang, "cancel.done"))
+        return ConversationHandler.END
+
+    return cancel

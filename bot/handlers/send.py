@@ -29,7 +29,7 @@ from storage.sends import SendRow
 
 from .. import render
 from ..sending import ParsedSend, parse_send
-from .common import Caller, Context, Services, cancel_done, guard, reply, services
+from .common import Caller, Context, Services, flow_cancel, guard, reply, services
 
 log = logging.getLogger("smsbridge.bot")
 
@@ -245,12 +245,6 @@ async def flow_text(update: Update, context: Context) -> int:
     return END
 
 
-async def flow_cancel(update: Update, context: Context) -> int:
-    _user_data(context).pop(FLOW, None)
-    await cancel_done(update, context)
-    return END
-
-
 def send_flow() -> ConversationHandler[Any]:
     text = filters.TEXT & ~filters.COMMAND
     with warnings.catch_warnings():  # the account buttons are tracked per chat and user, on purpose
@@ -262,7 +256,7 @@ def send_flow() -> ConversationHandler[Any]:
                 RECIPIENTS: [MessageHandler(text, flow_recipients)],
                 TEXT: [MessageHandler(text, flow_text)],
             },
-            fallbacks=[CommandHandler("cancel", flow_cancel)],
+            fallbacks=[CommandHandler("cancel", flow_cancel(FLOW))],
             name="send",
             persistent=True,
             allow_reentry=True,

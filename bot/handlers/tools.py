@@ -22,7 +22,7 @@ from providers.base import Capability, SmsProvider
 
 from .. import render
 from ..sending import UserError
-from .common import Caller, Context, Services, cancel_done, command, guard, reply, services
+from .common import Caller, Context, Services, command, flow_cancel, guard, reply, services
 
 
 def _account(svc: Services, args: list[str]) -> tuple[str, list[str]]:
@@ -68,13 +68,6 @@ async def otp_number(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-async def otp_cancel(update: Update, context: Context) -> int:
-    if context.user_data is not None:
-        context.user_data.pop(OTP_FLOW, None)
-    await cancel_done(update, context)
-    return ConversationHandler.END
-
-
 async def _otp(update: Update, svc: Services, caller: Caller, account: str, target: str,
                code: str | None) -> None:  # fmt: skip
     if code is not None:
@@ -104,7 +97,7 @@ def otp_flow() -> ConversationHandler[Any]:
     return ConversationHandler(
         entry_points=[CommandHandler("otp", otp)],
         states={NUMBER: [MessageHandler(filters.TEXT & ~filters.COMMAND, otp_number)]},
-        fallbacks=[CommandHandler("cancel", otp_cancel)],
+        fallbacks=[CommandHandler("cancel", flow_cancel(OTP_FLOW))],
         name="otp",
         persistent=True,
         allow_reentry=True,
@@ -160,13 +153,6 @@ async def pattern_values(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-async def pattern_cancel(update: Update, context: Context) -> int:
-    if context.user_data is not None:
-        context.user_data.pop(PATTERN_FLOW, None)
-    await cancel_done(update, context)
-    return ConversationHandler.END
-
-
 async def _pattern(update: Update, svc: Services, caller: Caller, account: str, pattern_id: str,
                    target: str, values: list[str]) -> None:  # fmt: skip
     number = numbers.try_normalize(target) or target
@@ -193,7 +179,7 @@ def pattern_flow() -> ConversationHandler[Any]:
                 CHOOSE: [CallbackQueryHandler(pattern_chosen, pattern=r"^pat:[a-z0-9_-]+:.+$")],
                 VALUES: [MessageHandler(filters.TEXT & ~filters.COMMAND, pattern_values)],
             },
-            fallbacks=[CommandHandler("cancel", pattern_cancel)],
+            fallbacks=[CommandHandler("cancel", flow_cancel(PATTERN_FLOW))],
             name="pattern",
             persistent=True,
             allow_reentry=True,
