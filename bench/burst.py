@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.ratelimit import TelegramPacer, Window
 from sandbox.telegram import TelegramSim
 
-from .relay import _load
+from .loadgen import load
 from .results import Row
 from .stage import stage
 
@@ -25,7 +25,7 @@ async def burst(tmp: Path) -> list[Row]:
     pacer = TelegramPacer(group=Window(20, window))
     async with stage(tmp, [GROUP], tg=tg, pacer=pacer) as st:
         started = time.perf_counter()
-        result = await _load(st.relay_url, SMS, 1)
+        result = await load(st.relay_url, SMS, 1)
         texts = {f"bench sms {n}" for n in range(1, SMS + 1)}
         deadline = started + 120
         while time.perf_counter() < deadline:

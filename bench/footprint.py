@@ -18,7 +18,7 @@ from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
 from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
 from sandbox.telegram import TelegramSim
 
-from .relay import _load
+from .loadgen import load
 from .results import Row
 from .stage import RELAY_SECRET
 
@@ -106,7 +106,7 @@ chat_id = -1001
             ready = time.perf_counter() - started
             await asyncio.sleep(3)
             idle = _rss_mb(proc.pid)
-            await _load(f"{base}/relay/amoot/{RELAY_SECRET}/inbound", INBOUND, 1)
+            await load(f"{base}/relay/amoot/{RELAY_SECRET}/inbound", INBOUND, 1)
             await asyncio.sleep(3)
             loaded = _rss_mb(proc.pid)
         finally:

@@ -39,6 +39,21 @@ async def _connection(host: str, port: int, path: str, numbers: list[int],
         writer.close()
 
 
+CONNECTIONS = 64
+
+
+async def load(
+    url: str, total: int, first: int, connections: int = CONNECTIONS
+) -> dict[str, float]:
+    """Run the load generator in a process of its own; its JSON answer."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.loadgen", url, str(total), str(connections), str(first),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    return dict(json.loads(out))
+
+
 async def main(url: str, total: int, concurrency: int, first: int) -> dict[str, float]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80

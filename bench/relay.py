@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -16,11 +15,11 @@ from starlette.routing import Route
 
 from bot.web import serving
 
+from .loadgen import CONNECTIONS, load
 from .results import Row
 from .stage import RELAY_SECRET, Stage, median, percentile, relay_body, stage
 
 REQUESTS = 5000
-CONNECTIONS = 64
 ROUNDS = 3
 
 
@@ -30,25 +29,16 @@ async def _bare(request: Request) -> JSONResponse:
     return JSONResponse({"stored": 1, "duplicates": 0})
 
 
-async def _load(url: str, total: int, first: int) -> dict[str, float]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.loadgen", url, str(total), str(CONNECTIONS), str(first),
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
-    return dict(json.loads(out))
-
-
 async def relay_intake(tmp: Path) -> list[Row]:
     bare = Starlette(routes=[Route("/relay", _bare, methods=["POST"])])
     runs: dict[str, list[dict[str, float]]] = {"bare": [], "bridge": []}
     async with stage(tmp, [-1001]) as st, serving(bare, "127.0.0.1", 0) as bare_url:
-        await _load(st.relay_url, 200, 0)  # warm both up
-        await _load(f"{bare_url}/relay", 200, 0)
+        await load(st.relay_url, 200, 0)  # warm both up
+        await load(f"{bare_url}/relay", 200, 0)
         for round_no in range(ROUNDS):
             first = 1_000 + round_no * REQUESTS
-            runs["bare"].append(await _load(f"{bare_url}/relay", REQUESTS, first))
-            runs["bridge"].append(await _load(st.relay_url, REQUESTS, first))
+            runs["bare"].append(await load(f"{bare_url}/relay", REQUESTS, first))
+            runs["bridge"].append(await load(st.relay_url, REQUESTS, first))
         rows = await st.bridge.db.fetchone("SELECT count(*) FROM inbound")
         stored = int(rows[0]) if rows else 0
     bare_rps = median([r["rps"] for r in runs["bare"]])

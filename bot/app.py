@@ -152,7 +152,8 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
 
         await application.initialize()
         stack.push_async_callback(application.shutdown)
-        outbox = Outbox(outbox_repo, application.bot, bridge.render, digest=bridge.render_digest)
+        outbox = Outbox(outbox_repo, application.bot, bridge.render,
+                        digest=bridge.render_digest, interval=pacer.interval)  # fmt: skip
         bridge.outbox = outbox
         svc.credit.queued = outbox.wake
         bridge.bot = application.bot

@@ -129,13 +129,20 @@ class Bridge:
         if not items or items[0].chat_id in self.topic_chats:
             return None  # in a chat of topics, each SMS goes to its correspondent's topic
         lang = await self.access.language(items[0].chat_id) or self.config.telegram.language
+        run = []  # the leading inbound rows of one topic: plain texts and other topics go alone
+        for item in items:
+            if item.payload.get("kind") != "inbound" or item.thread_id != items[0].thread_id:
+                break
+            run.append(item)
+        rows = await self.inbound.get_many([int(i.payload["inbound_id"]) for i in run])
+        # The title with the largest count it could show: its length bounds every shorter one.
+        size = len(render.t(lang, "digest.title", count=render.number(lang, len(run)),
+                            example=f"#{render.digits(lang, '1')}"))  # fmt: skip
         blocks: list[str] = []
         taken: list[OutboxItem] = []
         entries: list[tuple[int, int]] = []
-        for item in items:
-            if item.payload.get("kind") != "inbound" or item.thread_id != items[0].thread_id:
-                break  # plain texts and other topics go on their own, in order
-            row = await self.inbound.get(int(item.payload["inbound_id"]))
+        for item in run:
+            row = rows.get(int(item.payload["inbound_id"]))
             if row is None:
                 break
             number = len(entries) + 1
@@ -146,9 +153,8 @@ class Bridge:
                 time=render.when(lang, datetime.fromisoformat(row.received_at))[0],
                 text=render.esc(row.text),
             )  # fmt: skip
-            title = render.t(lang, "digest.title", count=render.number(lang, number),
-                             example=f"#{render.digits(lang, '1')}")  # fmt: skip
-            if len(title) + sum(len(b) + 2 for b in [*blocks, block]) > limit:
+            size += len(block) + 2
+            if size > limit:
                 break
             blocks.append(block)
             taken.append(item)

@@ -40,11 +40,7 @@ class Digest:
 Renderer = Callable[[OutboxItem], Awaitable[Rendered | None]]
 DigestRenderer = Callable[[list[OutboxItem]], Awaitable[Digest | None]]
 DIGEST_AFTER = 5.0  # seconds: a backlog that would take longer at the chat's rate is packed
-
-
-def send_interval(chat_id: int) -> float:
-    """Telegram's pace for one chat: about 1 message/s in private chats, 20/min in groups."""
-    return 3.0 if chat_id < 0 else 1.0
+DIGEST_ROWS = 200  # queued rows looked at for one digest (more than 4096 characters can carry)
 
 
 class Outbox:
@@ -58,9 +54,11 @@ class Outbox:
         max_backoff: float = 300,
         stop_grace: float = 5.0,
         digest: DigestRenderer | None = None,
+        interval: Callable[[int], float] = lambda chat_id: 1.0,
     ) -> None:
         self.repo = repo
         self.digest = digest
+        self.interval = interval  # the pacer's seconds per message for a chat
         self.bot = bot
         self.render = render
         self.max_backoff = max_backoff
@@ -110,9 +108,10 @@ class Outbox:
         """Deliver a chat's head row, or, when its backlog would take more than a few seconds
         at the chat's rate, as many queued SMS as fit one digest message."""
         if self.digest is not None:
-            queue = await self.repo.queue(head.chat_id, limit=200)
-            if len(queue) * send_interval(head.chat_id) > DIGEST_AFTER:
-                digest = await self.digest(queue)
+            # Most heads have no backlog: look at just enough rows to know, then at a digest's worth.
+            enough = int(DIGEST_AFTER / self.interval(head.chat_id)) + 1
+            if len(await self.repo.queue(head.chat_id, limit=enough)) >= enough:
+                digest = await self.digest(await self.repo.queue(head.chat_id, limit=DIGEST_ROWS))
                 if digest is not None:
                     return await self._deliver(head, digest)
         return await self._deliver(head)

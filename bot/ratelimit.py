@@ -97,9 +97,10 @@ class TelegramPacer(BaseRateLimiter[None]):
             budget = self._chats[chat_id] = _Budget(self.group if is_group else self.private)
         return budget
 
-    def blocked_for(self, chat_id: int) -> float:
-        """Seconds until this chat may receive a message again (0 when it may now)."""
-        return self._budget(chat_id).wait(self.clock())
+    def interval(self, chat_id: int) -> float:
+        """The steady pace of one chat, in seconds per message (about 1 s private, 3 s group)."""
+        window = self._budget(chat_id).window
+        return window.seconds / window.count
 
     async def _take(self, budget: _Budget, counted: bool) -> None:
         async with budget.lock:

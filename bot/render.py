@@ -8,6 +8,7 @@ from datetime import datetime
 
 import jdatetime
 
+from providers import numbers
 from providers.base import (
     AuthFailed,
     Balance,
@@ -142,7 +143,7 @@ def balance_block(lang: str, account: str, provider: str, balance: Balance) -> s
 def local_form(canonical: str) -> str:
     """``989121234567`` → ``0912 123 4567``, as people write a number (also a topic's name)."""
     if len(canonical) == 12 and canonical.startswith("98"):
-        local = "0" + canonical[2:]
+        local = numbers.local0(canonical)
         return f"{local[:4]} {local[4:7]} {local[7:]}"
     return canonical[:128]
 

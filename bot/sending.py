@@ -14,6 +14,7 @@ from providers import numbers
 from providers.base import (
     GROUP_PREFIX,
     Capability,
+    NotSupported,
     OutcomeUnknown,
     OutgoingSms,
     ProviderError,
@@ -263,11 +264,16 @@ class SendService:
         account: str,
         number: str,
         label: str,
+        capability: Capability,
         call: Callable[[SmsProvider], Awaitable[str | None]],
     ) -> str | None:
         """A one-recipient send with no preview (an OTP, a pattern): quota, audit and the
         stored record as for /send; ``call`` talks to the provider and returns the message id.
-        ``label`` is what is stored as the text (never the code itself)."""
+        ``label`` is what is stored as the text (never the code itself). An account without
+        ``capability`` is refused before anything is recorded or counted."""
+        provider = self.providers[account]
+        if capability not in provider.capabilities:
+            raise NotSupported(account, capability)
         valid, invalid = split_recipients([number])
         if not valid:
             raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
@@ -283,20 +289,34 @@ class SendService:
             raise UserError("confirm.quota", quota=self.config.access.daily_quota,
                             used=claim.used_today)  # fmt: skip
         try:
-            message_id = await call(self.providers[account])
-        except OutcomeUnknown as exc:
-            await self.repo.record_result(send_id, state="unknown", error=exc.code,
-                                          results=[Recipient(valid[0], None, "unknown")])  # fmt: skip
-            raise
+            message_id = await call(provider)
         except ProviderError as exc:
-            await self.repo.record_result(
-                send_id, state="failed", error=exc.code,
-                results=[Recipient(valid[0], None, "failed", error=exc.code)],
-            )  # fmt: skip
+            await self._record_error(send_id, account, valid, exc)
             raise
         await self.repo.record_result(send_id, state="sent",
                                       results=[Recipient(valid[0], message_id, "queued")])  # fmt: skip
+        self._count(account, ["queued"])
         return message_id
+
+    async def _record_error(
+        self, send_id: int, account: str, recipients: Sequence[str], exc: ProviderError
+    ) -> None:
+        """A send the provider failed: "unknown" when the request may have arrived (never
+        resent), else "failed" with the provider's code, for every recipient."""
+        state = "unknown" if isinstance(exc, OutcomeUnknown) else "failed"
+        error = None if state == "unknown" else exc.code
+        await self.repo.record_result(
+            send_id, state=state, error=exc.code,
+            results=[Recipient(n, None, state, error=error) for n in recipients],
+        )  # fmt: skip
+        self._count(account, [state] * len(recipients))
+
+    def _count(self, account: str, states: Sequence[str]) -> None:
+        """Outbound SMS by result: accepted by the provider, failed, or unknown."""
+        if self.metrics is not None:
+            for state in states:
+                result = "accepted" if state == "queued" else state
+                self.metrics.outbound.inc(account=account, result=result)
 
     async def execute(self, row: SendRow) -> tuple[SendRow, ProviderError | None]:
         """Call the provider once. After a possible arrival the send is never repeated."""
@@ -309,33 +329,21 @@ class SendService:
         error: ProviderError | None = None
         try:
             result = await provider.send(sms)
-        except OutcomeUnknown as exc:
-            error = exc
-            await self.repo.record_result(
-                row.id, state="unknown", error=exc.code,
-                results=[Recipient(r.number, None, "unknown") for r in row.recipients],
-            )  # fmt: skip
         except ProviderError as exc:
             error = exc
-            await self.repo.record_result(
-                row.id, state="failed", error=exc.code,
-                results=[Recipient(r.number, None, "failed", error=exc.code) for r in row.recipients],
-            )  # fmt: skip
+            await self._record_error(row.id, row.account, sms.recipients, exc)
         else:
-            ok = sum(1 for i in result.items if i.ok)
-            unknown = sum(1 for i in result.items if i.error == "unknown")
-            state = "sent" if ok == len(result.items) else ("partial" if ok else "failed")
-            if unknown and not ok and unknown == len(result.items):
+            states = [_item_state(i) for i in result.items]
+            ok = states.count("queued")
+            state = "sent" if ok == len(states) else ("partial" if ok else "failed")
+            if states and states.count("unknown") == len(states):
                 state = "unknown"
             await self.repo.record_result(
                 row.id, state=state, campaign_id=result.campaign_id, price=result.price,
-                results=[Recipient(i.number, i.message_id, _item_state(i), error=i.error)
-                         for i in result.items],
+                results=[Recipient(i.number, i.message_id, s, error=i.error)
+                         for i, s in zip(result.items, states, strict=True)],
             )  # fmt: skip
+            self._count(row.account, states)
         final = await self.repo.get(row.id)
         assert final is not None
-        if self.metrics is not None:
-            for r in final.recipients:
-                outcome = "accepted" if r.message_id else r.state
-                self.metrics.outbound.inc(account=row.account, result=outcome)
         return final, error

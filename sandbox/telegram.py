@@ -129,7 +129,9 @@ class TelegramSim:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.violations = 0
         self.count_429 = 0
-        self.fail_next: list[int] = []  # HTTP statuses to answer the next bot calls with
+        # HTTP statuses to answer the next bot calls with: a status for any method, or
+        # (status, method) for the next call of that method only
+        self.fail_next: list[int | tuple[int, str]] = []
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -291,8 +293,10 @@ class TelegramSim:
         method = request.path_params["method"]
         params = await self._params(request)
         self.calls.append((method, params))
-        if self.fail_next:
-            status = self.fail_next.pop(0)
+        failing = next((f for f in self.fail_next if isinstance(f, int) or f[1] == method), None)
+        if failing is not None:
+            self.fail_next.remove(failing)
+            status = failing if isinstance(failing, int) else failing[0]
             return JSONResponse(
                 {"ok": False, "error_code": status, "description": "Internal Server Error"}, status
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,12 +54,15 @@ class Link:
     send_id: int | None
 
 
+ChatsFor = Callable[[str | None], list[int]]  # the chats routed for an SMS to a line
+
+
 @dataclass(slots=True)
 class _Write:
     account: str
     messages: Sequence[NewInbound]
     source: str
-    chats_for: Any
+    chats_for: ChatsFor
     cursor: tuple[str, str] | None
     done: asyncio.Future[list[int]]
 
@@ -93,7 +96,7 @@ class InboundRepo:
         account: str,
         messages: Sequence[NewInbound],
         source: str,
-        chats_for: Any,
+        chats_for: ChatsFor,
         cursor: tuple[str, str] | None = None,
     ) -> list[int]:
         """Store new SMS and queue each for its chats; duplicates are skipped. Returns the ids of
@@ -209,6 +212,16 @@ class InboundRepo:
             (chat_id, thread_id),
         )
         return (row[0], row[1], row[2]) if row else None
+
+    async def get_many(self, inbound_ids: Sequence[int]) -> dict[int, InboundRow]:
+        """Several SMS by id in one query (a digest shows up to a few dozen)."""
+        if not inbound_ids:
+            return {}
+        marks = ", ".join("?" * len(inbound_ids))
+        rows = await self.db.fetchall(
+            f"SELECT {_INBOUND} FROM inbound WHERE id IN ({marks})", tuple(inbound_ids)
+        )
+        return {int(r[0]): InboundRow(*r) for r in rows}
 
     async def get(self, inbound_id: int) -> InboundRow | None:
         row = await self.db.fetchone(f"SELECT {_INBOUND} FROM inbound WHERE id = ?", (inbound_id,))

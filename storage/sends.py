@@ -127,15 +127,25 @@ class SendsRepo:
             )
 
     async def get(self, send_id: int) -> SendRow | None:
-        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM sends WHERE id = ?", (send_id,))
-        if row is None:
-            return None
-        rows = await self.db.fetchall(
-            "SELECT number, message_id, state, raw_status, error FROM send_recipients "
-            "WHERE send_id = ? ORDER BY rowid",
-            (send_id,),
-        )
-        return _row(row, [Recipient(*r) for r in rows])
+        found = await self._select("id = ?", (send_id,))
+        return found[0] if found else None
+
+    async def _select(
+        self, where: str, params: tuple[object, ...], tail: str = ""
+    ) -> list[SendRow]:
+        """Sends matching ``where`` with their recipients: two queries however many sends."""
+        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM sends WHERE {where} {tail}", params)
+        if not rows:
+            return []
+        ids = [int(r["id"]) for r in rows]
+        recipients: dict[int, list[Recipient]] = {i: [] for i in ids}
+        for r in await self.db.fetchall(
+            "SELECT send_id, number, message_id, state, raw_status, error FROM send_recipients "
+            f"WHERE send_id IN ({', '.join('?' * len(ids))}) ORDER BY rowid",
+            tuple(ids),
+        ):
+            recipients[int(r[0])].append(Recipient(*tuple(r)[1:]))
+        return [_row(r, recipients[int(r["id"])]) for r in rows]
 
     async def claim(
         self,
@@ -246,20 +256,15 @@ class SendsRepo:
 
     async def recent(self, limit: int) -> list[SendRow]:
         """The latest sends that were confirmed (drafts and cancelled previews left out)."""
-        rows = await self.db.fetchall(
-            "SELECT id FROM sends WHERE state NOT IN ('draft', 'armed', 'cancelled') "
-            "ORDER BY id DESC LIMIT ?",
-            (limit,),
+        return await self._select(
+            "state NOT IN ('draft', 'armed', 'cancelled')",
+            (),
+            f"ORDER BY id DESC LIMIT {int(limit)}",
         )
-        found = [await self.get(int(r["id"])) for r in rows]
-        return [row for row in found if row is not None]
 
     async def scheduled(self, account: str, after: str) -> list[SendRow]:
         """Sends of ``account`` accepted for a time after ``after`` (ISO), soonest first."""
-        rows = await self.db.fetchall(
-            "SELECT id FROM sends WHERE account = ? AND send_at IS NOT NULL AND send_at > ? "
-            "AND state IN ('sent', 'partial') ORDER BY send_at",
-            (account, after),
-        )
-        found = [await self.get(int(r["id"])) for r in rows]
-        return [row for row in found if row is not None]
+        return await self._select(
+            "account = ? AND send_at IS NOT NULL AND send_at > ? AND state IN ('sent', 'partial')",
+            (account, after), "ORDER BY send_at",
+        )  # fmt: skip

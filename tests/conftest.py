@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,13 @@ GROUP = -100555
 
 PAYAM_LINE = "98200012345"
 RELAY_SECRET = "relaysecret0123456789"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a server that must know it in advance)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -13,7 +13,7 @@ from storage.access import ROLES
 from .. import render
 from ..sending import UserError
 from .common import Caller, Context, Services, command, guard, reply, services
-from .send import result_text
+from .send import delivery_counts, result_text
 
 LIST_DEFAULT, LIST_MAX = 10, 50
 
@@ -252,21 +252,11 @@ async def _recent(svc: Services, caller: Caller) -> str:
         return render.t(caller.lang, "report.empty")
     lines = [render.t(caller.lang, "report.title")]
     for row in rows:
-        counts: dict[str, int] = {}
-        for r in row.recipients:
-            counts[r.state] = counts.get(r.state, 0) + 1
-        summary = " · ".join(
-            f"{render.t(caller.lang, f'delivery.{k}') if k in DELIVERY else k} "
-            f"{render.number(caller.lang, v)}"
-            for k, v in sorted(counts.items())
-        )
+        summary = delivery_counts(caller.lang, row.recipients)
         lines.append(render.t(caller.lang, "report.line", id=render.digits(caller.lang, str(row.id)), account=render.esc(row.account),
                               when=_when(caller.lang, row.created_at),
                               state=render.t(caller.lang, f"state.{row.state}"), summary=summary))  # fmt: skip
     return "\n".join(lines)
-
-
-DELIVERY = ("queued", "sent", "delivered", "failed", "unknown")
 
 
 @command("admin")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from telegram.warnings import PTBUserWarning
 from providers.numbers import to_ascii_digits
 from providers.text import analyze
 from storage.inbound import Link
-from storage.sends import SendRow
+from storage.sends import Recipient, SendRow
 
 from .. import render
 from ..sending import ParsedSend, parse_send
@@ -67,35 +68,43 @@ DELIVERY_MARKS = {"queued": "⏳", "sent": "📶", "delivered": "✅", "failed":
 LIST_LIMIT = 10  # above this many recipients, delivery shows counts and the failures only
 
 
+def delivery_counts(lang: str, recipients: Sequence[Recipient]) -> str:
+    """``✅ delivered 5 · ❌ not delivered 1 · ⏳ queued 4`` for a send's recipients."""
+    counts: dict[str, int] = {}
+    for r in recipients:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    return " · ".join(
+        f"{DELIVERY_MARKS.get(state, '❔')} "
+        f"{render.t(lang, f'delivery.{state}') if state in DELIVERY_MARKS else render.esc(state)} "
+        f"{render.number(lang, count)}"
+        for state, count in sorted(counts.items())
+    )
+
+
 def result_text(lang: str, row: SendRow) -> str:
-    """The provider's answer, then each recipient's delivery state as reports arrive."""
+    """The provider's answer, then each recipient's delivery state as reports arrive (above
+    ``LIST_LIMIT`` recipients: counts, and the first refused numbers)."""
     lines = [render.t(lang, "result.title", id=render.digits(lang, str(row.id)),
                       account=render.esc(row.account))]  # fmt: skip
     if row.state == "unknown":
         lines.append(render.t(lang, "result.unknown", error=render.esc(row.error or "")))
         return "\n".join(lines)
     accepted = [r for r in row.recipients if r.message_id]
+    refused = [r for r in row.recipients if not r.message_id]
     if len(row.recipients) > LIST_LIMIT:
-        counts: dict[str, int] = {}
-        for r in accepted:
-            counts[r.state] = counts.get(r.state, 0) + 1
-        shown = " · ".join(
-            f"{DELIVERY_MARKS.get(state, '❔')} {render.t(lang, f'delivery.{state}')} "
-            f"{render.number(lang, count)}"
-            for state, count in sorted(counts.items())
-        )
-        lines.append(render.t(lang, "result.summary", counts=shown))
+        lines.append(render.t(lang, "result.summary", counts=delivery_counts(lang, accepted)))
         accepted = []
-    for r in row.recipients:
-        if r.message_id and r in accepted:
-            lines.append(render.t(
-                lang, "result.ok", mark=DELIVERY_MARKS.get(r.state, "❔"),
-                number=render.phone(lang, r.number), state=render.t(lang, f"delivery.{r.state}"),
-                message_id=render.ltr(render.esc(r.message_id)),
-            ))  # fmt: skip
-        elif not r.message_id and len(lines) < 2 * LIST_LIMIT:
-            lines.append(render.t(lang, "result.failed", number=render.phone(lang, r.number),
-                                  error=render.esc(r.error or row.error or "")))  # fmt: skip
+    for r in accepted:
+        lines.append(render.t(
+            lang, "result.ok", mark=DELIVERY_MARKS.get(r.state, "❔"),
+            number=render.phone(lang, r.number), state=render.t(lang, f"delivery.{r.state}"),
+            message_id=render.ltr(render.esc(r.message_id or "")),
+        ))  # fmt: skip
+    for r in refused[:LIST_LIMIT]:
+        lines.append(render.t(lang, "result.failed", number=render.phone(lang, r.number),
+                              error=render.esc(r.error or row.error or "")))  # fmt: skip
+    if len(refused) > LIST_LIMIT:
+        lines.append(f"… (+{render.number(lang, len(refused) - LIST_LIMIT)})")
     if row.campaign_id:
         lines.append(
             render.t(lang, "result.campaign", campaign=render.ltr(render.esc(row.campaign_id)))
@@ -105,13 +114,18 @@ def result_text(lang: str, row: SendRow) -> str:
     return "\n".join(lines)
 
 
+async def reply_to_of(svc: Services, row: SendRow) -> str | None:
+    """The customer a send answers, when it is a reply to a forwarded SMS."""
+    inbound = await svc.bridge.inbound.get(row.inbound_id) if row.inbound_id else None
+    return inbound.sender if inbound else None
+
+
 async def show_delivery(bot: Bot, svc: Services, row: SendRow) -> None:
     """Edit a send's chat message to show its latest delivery states."""
     if row.chat_message_id is None:
         return
     lang = await svc.language(row.chat_id)
-    inbound = await svc.bridge.inbound.get(row.inbound_id) if row.inbound_id else None
-    text = preview_text(lang, row, inbound.sender if inbound else None)
+    text = preview_text(lang, row, await reply_to_of(svc, row))
     try:
         await bot.edit_message_text(
             text + "\n\n" + result_text(lang, row), chat_id=row.chat_id,
@@ -346,8 +360,7 @@ async def on_button(update: Update, context: Context) -> None:
     if row is None:
         await query.answer(render.t(lang, "confirm.gone"), show_alert=True)
         return
-    inbound = await svc.bridge.inbound.get(row.inbound_id) if row.inbound_id else None
-    reply_to = inbound.sender if inbound else None
+    reply_to = await reply_to_of(svc, row)
     if action == "no":
         if await svc.sends.repo.cancel(send_id, caller.user_id):
             await query.answer()

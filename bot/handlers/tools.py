@@ -84,7 +84,7 @@ async def _otp(update: Update, svc: Services, caller: Caller, account: str, targ
 
     message_id = await svc.sends.direct(
         user_id=caller.user_id, chat_id=caller.chat_id, account=account, number=target,
-        label="OTP", call=call,
+        label="OTP", capability=Capability.OTP, call=call,
     )  # fmt: skip
     await reply(update, render.t(
         caller.lang, "otp.sent", code=render.ltr(render.esc(sent.get("code") or "—")),
@@ -163,7 +163,8 @@ async def _pattern(update: Update, svc: Services, caller: Caller, account: str, 
 
     message_id = await svc.sends.direct(
         user_id=caller.user_id, chat_id=caller.chat_id, account=account, number=target,
-        label=f"pattern {pattern_id}: {', '.join(values)}", call=call,
+        label=f"pattern {pattern_id}: {', '.join(values)}", capability=Capability.PATTERN,
+        call=call,
     )  # fmt: skip
     await reply(update, render.t(caller.lang, "pattern.sent", id=render.esc(pattern_id),
                                  number=render.phone(caller.lang, number),

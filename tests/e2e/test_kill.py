@@ -8,23 +8,16 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, world
+from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, free_port, world
 
 KILLS = 3
 ROOT = str(Path(__file__).resolve().parents[2])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -66,7 +59,7 @@ async def test_sigkill_during_bursts_loses_nothing_acknowledged_or_polled(tmp_pa
         # Each restarted process starts with a fresh pacer; Telegram's group budget (20/min) would
         # then hold the backlog for a minute. Pacing has its own tests: here only loss counts.
         w.tg.group_limit = (1000, 60.0)
-        port = _free_port()
+        port = free_port()
         text = w.config_path.read_text(encoding="utf-8").replace("port = 0", f"port = {port}")
         w.config_path.write_text(text.replace('level = "DEBUG"', 'level = "WARNING"'), "utf-8")
         base = f"http://127.0.0.1:{port}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ from bot.config import load_config
 from bot.web import BadBody, relay_items
 from providers.amootsms import parse_inbound_item
 from providers.base import ProviderProtocolError
-from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, world
+from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, free_port, world
 
 ITEM = {"MessageID": 5550001, "Mobile": "09125556666", "MessageText": "from a relay",
         "ReceiveDateTime": "2026-11-22T10:00:00", "LineNumber": "10001234"}  # fmt: skip
@@ -112,15 +111,9 @@ async def test_healthz_and_metrics(w: World) -> None:
     assert health.status_code == 503 and health.json()["checks"]["outbox"] == "stopped"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_webhook_mode_takes_updates_only_with_the_secret(tmp_path: Path) -> None:
     async with world(tmp_path, start_bridge=False) as w:
-        port = _free_port()
+        port = free_port()
         text = w.config_path.read_text(encoding="utf-8")
         text = text.replace('language = "en"', 'language = "en"\nmode = "webhook"\n'
                             f'webhook_url = "http://127.0.0.1:{port}/telegram"\n'
