@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 
@@ -30,13 +28,9 @@ class CreditWatch:
     ) -> None:
         self.config, self.providers = config, providers
         self.access, self.inbound, self.outbox = access, inbound, outbox
-        self.wake: asyncio.Event | None = None  # set after a send: check soon
+        self.soon: Callable[[], None] = lambda: None  # a send may have used credit: check now
         self.queued: Callable[[], None] = lambda: None  # wakes the outbox
-
-    def soon(self) -> None:
-        """A send may have used credit: check without waiting for the next round."""
-        if self.wake is not None:
-            self.wake.set()
+        self.interval = 600.0
 
     def watched(self) -> list[str]:
         return [a.name for a in self.config.accounts
@@ -71,15 +65,15 @@ class CreditWatch:
                     cfg.low_credit_alert, len(admins))  # fmt: skip
         return True
 
-    async def run(self, interval: float = 600.0) -> None:
-        """Every ``interval`` seconds, and soon after each send."""
-        self.wake = asyncio.Event()
-        while True:
-            for account in self.watched():
-                try:
-                    await self.check(account)
-                except ProviderError as exc:
-                    log.info("credit check of %s failed: %s", account, exc)
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), interval)
+    async def step(self, _worker: object = None) -> float | None:
+        """Every account's credit, every ``interval`` seconds and soon after each send (None:
+        no account has an alert)."""
+        watched = self.watched()
+        if not watched:
+            return None
+        for account in watched:
+            try:
+                await self.check(account)
+            except ProviderError as exc:  # one provider's trouble must not hide the others
+                log.info("credit check of %s failed: %s", account, exc)
+        return self.interval

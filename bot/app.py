@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Bot, BotCommand, Update
@@ -32,11 +31,14 @@ from .delivery import DeliveryTracker
 from .handlers import admin, balance, send, start, tools
 from .handlers.common import Services, on_error
 from .locales import COMMANDS
+from .messages import Messages
 from .metrics import Metrics
 from .outbox import Outbox
 from .ratelimit import TelegramPacer
 from .sending import SendService
+from .unknowns import UnknownResolver
 from .web import Web, serving
+from .workers import Worker, Workers
 
 log = logging.getLogger("smsbridge")
 
@@ -88,7 +90,7 @@ class Running:
     application: Application  # type: ignore[type-arg]
     services: Services
     outbox: Outbox
-    tasks: list[asyncio.Task[None]]
+    workers: Workers
     web_url: str
 
 
@@ -126,37 +128,41 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
             providers[account.name] = build_provider(account, metrics.provider_call)
             stack.push_async_callback(providers[account.name].aclose)
         access, inbound, outbox_repo = AccessRepo(db), InboundRepo(db), OutboxRepo(db)
+        sends_repo = SendsRepo(db)
         bridge = Bridge(config, providers, inbound, access, metrics)
         await bridge.load_routes()
-        sends_repo = SendsRepo(db)
+        sends = SendService(config, providers, sends_repo, metrics, inbound)
         tracker = DeliveryTracker(providers, sends_repo)
-        stack.push_async_callback(tracker.close)
-        svc = Services(
-            config=config,
-            providers=providers,
-            access=access,
-            sends=SendService(config, providers, sends_repo, metrics),
-            bridge=bridge,
-            outbox=outbox_repo,
-            delivery=tracker,
-            credit=CreditWatch(config, providers, access, inbound, outbox_repo),
-        )
         pacer = pacer or TelegramPacer()
         pacer.on_429 = lambda: metrics.telegram_429.inc()
         application = build_application(config, db, pacer)
+        messages = Messages(config, access, inbound, outbox_repo, sends, application.bot)
+        outbox = Outbox(outbox_repo, application.bot, messages.render, digest=messages.render_digest,
+                        interval=pacer.interval, on_dead=messages.notify_dead)  # fmt: skip
+        bridge.outbox = outbox
+
+        def announce(send_ids: list[int]) -> None:
+            """Sends changed, and edits of their chat messages were queued: post them, and follow
+            the sends' delivery."""
+            outbox.wake()
+            for send_id in send_ids:
+                tracker.track(send_id)
+
+        resolver = UnknownResolver(providers, sends_repo, announce)
+        tracker.on_change = announce
+        svc = Services(
+            config=config, providers=providers, access=access, sends=sends, bridge=bridge,
+            outbox=outbox_repo, delivery=tracker, unknowns=resolver,
+            credit=CreditWatch(config, providers, access, inbound, outbox_repo),
+        )  # fmt: skip
+        svc.credit.queued = outbox.wake
         application.bot_data["services"] = svc
-        tracker.on_change = functools.partial(send.show_delivery, application.bot, svc)
         for feature in (start, balance, send, admin, tools):
             feature.register(application)
         application.add_error_handler(on_error)
 
         await application.initialize()
         stack.push_async_callback(application.shutdown)
-        outbox = Outbox(outbox_repo, application.bot, bridge.render,
-                        digest=bridge.render_digest, interval=pacer.interval)  # fmt: skip
-        bridge.outbox = outbox
-        svc.credit.queued = outbox.wake
-        bridge.bot = application.bot
         await application.start()
         stack.push_async_callback(application.stop)
         await _set_commands(application.bot, config.telegram.language)
@@ -172,27 +178,34 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
                 allowed_updates=Update.ALL_TYPES,
             )
 
+        await resolver.recover()  # sends a stopped process left mid-call are unknown now
         await tracker.resume()
-        tasks = [
-            asyncio.create_task(outbox.run(), name="outbox"),
-            asyncio.create_task(svc.credit.run(), name="credit"),
-        ]
-        tasks += [
-            asyncio.create_task(bridge.poll_forever(a.name), name=f"poll:{a.name}")
-            for a in config.accounts
-        ]
-        tasks += [
-            asyncio.create_task(bridge.reconcile_forever(a.name), name=f"reconcile:{a.name}")
-            for a in config.accounts
-        ]
-        stack.push_async_callback(_cancel, tasks)
+        workers = Workers()
+        stack.push_async_callback(workers.stop)
+        workers.loop("outbox", 60.0, outbox.run)
+        svc.credit.soon = workers.start("credit", svc.credit.interval, svc.credit.step).wake
+        tracker.wake = workers.start("delivery", tracker.longest_wait, tracker.step).wake
+        resolver.soon = workers.start("unknown-sends", 60.0, resolver.step).wake
+        for a in config.accounts:
+            interval = float(getattr(a, "poll_interval", 0) or 30.0)
+            workers.start(
+                f"poll:{a.name}", interval, functools.partial(_step, bridge.poll_step, a.name)
+            )
+            workers.start(f"reconcile:{a.name}", bridge.reconcile_every,
+                          functools.partial(_step, bridge.reconcile_step, a.name))  # fmt: skip
         web = Web(config, db, bridge, sends_repo, outbox_repo, outbox, application, metrics,
-                  tracker.on_change)  # fmt: skip
+                  announce, workers)  # fmt: skip
         server = config.server
         web_url = await stack.enter_async_context(serving(web.app(), server.host, server.port))
         log.info("smsbridge is running with %d account(s); HTTP on %s", len(config.accounts),
                  web_url)  # fmt: skip
-        yield Running(config, db, application, svc, outbox, tasks, web_url)
+        yield Running(config, db, application, svc, outbox, workers, web_url)
+
+
+async def _step(
+    step: Callable[[str], Awaitable[float | None]], account: str, _worker: Worker
+) -> float | None:
+    return await step(account)
 
 
 async def _set_commands(bot: Bot, default: str) -> None:
@@ -202,9 +215,3 @@ async def _set_commands(bot: Bot, default: str) -> None:
         await bot.set_my_commands(menu, language_code=lang)
         if lang == default:
             await bot.set_my_commands(menu)
-
-
-async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)

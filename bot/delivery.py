@@ -4,18 +4,17 @@ every recipient is final or the follow-up times out; every change is shown in th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from providers.base import Capability, DeliveryReport, ProviderError, SmsProvider
+from providers.base import Capability, DeliveryReport, SmsProvider
 from storage.sends import SendRow, SendsRepo
 
 log = logging.getLogger("smsbridge.delivery")
 FINAL = ("delivered", "failed")
-OnChange = Callable[[SendRow], Awaitable[None]]
+OnChange = Callable[[list[int]], None]  # sends whose chat-message edits were queued
 
 
 def updates_for(row: SendRow, reports: Sequence[DeliveryReport]) -> list[tuple[str, str, str]]:
@@ -32,6 +31,8 @@ def updates_for(row: SendRow, reports: Sequence[DeliveryReport]) -> list[tuple[s
 
 
 class DeliveryTracker:
+    """Follows sends with pending recipients, each at its own growing interval, in one worker."""
+
     def __init__(
         self,
         providers: Mapping[str, SmsProvider],
@@ -47,13 +48,15 @@ class DeliveryTracker:
         self.first_check = first_check
         self.longest_wait = longest_wait
         self.give_up_after = give_up_after
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._due: dict[int, tuple[float, float, float]] = {}  # send → (next check, wait, deadline)
+        self.wake: Callable[[], None] = lambda: None
 
     def track(self, send_id: int) -> None:
-        if send_id not in self._tasks:
-            task = asyncio.create_task(self._follow(send_id), name=f"delivery:{send_id}")
-            self._tasks[send_id] = task
-            task.add_done_callback(lambda _t: self._tasks.pop(send_id, None))
+        if send_id not in self._due:
+            now = time.monotonic()
+            self._due[send_id] = (now + self.first_check, self.first_check,
+                                  now + self.give_up_after)  # fmt: skip
+            self.wake()
 
     async def resume(self) -> int:
         """After a restart: follow again every recent send that still has pending recipients."""
@@ -63,35 +66,39 @@ class DeliveryTracker:
             self.track(send_id)
         return len(ids)
 
-    async def close(self) -> None:
-        for task in list(self._tasks.values()):
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-
-    async def _follow(self, send_id: int) -> None:
-        deadline = time.monotonic() + self.give_up_after
-        wait = self.first_check
-        while time.monotonic() < deadline:
-            await asyncio.sleep(wait)
-            wait = min(self.longest_wait, wait * 2)
-            row = await self.repo.get(send_id)
-            if row is None:
-                return
-            provider = self.providers.get(row.account)
-            if provider is None or Capability.DELIVERY not in provider.capabilities:
-                return
-            pending = [r for r in row.recipients if r.message_id and r.state not in FINAL]
-            if not pending:
-                return
-            try:
-                reports = await provider.deliveries(
-                    [r.message_id or "" for r in pending], row.campaign_id
-                )
-            except ProviderError as exc:
-                log.warning("delivery of send %s: %s", send_id, exc)
+    async def step(self, _worker: object = None) -> float:
+        """Check every send that is due (together); returns seconds until the next one is."""
+        now = time.monotonic()
+        due = [s for s, (at, _w, _d) in self._due.items() if at <= now]
+        results = await asyncio.gather(*(self._check(s) for s in due), return_exceptions=True)
+        failures = []
+        for send_id, result in zip(due, results, strict=True):
+            _at, wait, deadline = self._due[send_id]
+            if isinstance(result, BaseException):
+                failures.append(result)
+            if result is True or time.monotonic() >= deadline:
+                del self._due[send_id]  # every recipient final, or followed long enough
                 continue
-            if await self.repo.update_delivery(row.account, updates_for(row, reports)):
-                changed = await self.repo.get(send_id)
-                if changed is not None and self.on_change is not None:
-                    await self.on_change(changed)
+            wait = min(self.longest_wait, wait * 2)
+            self._due[send_id] = (time.monotonic() + wait, wait, deadline)
+        if failures:
+            raise failures[0]  # the worker logs it and backs off; the sends stay followed
+        upcoming = [at for at, _w, _d in self._due.values()]
+        return max(0.05, min(upcoming) - time.monotonic()) if upcoming else 60.0
+
+    async def _check(self, send_id: int) -> bool:
+        """One look at a send's pending recipients; True when there is nothing more to follow."""
+        row = await self.repo.get(send_id)
+        if row is None:
+            return True
+        provider = self.providers.get(row.account)
+        if provider is None or Capability.DELIVERY not in provider.capabilities:
+            return True
+        pending = [r for r in row.recipients if r.message_id and r.state not in FINAL]
+        if not pending:
+            return row.state != "unknown"  # an unknown send may yet gain accepted recipients
+        reports = await provider.deliveries([r.message_id or "" for r in pending], row.campaign_id)
+        changed = await self.repo.update_delivery(row.account, updates_for(row, reports))
+        if changed and self.on_change is not None:
+            self.on_change(changed)
+        return False

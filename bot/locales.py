@@ -26,6 +26,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "unit": "{amount} (واحد را سرویس‌دهنده نگفته است)",
         "send.no_text": "متن پیامک را بعد از شماره‌ها بنویسید.",
         "send.no_valid": "هیچ شماره معتبری نیست. نامعتبر: {invalid}",
+        "send.too_long": "این متن {parts} بخش است و حساب {account} بیش از {most} بخش را نمی‌فرستد. متن را کوتاه کنید.",
+        "send.nobody_reachable": "هیچ‌یک از گیرنده‌ها در حساب {account} هنوز قابل ارسال نیست (مخاطبان تازه باید مدتی صبر کنند).",
         "send.unknown_account": "حسابی به نام «{account}» نیست. حساب‌ها: {accounts}",
         "send.unknown_line": "خط «{line}» در حساب {account} نیست. خطوط: {lines}",
         "send.no_line": "حساب {account} خطی ندارد؛ در پیکربندی lines را تعیین کنید.",
@@ -48,6 +50,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "button.cancel": "❌ لغو",
         "confirm.armed": "⚠️ این ارسال {count} گیرنده دارد (بیش از {threshold}). دوباره تأیید کنید.",
         "confirm.gone": "این پیش‌نمایش دیگر معتبر نیست (قبلاً ارسال یا لغو شده است).",
+        "confirm.needs_second": "این ارسال انبوه است: دکمه تأیید دوم را بزنید.",
         "confirm.not_owner": "فقط کسی که این پیش‌نمایش را ساخته می‌تواند آن را تأیید کند.",
         "confirm.quota": "سهمیه روزانه شما ({quota} گیرنده) کافی نیست: امروز {used} گیرنده فرستاده‌اید.",
         "sending": "⏳ در حال ارسال…",
@@ -61,8 +64,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "delivery.failed": "نرسید",
         "delivery.unknown": "نامعلوم",
         "result.failed": "❌ {number} — {error}",
-        "result.unknown": "❓ معلوم نیست پیامک رفته یا نه: {error}\nدوباره ارسال نشد تا دوبار نرسد؛ "
-        "با /report یا پنل سرویس‌دهنده بررسی کنید.",
+        "result.unknown": "❔ ممکن است پیامک به {count} گیرنده رفته باشد (پاسخ سرویس‌دهنده نرسید). "
+        "دوباره فرستاده نشد؛ پیش از ارسال دوباره ‎/report {id} را ببینید.",
+        "result.maybe": "❔ {number} — ممکن است رفته باشد",
+        "result.absent": "❔ {number} — هنوز در سوابق سرویس‌دهنده دیده نشده؛ پیش از ارسال دوباره پنل را ببینید",
         "result.error": "❌ ارسال انجام نشد: {error}",
         "result.campaign": "کد کمپین: {campaign}",
         "result.price": "هزینه: {price}",
@@ -79,7 +84,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "error.credit": "حساب {account}: اعتبار کافی نیست — {detail}",
         "error.recipient": "حساب {account}: شماره گیرنده پذیرفته نشد — {detail}",
         "error.unavailable": "حساب {account}: سرویس‌دهنده در دسترس نیست — {detail}",
-        "error.unknown_outcome": "حساب {account}: پاسخ سرویس‌دهنده نرسید؛ معلوم نیست پیامک رفته یا نه.",
+        "error.unknown_outcome": "حساب {account}: پاسخ سرویس‌دهنده نرسید؛ ممکن است پیامک رفته باشد. "
+        "دوباره فرستاده نشد؛ پیش از ارسال دوباره ‎/report را ببینید.",
         "error.protocol": "حساب {account}: پاسخ سرویس‌دهنده قابل فهم نبود.",
         "error.ratelimited": "حساب {account}: سرویس‌دهنده محدودیت سرعت اعمال کرده؛ کمی بعد تلاش کنید.",
         "error.unsupported": "حساب {account} این قابلیت را ندارد: {capability}.",
@@ -158,6 +164,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "flow.text": "حالا متن پیامک را بفرستید.",
         "cancel.nothing": "گفتگوی فعالی نیست.",
         "low_credit": "⚠️ اعتبار حساب {account} کم است: {credit} (آستانه هشدار: {threshold}).",
+        "outbox.dead": "⚠️ تلگرام این پیامک را در گفتگوی {chat} نپذیرفت ({reason}). متن آن اینجاست:\n\n{sms}",
     },
     "en": {
         "welcome": "Hello {name}! This is your SMS bridge.\nYour role: {role}\n\n{help}",
@@ -177,6 +184,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "toman": "{amount} Toman",
         "unit": "{amount} (unit not stated by the provider)",
         "send.no_text": "Write the SMS text after the numbers.",
+        "send.too_long": "This text takes {parts} parts and account {account} sends at most {most}. Shorten it.",
+        "send.nobody_reachable": "None of the recipients can be reached on account {account} yet (new contacts must wait a while).",
         "send.no_valid": "No valid number. Invalid: {invalid}",
         "send.unknown_account": "There is no account named “{account}”. Accounts: {accounts}",
         "send.unknown_line": "Line “{line}” is not on account {account}. Lines: {lines}",
@@ -200,6 +209,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "button.cancel": "❌ Cancel",
         "confirm.armed": "⚠️ This send has {count} recipients (more than {threshold}). Confirm again.",
         "confirm.gone": "This preview is no longer valid (already sent or cancelled).",
+        "confirm.needs_second": "This is a bulk send: press the second confirmation button.",
         "confirm.not_owner": "Only the person who made this preview can confirm it.",
         "confirm.quota": "Your daily quota ({quota} recipients) is not enough: you sent to {used} today.",
         "sending": "⏳ Sending…",
@@ -213,8 +223,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "delivery.failed": "not delivered",
         "delivery.unknown": "unknown",
         "result.failed": "❌ {number} — {error}",
-        "result.unknown": "❓ Unknown whether the SMS went out: {error}\nNot resent, to avoid a double "
-        "send; check /report or the provider's panel.",
+        "result.unknown": "❔ The SMS may have been sent to {count} recipient(s): the provider's answer "
+        "did not arrive. It was not resent; check /report {id} before sending again.",
+        "result.maybe": "❔ {number} — may have been sent",
+        "result.absent": "❔ {number} — not in the provider's records yet; check its panel before sending again",
         "result.error": "❌ Not sent: {error}",
         "result.campaign": "Campaign: {campaign}",
         "result.price": "Cost: {price}",
@@ -232,7 +244,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "error.credit": "Account {account}: not enough credit — {detail}",
         "error.recipient": "Account {account}: the recipient was refused — {detail}",
         "error.unavailable": "Account {account}: the provider is unreachable — {detail}",
-        "error.unknown_outcome": "Account {account}: no answer from the provider; the SMS may or may not have gone out.",
+        "error.unknown_outcome": "Account {account}: no answer from the provider; the SMS may have been sent. "
+        "It was not resent; check /report before sending again.",
         "error.protocol": "Account {account}: the provider's answer could not be understood.",
         "error.ratelimited": "Account {account}: the provider is rate limiting; try again shortly.",
         "error.unsupported": "Account {account} cannot do this: {capability}.",
@@ -311,6 +324,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "flow.text": "Now send the SMS text.",
         "cancel.nothing": "There is no flow to leave.",
         "low_credit": "⚠️ Account {account} is low on credit: {credit} (alert below {threshold}).",
+        "outbox.dead": "⚠️ Telegram would not take this SMS in chat {chat} ({reason}). Here it is:\n\n{sms}",
     },
 }
 
@@ -321,6 +335,7 @@ CAPABILITY_NAMES = {
         "cancel_scheduled": "لغو ارسال زمان‌بندی‌شده", "delivery": "گزارش تحویل",
         "inbound_poll": "دریافت پیامک", "relay": "انتقال خودکار (relay)", "price": "برآورد هزینه",
         "contact_groups": "ارسال به گروه مخاطبان", "drafts": "متن‌های ذخیره‌شده",
+        "find_sent": "یافتن ارسال در سوابق سرویس‌دهنده",
     },
     "en": {
         "balance": "show credit", "send": "send SMS", "send_p2p": "a different text per number",
@@ -328,6 +343,7 @@ CAPABILITY_NAMES = {
         "cancel_scheduled": "cancel scheduled sends", "delivery": "delivery reports",
         "inbound_poll": "receive SMS", "relay": "relay push", "price": "price estimates",
         "contact_groups": "send to contact groups", "drafts": "stored texts",
+        "find_sent": "looking a send up in the provider's records",
     },
 }  # fmt: skip
 

@@ -21,9 +21,11 @@ from providers.base import (
     ProviderUnavailable,
     RateLimited,
 )
-from providers.text import TextInfo
+from providers.text import TextInfo, analyze
 from providers.timeutil import TEHRAN
 from storage.access import ROLES
+from storage.inbound import InboundRow
+from storage.sends import Recipient, SendRow
 
 from .locales import CAPABILITY_NAMES, COMMANDS, STRINGS
 
@@ -68,8 +70,15 @@ def ltr(text: str) -> str:
 
 
 def phone(lang: str, canonical: str) -> str:
-    """``989121234567`` → ``0912 123 4567``, kept left-to-right."""
-    return ltr(digits(lang, local_form(canonical)))
+    """``989121234567`` → ``0912 123 4567``, kept left-to-right. Anything else (an alphanumeric
+    sender, whatever a provider sent) is shown verbatim, escaped."""
+    if _is_mobile(canonical):
+        return ltr(digits(lang, local_form(canonical)))
+    return ltr(esc(canonical))
+
+
+def _is_mobile(value: str) -> bool:
+    return len(value) == 12 and value.startswith("98") and value.isdigit()
 
 
 def money(lang: str, amount: float, currency: str) -> str:
@@ -141,18 +150,24 @@ def balance_block(lang: str, account: str, provider: str, balance: Balance) -> s
 
 
 def local_form(canonical: str) -> str:
-    """``989121234567`` → ``0912 123 4567``, as people write a number (also a topic's name)."""
-    if len(canonical) == 12 and canonical.startswith("98"):
+    """``989121234567`` → ``0912 123 4567``, as people write a number (plain text, unescaped)."""
+    if _is_mobile(canonical):
         local = numbers.local0(canonical)
         return f"{local[:4]} {local[4:7]} {local[7:]}"
-    return canonical[:128]
+    return canonical
+
+
+def topic_name(sender: str) -> str:
+    """A correspondent's forum topic name (plain text, 1–128 characters, one line)."""
+    name = " ".join(local_form(sender).split())[:128]
+    return name or "?"
 
 
 def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]]) -> str:
     """One line per recipient the provider will not reach, with the reason in words."""
     return "\n".join(
         t(lang, "preview.refused",
-          recipient=phone(lang, r) if r.isdigit() else ltr(esc(r)),
+          recipient=phone(lang, r),
           reason=t(lang, f"refused.{reason}", account=esc(account)))
         for r, reason in refused
     )  # fmt: skip
@@ -170,3 +185,115 @@ def number_list(lang: str, numbers: Sequence[str], limit: int = 20) -> str:
     if len(numbers) > limit:
         shown += f" … (+{number(lang, len(numbers) - limit)})"
     return shown
+
+
+# ---------------------------------------------------------------------------------- sends
+
+DELIVERY_MARKS = {"queued": "⏳", "sent": "📶", "delivered": "✅", "failed": "❌", "unknown": "❔"}
+LIST_LIMIT = 10  # above this many recipients, delivery shows counts and the first exceptions only
+
+
+def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
+    """A send before it goes: who, from where, what it costs, and the text verbatim."""
+    numbers = [r.number for r in row.recipients]
+    lines = [t(lang, "preview.title", id=digits(lang, str(row.id)))]
+    if reply_to:
+        lines.append(t(lang, "preview.reply_to", sender=phone(lang, reply_to)))
+    lines.append(t(lang, "preview.from", account=esc(row.account), line=ltr(esc(row.line or "—"))))
+    lines.append(t(lang, "preview.recipients", count=number(lang, len(numbers)),
+                   numbers=number_list(lang, numbers)))  # fmt: skip
+    if row.audience is not None and row.audience != len(numbers):
+        lines.append(t(lang, "preview.audience", count=number(lang, row.audience)))
+    if row.invalid:
+        lines.append(t(lang, "preview.invalid", invalid=", ".join(esc(i) for i in row.invalid)))
+    if row.refused:
+        lines.append(refusals(lang, row.account, row.refused))
+    if row.send_at:
+        jalali, gregorian = when(lang, datetime.fromisoformat(row.send_at))
+        lines.append(t(lang, "preview.when", jalali=jalali, gregorian=gregorian))
+    lines.append(text_info(lang, analyze(row.text)))
+    if row.price_estimate is not None:
+        lines.append(t(lang, "preview.cost", cost=money(lang, row.price_estimate, "rial")))
+    lines.append(t(lang, "preview.text", text=esc(row.text)))
+    return "\n".join(lines)
+
+
+def delivery_counts(lang: str, recipients: Sequence[Recipient]) -> str:
+    """``✅ delivered 5 · ❌ not delivered 1 · ❔ unknown 4`` for a send's recipients."""
+    counts: dict[str, int] = {}
+    for r in recipients:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    return " · ".join(
+        f"{DELIVERY_MARKS.get(state, '❔')} "
+        f"{t(lang, f'delivery.{state}') if state in DELIVERY_MARKS else esc(state)} "
+        f"{number(lang, count)}"
+        for state, count in sorted(counts.items())
+    )
+
+
+def result_text(lang: str, row: SendRow) -> str:
+    """The provider's answer, then each recipient's state as reports arrive (above
+    ``LIST_LIMIT`` recipients: counts, and the first unknown and refused numbers). Recipients
+    that may have been sent come first, with the one sentence that says so."""
+    lines = [t(lang, "result.title", id=digits(lang, str(row.id)), account=esc(row.account))]
+    accepted = [r for r in row.recipients if r.message_id]
+    unknown = [r for r in row.recipients if not r.message_id and r.state == "unknown"]
+    refused = [r for r in row.recipients if not r.message_id and r.state != "unknown"]
+    if unknown:
+        lines.append(t(lang, "result.unknown", count=number(lang, len(unknown)),
+                       id=digits(lang, str(row.id))))  # fmt: skip
+    if len(row.recipients) > LIST_LIMIT:
+        lines.append(t(lang, "result.summary", counts=delivery_counts(lang, row.recipients)))
+        accepted = []
+    for r in accepted:
+        lines.append(t(
+            lang, "result.ok", mark=DELIVERY_MARKS.get(r.state, "❔"), number=phone(lang, r.number),
+            state=t(lang, f"delivery.{r.state}") if r.state in DELIVERY_MARKS else esc(r.state),
+            message_id=ltr(esc(r.message_id or "")),
+        ))  # fmt: skip
+    for r in unknown[:LIST_LIMIT]:
+        reason = "result.absent" if r.raw_status == "absent" else "result.maybe"
+        lines.append(t(lang, reason, number=phone(lang, r.number)))
+    for r in refused[:LIST_LIMIT]:
+        lines.append(t(lang, "result.failed", number=phone(lang, r.number),
+                       error=esc(r.error or row.error or "")))  # fmt: skip
+    for rest in (unknown, refused):
+        if len(rest) > LIST_LIMIT:
+            lines.append(f"… (+{number(lang, len(rest) - LIST_LIMIT)})")
+    if row.campaign_id:
+        lines.append(t(lang, "result.campaign", campaign=ltr(esc(row.campaign_id))))
+    if row.price:
+        lines.append(t(lang, "result.price", price=money(lang, row.price, "rial")))
+    return "\n".join(lines)
+
+
+def send_status(lang: str, row: SendRow, reply_to: str | None = None) -> str:
+    """A send's chat message after Confirm: its preview, then its result so far."""
+    if row.state == "sending":
+        return preview_text(lang, row, reply_to) + "\n\n" + t(lang, "sending")
+    return preview_text(lang, row, reply_to) + "\n\n" + result_text(lang, row)
+
+
+# ---------------------------------------------------------------------------------- inbound
+
+
+def inbound_sms(lang: str, row: InboundRow) -> str:
+    """A forwarded SMS: sender, line, account, Jalali and Gregorian time, the text verbatim."""
+    jalali, gregorian = when(lang, datetime.fromisoformat(row.received_at))
+    return t(
+        lang, "inbound", sender=phone(lang, row.sender), line=ltr(esc(row.line or "—")),
+        account=esc(row.account), jalali=jalali, gregorian=gregorian, text=esc(row.text),
+    )  # fmt: skip
+
+
+def digest_title(lang: str, count: int) -> str:
+    return t(lang, "digest.title", count=number(lang, count), example=f"#{digits(lang, '1')}")
+
+
+def digest_item(lang: str, position: int, row: InboundRow) -> str:
+    """One SMS inside a digest, numbered so that a reply can pick it."""
+    return t(
+        lang, "digest.item", number=f"#{digits(lang, str(position))}",
+        sender=phone(lang, row.sender), line=ltr(esc(row.line or "—")), account=esc(row.account),
+        time=when(lang, datetime.fromisoformat(row.received_at))[0], text=esc(row.text),
+    )  # fmt: skip

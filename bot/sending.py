@@ -15,13 +15,16 @@ from providers.base import (
     GROUP_PREFIX,
     Capability,
     NotSupported,
-    OutcomeUnknown,
+    Outcome,
     OutgoingSms,
     ProviderError,
     RecipientResult,
     SmsProvider,
 )
+from providers.outcome import results_for, send_state
+from providers.text import analyze
 from providers.timeutil import TEHRAN
+from storage.inbound import InboundRepo
 from storage.sends import Claim, Recipient, SendRow, SendsRepo
 
 from .config import Config, SmsirAccount
@@ -31,10 +34,29 @@ log = logging.getLogger("smsbridge.send")
 _TARGET = re.compile(r"([a-z0-9_-]+):(\S*)")
 
 
-def _item_state(item: RecipientResult) -> str:
-    if item.ok:
-        return "queued"
-    return "unknown" if item.error == "unknown" else "failed"
+_STATE = {Outcome.ACCEPTED: "queued", Outcome.FAILED: "failed", Outcome.UNKNOWN: "unknown"}
+
+
+def recipient_row(item: RecipientResult) -> Recipient:
+    """How a recipient's outcome is stored: accepted ones start ``queued`` for delivery."""
+    return Recipient(item.number, item.message_id, _STATE[item.outcome],
+                     error=None if item.ok else item.error)  # fmt: skip
+
+
+def outcome(recipient: Recipient) -> Outcome:
+    """A stored recipient's outcome: a message id means accepted, whatever its delivery since."""
+    if recipient.message_id:
+        return Outcome.ACCEPTED
+    return Outcome.UNKNOWN if recipient.state == "unknown" else Outcome.FAILED
+
+
+def sms_of(row: SendRow) -> OutgoingSms:
+    """The send as it went (or goes) to the provider, recipients in their stored order."""
+    return OutgoingSms(
+        row.line, tuple(r.number for r in row.recipients), row.text,
+        send_at=datetime.fromisoformat(row.send_at) if row.send_at else None,
+        reference=row.reference,
+    )  # fmt: skip
 
 
 class UserError(Exception):
@@ -173,11 +195,20 @@ class SendService:
         providers: Mapping[str, SmsProvider],
         repo: SendsRepo,
         metrics: Metrics | None = None,
+        inbound: InboundRepo | None = None,
     ) -> None:
         self.config = config
         self.providers = providers
         self.repo = repo
         self.metrics = metrics
+        self.inbound = inbound
+
+    async def reply_to(self, row: SendRow) -> str | None:
+        """The customer a send answers, when it is a reply to a forwarded SMS."""
+        if self.inbound is None or row.inbound_id is None:
+            return None
+        sms = await self.inbound.get(row.inbound_id)
+        return sms.sender if sms else None
 
     def resolve(self, target: str | None) -> tuple[str, str]:
         """(account, line) for an optional ``account:line``; the first account is the default."""
@@ -223,13 +254,18 @@ class SendService:
                 raise UserError("send.no_schedule", account=account)
             if send_at <= datetime.now(UTC) + timedelta(minutes=1):
                 raise UserError("send.past_time")
+        provider = self.providers[account]
+        parts = analyze(text).parts
+        if provider.max_parts is not None and parts > provider.max_parts:
+            raise UserError("send.too_long", account=account, parts=parts, most=provider.max_parts)
         valid, invalid = split_recipients(recipients)
         if not valid:
             raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
-        provider = self.providers[account]
         audience = await provider.audience(valid)
         if not audience.accepted:
             raise NothingSendable(account, list(audience.refused))
+        if audience.count == 0:  # contacts that are not reachable yet (sms.ir's waiting period)
+            raise UserError("send.nobody_reachable", account=account)
         estimate = None
         if Capability.PRICE in provider.capabilities:
             try:
@@ -247,13 +283,24 @@ class SendService:
         assert row is not None
         return row
 
-    async def claim(self, send_id: int, user_id: int, count: int) -> Claim:
+    async def claim(
+        self,
+        send_id: int,
+        user_id: int,
+        count: int,
+        *,
+        second: bool = False,
+        chat_id: int | None = None,
+    ) -> Claim:
+        """Confirm a draft (``second``: the bulk send's second confirmation, its own step)."""
         return await self.repo.claim(
             send_id,
             user_id,
             quota=self.config.access.daily_quota,
             day_start=tehran_day_start(),
             needs_second_confirm=count > self.config.access.bulk_confirm_threshold,
+            second=second,
+            chat_id=chat_id,
         )
 
     async def direct(
@@ -265,10 +312,11 @@ class SendService:
         number: str,
         label: str,
         capability: Capability,
-        call: Callable[[SmsProvider], Awaitable[str | None]],
+        call: Callable[[SmsProvider, str], Awaitable[str | None]],
     ) -> str | None:
         """A one-recipient send with no preview (an OTP, a pattern): quota, audit and the
-        stored record as for /send; ``call`` talks to the provider and returns the message id.
+        stored record as for /send; ``call(provider, reference)`` talks to the provider and
+        returns the message id.
         ``label`` is what is stored as the text (never the code itself). An account without
         ``capability`` is refused before anything is recorded or counted."""
         provider = self.providers[account]
@@ -288,62 +336,55 @@ class SendService:
             await self.repo.cancel(send_id, user_id)
             raise UserError("confirm.quota", quota=self.config.access.daily_quota,
                             used=claim.used_today)  # fmt: skip
+        draft = await self.repo.get(send_id)
+        assert draft is not None
         try:
-            message_id = await call(provider)
+            message_id = await call(provider, draft.reference)
         except ProviderError as exc:
-            await self._record_error(send_id, account, valid, exc)
+            await self._record(send_id, account, results_for(valid, exc), error=exc.code)
             raise
-        await self.repo.record_result(send_id, state="sent",
-                                      results=[Recipient(valid[0], message_id, "queued")])  # fmt: skip
-        self._count(account, ["queued"])
+        result = (
+            RecipientResult.accepted(valid[0], message_id)
+            if message_id
+            else RecipientResult.unknown(valid[0], "no_id")
+        )
+        await self._record(send_id, account, [result])
         return message_id
 
-    async def _record_error(
-        self, send_id: int, account: str, recipients: Sequence[str], exc: ProviderError
+    async def _record(
+        self,
+        send_id: int,
+        account: str,
+        results: Sequence[RecipientResult],
+        *,
+        campaign_id: str | None = None,
+        price: float | None = None,
+        error: str | None = None,
     ) -> None:
-        """A send the provider failed: "unknown" when the request may have arrived (never
-        resent), else "failed" with the provider's code, for every recipient."""
-        state = "unknown" if isinstance(exc, OutcomeUnknown) else "failed"
-        error = None if state == "unknown" else exc.code
+        """Store what the provider call did to each recipient, and the send's state from it."""
         await self.repo.record_result(
-            send_id, state=state, error=exc.code,
-            results=[Recipient(n, None, state, error=error) for n in recipients],
+            send_id, state=send_state(r.outcome for r in results), campaign_id=campaign_id,
+            price=price, error=error, results=[recipient_row(r) for r in results],
         )  # fmt: skip
-        self._count(account, [state] * len(recipients))
-
-    def _count(self, account: str, states: Sequence[str]) -> None:
-        """Outbound SMS by result: accepted by the provider, failed, or unknown."""
         if self.metrics is not None:
-            for state in states:
-                result = "accepted" if state == "queued" else state
-                self.metrics.outbound.inc(account=account, result=result)
+            for r in results:
+                self.metrics.outbound.inc(account=account, result=r.outcome.value)
 
     async def execute(self, row: SendRow) -> tuple[SendRow, ProviderError | None]:
-        """Call the provider once. After a possible arrival the send is never repeated."""
-        provider = self.providers[row.account]
-        sms = OutgoingSms(
-            row.line, tuple(r.number for r in row.recipients), row.text,
-            send_at=datetime.fromisoformat(row.send_at) if row.send_at else None,
-            reference=row.reference,
-        )  # fmt: skip
+        """Call the provider once, then record each recipient by the outcome rule
+        (``providers/outcome.py``): nothing is repeated after a possible arrival."""
+        sms = sms_of(row)
         error: ProviderError | None = None
         try:
-            result = await provider.send(sms)
+            result = await self.providers[row.account].send(sms)
         except ProviderError as exc:
             error = exc
-            await self._record_error(row.id, row.account, sms.recipients, exc)
+            await self._record(
+                row.id, row.account, results_for(sms.recipients, exc), error=exc.code
+            )
         else:
-            states = [_item_state(i) for i in result.items]
-            ok = states.count("queued")
-            state = "sent" if ok == len(states) else ("partial" if ok else "failed")
-            if states and states.count("unknown") == len(states):
-                state = "unknown"
-            await self.repo.record_result(
-                row.id, state=state, campaign_id=result.campaign_id, price=result.price,
-                results=[Recipient(i.number, i.message_id, s, error=i.error)
-                         for i, s in zip(result.items, states, strict=True)],
-            )  # fmt: skip
-            self._count(row.account, states)
+            await self._record(row.id, row.account, result.items, campaign_id=result.campaign_id,
+                               price=result.price)  # fmt: skip
         final = await self.repo.get(row.id)
         assert final is not None
         return final, error

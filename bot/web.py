@@ -13,7 +13,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,21 +25,25 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from providers._wire import lower_keys
 from providers.amootsms import parse_delivery_item, parse_inbound_item
 from providers.base import InboundSms, ProviderProtocolError
 from storage.db import Database
 from storage.inbound import OutboxRepo
-from storage.sends import SendRow, SendsRepo
+from storage.sends import SendsRepo
 
 from .bridge import Bridge
 from .config import AmootAccount, Config
 from .metrics import Metrics
 from .outbox import Outbox
+from .workers import Workers
 
 log = logging.getLogger("smsbridge.web")
-MAX_BODY = 1 << 20  # a relay body larger than 1 MiB is not an SMS
+MAX_BODY = 1 << 20  # a body larger than 1 MiB is not an SMS, nor a Telegram update
+REQUEST_DEADLINE = 10.0  # seconds a client has to send a whole request
+MAX_CONNECTIONS = 512  # beyond this many open connections, new requests get 503
+HEALTH_EVERY = 5.0  # seconds between real database checks behind /healthz
 
 
 class BadBody(Exception):
@@ -47,22 +51,43 @@ class BadBody(Exception):
         self.status, self.reason = status, reason
 
 
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, read no further than ``limit`` bytes (413 past it, before reading the rest)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        raise BadBody(413, "the body is too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadBody(413, "the body is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_json(text: str) -> Any:
+    """JSON, or 400: undecodable, or nested deeper than Python can follow."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise BadBody(400, "the body is not valid JSON") from exc
+
+
 def relay_items(raw: bytes, content_type: str) -> list[dict[str, Any]]:
-    """A relay body as lower-cased items: a JSON object, a JSON array of objects, or a form."""
+    """A relay body as items with lower-cased keys: a JSON object, a JSON array of objects, or a
+    form. Only the items' own keys are read (their fields are flat)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadBody(400, "the body is not UTF-8") from exc
     stripped = text.strip()
     if "json" in content_type or stripped[:1] in ("{", "["):
-        try:
-            body = json.loads(stripped)
-        except ValueError as exc:
-            raise BadBody(400, "the body is not valid JSON") from exc
+        body = decode_json(stripped)
         items = body if isinstance(body, list) else [body]
         if not items or not all(isinstance(i, dict) for i in items):
             raise BadBody(422, "expected a JSON object or an array of objects")
-        return [lower_keys(i) for i in items]
+        return [{str(k).lower(): v for k, v in i.items()} for i in items]
     fields = parse_qsl(stripped, keep_blank_values=True)
     if not fields:
         raise BadBody(400, "the body is empty")
@@ -79,7 +104,9 @@ class Web:
     outbox: Outbox
     application: Application  # type: ignore[type-arg]
     metrics: Metrics
-    on_delivery: Callable[[SendRow], Awaitable[None]] | None = None
+    on_delivery: Callable[[list[int]], None]
+    workers: Workers
+    _db_checked: tuple[float, bool] = (0.0, False)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -103,9 +130,13 @@ class Web:
         ):
             return JSONResponse({"error": "forbidden"}, 403)
         try:
-            data = json.loads(await request.body())
+            data = decode_json((await read_body(request)).decode("utf-8", errors="replace"))
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise BadBody(400, "not a Telegram update")
             update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError) as exc:
+        except BadBody as exc:
+            return JSONResponse({"error": exc.reason}, exc.status)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             log.warning("undecodable Telegram update: %s", exc)
             return JSONResponse({"error": "undecodable update"}, 400)
         await self.application.update_queue.put(update)
@@ -126,10 +157,8 @@ class Web:
         kind = params["kind"].lower()
         if account is None or kind not in ("inbound", "delivery"):
             return JSONResponse({"error": "not found"}, 404)
-        raw = await request.body()
         try:
-            if len(raw) > MAX_BODY:
-                raise BadBody(413, "the body is too large")
+            raw = await read_body(request)
             items = relay_items(raw, request.headers.get("content-type", ""))
             if kind == "inbound":
                 return await self._relay_inbound(account, items)
@@ -147,28 +176,30 @@ class Web:
     async def _relay_delivery(self, account: AmootAccount, items: list[dict[str, Any]]) -> Response:
         reports = [parse_delivery_item(account.name, i, account.delivery_codes) for i in items]
         updates = [(r.message_id, r.state.value, r.raw) for r in reports]
-        changed = await self.sends.update_delivery(account.name, updates)
-        if changed and self.on_delivery is not None:
-            for send_id in await self.sends.sends_with_messages(
-                account.name, [u[0] for u in updates]
-            ):
-                row = await self.sends.get(send_id)
-                if row is not None:
-                    await self.on_delivery(row)
-        return JSONResponse({"updated": changed})
+        changed = await self.sends.update_delivery(account.name, updates)  # edits queued with it
+        if changed:
+            self.on_delivery(changed)
+        return JSONResponse({"updated": len(changed)})
 
     # ------------------------------------------------------------------ health and metrics
 
     async def healthz(self, request: Request) -> Response:
+        """Database, Telegram and every worker by name, with each worker's last success. The
+        database is written to at most every few seconds, whoever asks how often."""
+        checked_at, writable = self._db_checked
+        if time.monotonic() - checked_at >= HEALTH_EVERY:
+            writable = await self.db.writable()
+            self._db_checked = (time.monotonic(), writable)
         checks: dict[str, str] = {
-            "database": "ok" if await self.db.writable() else "not writable",
-            "outbox": "ok" if self.outbox.alive else "stopped",
+            "database": "ok" if writable else "not writable",
             "telegram": "ok" if self.application.running else "not running",
         }
-        for name, alive in self.bridge.pollers_alive.items():
-            checks[f"poll:{name}"] = "ok" if alive else "stopped"
+        checks |= self.workers.health()
+        if not self.outbox.alive:
+            checks["outbox"] = "stopped"
         healthy = all(v == "ok" for v in checks.values())
-        body = {"status": "ok" if healthy else "degraded", "checks": checks}
+        body = {"status": "ok" if healthy else "degraded", "checks": checks,
+                "last_success": self.workers.last_success()}  # fmt: skip
         return JSONResponse(body, 200 if healthy else 503)
 
     async def prometheus(self, request: Request) -> Response:
@@ -190,6 +221,45 @@ class _Server(uvicorn.Server):
         yield
 
 
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with a deadline: a connection that has not sent a whole request
+    within ``REQUEST_DEADLINE`` seconds of starting one is closed (uvicorn itself only times out
+    idle connections after a response, so a slow client could hold one open for ever)."""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm()  # the first bytes of the next request on a kept-alive connection
+        super().data_received(data)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(REQUEST_DEADLINE, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
 @contextlib.asynccontextmanager
 async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[str]:
     """Serve ``app`` in this event loop until the block ends; yields the base URL it listens on."""
@@ -198,8 +268,10 @@ async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # answers are not held back
     sock.bind((host, port))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2)  # fmt: skip
+    config = uvicorn.Config(
+        app, http=_Protocol, log_config=None, log_level="warning", access_log=False, lifespan="off",
+        timeout_graceful_shutdown=2, limit_concurrency=MAX_CONNECTIONS,
+    )  # fmt: skip
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from .base import OutcomeUnknown, ProviderProtocolError, ProviderUnavailable, RateLimited
+from .base import ProviderProtocolError, ProviderUnavailable, RateLimited, Unreachable
 
 log = logging.getLogger("smsbridge.providers")
 
@@ -38,13 +38,16 @@ class Transport:
         proxy: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         observer: CallObserver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the network (tests answer with recorded bodies)."""
         self.account = account
         self._observer = observer
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers=dict(headers or {}),
-            proxy=proxy or None,
+            proxy=None if transport is not None else proxy or None,
+            transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,
         )
@@ -54,16 +57,16 @@ class Transport:
         verb: str,
         path: str,
         *,
-        sends: bool = False,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         params: Any = None,
         headers: Mapping[str, str] | None = None,
         ok_statuses: tuple[int, ...] = (),
     ) -> httpx.Response:
-        """Make the call. ``sends`` marks a request that may send SMS: after it may have reached the
-        provider, a failure is ``OutcomeUnknown`` rather than a plain retryable ``ProviderUnavailable``.
-        Statuses in ``ok_statuses`` are returned to the caller instead of being mapped."""
+        """Make the call. A request that never left is ``Unreachable``; a timeout, a broken
+        connection or a 5xx is ``ProviderUnavailable`` (a send request's caller reads these with
+        ``outcome.send_request``). Statuses in ``ok_statuses`` are returned to the caller instead of
+        being mapped."""
         started = time.perf_counter()
         kind = ""
         try:
@@ -72,18 +75,20 @@ class Transport:
             )
         except _NOT_SENT as exc:
             kind = "connect"
-            raise ProviderUnavailable(
+            raise Unreachable(
                 self.account, "connect", f"could not reach the provider ({type(exc).__name__})"
             ) from exc
         except httpx.TimeoutException as exc:
             kind = "timeout"
-            raise self._unavailable(
-                sends, "timeout", "the provider did not answer in time"
+            raise ProviderUnavailable(
+                self.account, "timeout", "the provider did not answer in time"
             ) from exc
         except httpx.HTTPError as exc:
             kind = "transport"
-            raise self._unavailable(
-                sends, "transport", f"connection to the provider failed ({type(exc).__name__})"
+            raise ProviderUnavailable(
+                self.account,
+                "transport",
+                f"connection to the provider failed ({type(exc).__name__})",
             ) from exc
         finally:
             if self._observer is not None:
@@ -101,17 +106,12 @@ class Transport:
                 retry_after=_retry_after(response),
             )
         if status >= 500:
-            raise self._unavailable(sends, f"http_{status}", f"the provider answered HTTP {status}")
+            raise ProviderUnavailable(
+                self.account, f"http_{status}", f"the provider answered HTTP {status}"
+            )
         raise ProviderProtocolError(
             self.account, f"http_{status}", f"unexpected HTTP {status} from the provider"
         )
-
-    def _unavailable(self, sends: bool, code: str, detail: str) -> ProviderUnavailable:
-        if sends:
-            return OutcomeUnknown(
-                self.account, code, detail + "; the SMS may or may not have been sent"
-            )
-        return ProviderUnavailable(self.account, code, detail)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 
 from . import numbers
 from ._http import DEFAULT_TIMEOUT, CallObserver, Transport
@@ -42,6 +42,7 @@ from .base import (
     RelayKind,
     SendResult,
 )
+from .outcome import ends_send, results_for, send_request
 from .timeutil import format_tehran, now_tehran, parse_local
 
 # ------------------------------------------------------------------------------ status code table
@@ -305,6 +306,16 @@ def error_for(account: str, raw: object) -> ProviderError:
     return cls(account, known, en, fa)
 
 
+def price_error(account: str, raw: int) -> ProviderError:
+    """A negative ``CalculateMessagePrice`` answer: its magnitude is undocumented (A18), so it is
+    read as a status code of either sign when one matches, and kept raw otherwise."""
+    for candidate in (-raw, raw):
+        title = _BY_NUMBER.get(candidate)
+        if title is not None and title != "Success":
+            return error_for(account, title)
+    return ProviderRejected(account, str(raw), f"the provider refused the price estimate ({raw})")
+
+
 def status_title(raw: object) -> str:
     if isinstance(raw, bool):
         return "Success" if raw else "Failed"
@@ -392,7 +403,9 @@ class _SendSimple(Wire):
     campaign_id: Id | None = Field(None, alias="campaignid")
     price: float | None = Field(None, alias="price")
     parts: int | None = Field(None, alias="smspagescount")
-    items: list[_SendItem] = Field(default_factory=list, alias="data")
+    items: list[_SendItem] = Field(
+        default_factory=list, validation_alias=AliasChoices("data", "returnvalue")
+    )  # A6: the payload under either name
 
 
 class _P2PNumber(Wire):
@@ -591,9 +604,8 @@ class AmootSmsClient(ProviderBase):
         *,
         form: Mapping[str, Any] | None = None,
         json_body: Any = None,
-        sends: bool = False,
     ) -> Any:
-        response = await self._http.request("POST", method, data=form, json=json_body, sends=sends)
+        response = await self._http.request("POST", method, data=form, json=json_body)
         return decode(self.account, response.content)
 
     async def _obj(self, method: str, **kwargs: Any) -> dict[str, Any]:
@@ -622,7 +634,9 @@ class AmootSmsClient(ProviderBase):
     # --- sending
 
     async def send(self, sms: OutgoingSms) -> SendResult:
-        """SendSimple in chunks of ``chunk_size``; a future ``send_at`` schedules the send."""
+        """SendSimple in chunks of ``chunk_size``; a future ``send_at`` schedules the send. A chunk
+        that fails is reported number by number (failed or unknown, by the outcome rule) and the
+        next chunks still go; only an account-level refusal of the first chunk fails the send."""
         results: list[RecipientResult] = []
         campaigns: list[str] = []
         price = 0.0
@@ -635,14 +649,15 @@ class AmootSmsClient(ProviderBase):
                 "Mobiles": [numbers.bare10(n) for n in chunk],
             }
             try:
-                obj = await self._obj("SendSimple", json_body=body, sends=True)
+                with send_request(self.account):
+                    wire = model(
+                        self.account, _SendSimple, await self._obj("SendSimple", json_body=body)
+                    )
             except ProviderError as exc:
-                if index == 0:
+                if ends_send(exc, first=index == 0, only=len(chunk) == len(sms.recipients)):
                     raise
-                # Later chunks: earlier ones went out, so report each number of this one instead.
-                results.extend(RecipientResult(n, None, exc.code or "failed") for n in chunk)
+                results.extend(results_for(chunk, exc))
                 continue
-            wire = model(self.account, _SendSimple, obj)
             if wire.campaign_id and wire.campaign_id != "0":
                 campaigns.append(wire.campaign_id)
             price += wire.price or 0
@@ -663,8 +678,9 @@ class AmootSmsClient(ProviderBase):
             "LineNumber": line,
             "Input": [{"Number": numbers.local0(n), "MessageText": t} for n, t in items],
         }
-        obj = await self._obj("SendPeerToPeer", json_body=body, sends=True)
-        data = model(self.account, _P2PData, payload(obj) or {})
+        with send_request(self.account):
+            obj = await self._obj("SendPeerToPeer", json_body=body)
+            data = model(self.account, _P2PData, payload(obj) or {})
         ids: dict[str, str] = {}
         for campaign in data.campaigns:
             if not is_success(campaign.status):
@@ -676,25 +692,31 @@ class AmootSmsClient(ProviderBase):
         campaign_ids = [c.id for c in data.campaigns if c.id]
         return SendResult(
             items=tuple(
-                RecipientResult(n, ids.get(n), None if n in ids else "Failed") for n, _t in items
+                RecipientResult.accepted(n, ids[n])
+                if n in ids
+                else RecipientResult.refused(n, "Failed")
+                for n, _t in items
             ),
             campaign_id=",".join(campaign_ids) or None,
         )
 
-    async def send_otp(self, number: str, code: str | None, length: int = 5) -> OtpResult:
+    async def send_otp(
+        self, number: str, code: str | None, length: int = 5, reference: str = ""
+    ) -> OtpResult:
         form = {
             "Mobile": numbers.local0(number),
             "CodeLength": str(length),
             "OptionalCode": code or "",
         }
-        obj = await self._obj("SendQuickOTP", form=form, sends=True)
-        data = payload(obj)
-        if isinstance(data, list):
-            data = data[0] if data else {}
-        inner = model(self.account, _Otp, data if isinstance(data, dict) else {})
-        if not is_success(inner.status):
-            raise error_for(self.account, inner.status)
-        top = model(self.account, _Otp, obj)
+        with send_request(self.account):
+            obj = await self._obj("SendQuickOTP", form=form)
+            data = payload(obj)
+            if isinstance(data, list):
+                data = data[0] if data else {}
+            inner = model(self.account, _Otp, data if isinstance(data, dict) else {})
+            if not is_success(inner.status):
+                raise error_for(self.account, inner.status)
+            top = model(self.account, _Otp, obj)
         returned = inner.code if inner.code and inner.code.isdigit() else None
         return OtpResult(
             number=number,
@@ -722,11 +744,14 @@ class AmootSmsClient(ProviderBase):
         if line:
             form["LineNumber"] = line
             method = "SendWithPatternOWN"
-        obj = await self._obj(method, form=form, sends=True)
-        data = payload(obj)
-        source = data if isinstance(data, dict) else obj
-        message_id = source.get("messageid") or obj.get("messageid")
-        return SendResult(items=(RecipientResult(number, as_str(message_id), None),))
+        with send_request(self.account):
+            obj = await self._obj(method, form=form)
+            data = payload(obj)
+            source = data if isinstance(data, dict) else obj
+            message_id = as_str(source.get("messageid") or obj.get("messageid"))
+        if not message_id:
+            return SendResult(items=(RecipientResult.unknown(number, "no_id"),))
+        return SendResult(items=(RecipientResult.accepted(number, str(message_id)),))
 
     async def patterns(self) -> list[Pattern]:
         obj = await self._obj("PatternCodeList")
@@ -749,7 +774,7 @@ class AmootSmsClient(ProviderBase):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ProviderProtocolError(self.account, "bad_shape", "the price is not a number")
         if value < 0:
-            raise error_for(self.account, int(-value))
+            raise price_error(self.account, int(value))
         return float(value)
 
     # --- delivery
@@ -846,10 +871,12 @@ def _match_results(chunk: Sequence[str], items: Sequence[_SendItem]) -> list[Rec
     results = []
     for number in chunk:
         found = by_number.get(number)
-        if found is None:
-            results.append(RecipientResult(number, None, "not_accepted"))
-        elif not is_success(found.status) or not found.message_id:
-            results.append(RecipientResult(number, None, status_title(found.status)))
+        if found is None:  # an answer that leaves a number out has not said what became of it
+            results.append(RecipientResult.unknown(number, "not_in_answer"))
+        elif not is_success(found.status):
+            results.append(RecipientResult.refused(number, status_title(found.status)))
+        elif not found.message_id or found.message_id == "0":
+            results.append(RecipientResult.unknown(number, "no_id"))
         else:
-            results.append(RecipientResult(number, found.message_id, None))
+            results.append(RecipientResult.accepted(number, found.message_id))
     return results

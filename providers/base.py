@@ -4,7 +4,8 @@ Error tree (every provider outcome is mapped onto it before it leaves a provider
 
     ProviderError                 any failure; ``account`` names the account, ``code`` the raw value
     ├── ProviderUnavailable       transport failure, timeout, 5xx, "server down" inside a 200; retryable
-    │   └── OutcomeUnknown        a send whose request may have reached the provider: never resend blindly
+    │   ├── Unreachable           the request never left: no connection was made (safe to retry)
+    │   └── OutcomeUnknown        a send whose request may have reached the provider: never resend
     ├── ProviderRejected          the provider understood and said no
     │   ├── AuthFailed            token, credentials, IP or permission
     │   ├── InsufficientCredit
@@ -12,6 +13,8 @@ Error tree (every provider outcome is mapped onto it before it leaves a provider
     │   ├── RateLimited           ``retry_after`` seconds when known
     │   └── NotSupported          the provider has no such capability (``capability``)
     └── ProviderProtocolError     a body we cannot decode or that has an unexpected shape
+
+Whether a failed send went out is decided by one rule, in ``providers/outcome.py``.
 
 Each error carries ``detail``: a short human sentence in Persian and English (``detail_fa``) taken
 from the provider's own code table, so the bot can tell a person what went wrong.
@@ -40,6 +43,7 @@ class Capability(enum.Enum):
     PRICE = "price"
     CONTACT_GROUPS = "contact_groups"
     DRAFTS = "drafts"
+    FIND_SENT = "find_sent"  # look a send up in the provider's records after a lost answer
 
 
 class DeliveryState(enum.StrEnum):
@@ -80,8 +84,12 @@ class ProviderUnavailable(ProviderError):
     pass
 
 
+class Unreachable(ProviderUnavailable):
+    """The connection was never made, so the request cannot have reached the provider."""
+
+
 class OutcomeUnknown(ProviderUnavailable):
-    pass
+    """A send whose request may have reached the provider: its recipients are unknown."""
 
 
 class ProviderRejected(ProviderError):
@@ -162,15 +170,38 @@ class Audience:
     count: int | None = None
 
 
+class Outcome(enum.StrEnum):
+    """What became of one recipient of a send call (the rule: ``providers/outcome.py``)."""
+
+    ACCEPTED = "accepted"  # the provider took it and named it (a message id)
+    FAILED = "failed"  # the provider said no before doing anything
+    UNKNOWN = "unknown"  # it may have gone out: never resent, looked up later
+
+
 @dataclass(frozen=True, slots=True)
 class RecipientResult:
+    """One recipient's outcome; ``error`` is the provider's code (or the reason it is unknown)."""
+
     number: str
     message_id: str | None
+    outcome: Outcome
     error: str | None = None
+
+    @classmethod
+    def accepted(cls, number: str, message_id: str) -> RecipientResult:
+        return cls(number, message_id, Outcome.ACCEPTED)
+
+    @classmethod
+    def refused(cls, number: str, code: str) -> RecipientResult:
+        return cls(number, None, Outcome.FAILED, code or "failed")
+
+    @classmethod
+    def unknown(cls, number: str, reason: str) -> RecipientResult:
+        return cls(number, None, Outcome.UNKNOWN, reason or "unknown")
 
     @property
     def ok(self) -> bool:
-        return self.message_id is not None and self.error is None
+        return self.outcome is Outcome.ACCEPTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,13 +289,16 @@ class SmsProvider(Protocol):
 
     account: str
     capabilities: frozenset[Capability]
+    max_parts: int | None  # the most SMS parts one text may take (None: not documented)
 
     async def balance(self) -> Balance: ...
     async def send(self, sms: OutgoingSms) -> SendResult: ...
     async def send_p2p(
         self, line: str, items: Sequence[tuple[str, str]], send_at: datetime | None = None
     ) -> SendResult: ...
-    async def send_otp(self, number: str, code: str | None, length: int = 5) -> OtpResult: ...
+    async def send_otp(
+        self, number: str, code: str | None, length: int = 5, reference: str = ""
+    ) -> OtpResult: ...
     async def send_pattern(
         self, pattern_id: str, number: str, values: Sequence[str], line: str | None = None
     ) -> SendResult: ...
@@ -275,6 +309,7 @@ class SmsProvider(Protocol):
     async def deliveries(
         self, message_ids: Sequence[str], campaign_id: str | None = None
     ) -> list[DeliveryReport]: ...
+    async def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None: ...
     async def scheduled(self, start: datetime, end: datetime) -> list[ScheduledSms]: ...
     async def cancel_scheduled(self, message_id: str) -> bool: ...
     async def fetch_inbound(self, cursor: str | None = None) -> InboundPage: ...
@@ -292,6 +327,7 @@ class ProviderBase:
 
     account: str
     capabilities: frozenset[Capability] = frozenset()
+    max_parts: int | None = None
 
     def _unsupported(self, capability: Capability) -> NotSupported:
         return NotSupported(self.account, capability)
@@ -307,7 +343,9 @@ class ProviderBase:
     ) -> SendResult:
         raise self._unsupported(Capability.SEND_P2P)
 
-    async def send_otp(self, number: str, code: str | None, length: int = 5) -> OtpResult:
+    async def send_otp(
+        self, number: str, code: str | None, length: int = 5, reference: str = ""
+    ) -> OtpResult:
         raise self._unsupported(Capability.OTP)
 
     async def send_pattern(
@@ -334,6 +372,13 @@ class ProviderBase:
         self, message_ids: Sequence[str], campaign_id: str | None = None
     ) -> list[DeliveryReport]:
         raise self._unsupported(Capability.DELIVERY)
+
+    async def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None:
+        """After a send whose outcome is unknown, what the provider's records say of each of its
+        recipients (``sms`` as it was sent, with its ``reference``; ``since`` when it started):
+        accepted with an id, failed, or still unknown (``absent``: the records do not show it).
+        None when the records cannot tell."""
+        raise self._unsupported(Capability.FIND_SENT)
 
     async def scheduled(self, start: datetime, end: datetime) -> list[ScheduledSms]:
         raise self._unsupported(Capability.CANCEL_SCHEDULED)

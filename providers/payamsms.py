@@ -3,9 +3,10 @@
 What the documents leave open, and what this client does (reference §3.6):
 - Login is a form body by default (JSON per account). Logging in again returns the same token
   without extending it, so the earliest expiry is kept; an API 401 logs in once and retries once.
-- Every message carries a ``customerId`` derived from the bridge's send reference. After a send
-  whose answer was lost (timeout, 5xx), ``status?byCustomer=true`` tells which messages arrived;
-  only the ones PayamSMS does not know are sent again, under the same ``customerId``.
+- Every message carries a ``customerId`` derived from the bridge's send reference. A send whose
+  answer was lost is never repeated (whether PayamSMS refuses a repeated ``customerId`` is not
+  documented); ``find_sent`` asks ``status?byCustomer=true`` later, and a message it does not
+  know yet stays unknown (nothing promises a new message is visible to ``status`` at once).
 - Per-item results are matched by ``customerId`` (the answer's order is not documented).
 - Request-level errors have no documented carrier: any JSON body with an E-code is mapped.
 - Inbound uses the ``id`` cursor only; the form without ``id`` marks messages read and is never
@@ -43,6 +44,7 @@ from .base import (
     InsufficientCredit,
     InvalidRecipient,
     OtpResult,
+    Outcome,
     OutcomeUnknown,
     OutgoingSms,
     ProviderBase,
@@ -53,9 +55,11 @@ from .base import (
     ScheduledSms,
     SendResult,
 )
+from .outcome import ends_send, results_for, send_request
 from .timeutil import format_tehran, now_tehran, parse_local
 
 MAX_ITEMS = 250  # messages per send call, ids per status call
+MAX_PARTS = 32  # parts per text (E211 beyond)
 MO_PAGE = 90
 SendMethod = Literal["sendMultipleWithSrc", "sendMultipleWithSrcBody", "send"]
 
@@ -172,8 +176,10 @@ class PayamSmsClient(ProviderBase):
             Capability.CANCEL_SCHEDULED,
             Capability.DELIVERY,
             Capability.INBOUND_POLL,
+            Capability.FIND_SENT,
         }
     )
+    max_parts: int | None = MAX_PARTS
 
     def __init__(
         self,
@@ -189,7 +195,6 @@ class PayamSmsClient(ProviderBase):
         send_method: SendMethod = "sendMultipleWithSrc",
         login_json: bool = False,
         otp_text: str = "کد تأیید شما: {code}",
-        recheck_delay: float = 1.0,
         proxy: str | None = None,
         observer: CallObserver | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -200,7 +205,6 @@ class PayamSmsClient(ProviderBase):
         self.send_method = send_method
         self.login_json = login_json
         self.otp_text = otp_text
-        self.recheck_delay = recheck_delay
         basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         self._basic = f"Basic {basic}"
         self._login_fields = {
@@ -236,7 +240,7 @@ class PayamSmsClient(ProviderBase):
             )
             response = await self._http.request(
                 "POST", "auth/oauth/token", headers={"Authorization": self._basic},
-                ok_statuses=(400, 401, 403), **login,  # type: ignore[arg-type]
+                ok_statuses=(400, 401, 403), **login,
             )  # fmt: skip
             if response.status_code >= 400:
                 found = find_error(_maybe_json(response))
@@ -272,14 +276,14 @@ class PayamSmsClient(ProviderBase):
         *,
         params: Any = None,
         body: Any = None,
-        sends: bool = False,
     ) -> Any:
-        """The JSON answer of one API call; 401 → one fresh login and one retry."""
+        """The JSON answer of one API call; 401 (turned away before anything was done) → one
+        fresh login and one retry."""
         stale: str | None = None
         for attempt in (1, 2):
             token = await self._get_token(stale)
             response = await self._http.request(
-                verb, path, params=params, json=body, sends=sends,
+                verb, path, params=params, json=body,
                 headers={"Authorization": f"Bearer {token}"}, ok_statuses=(400, 401, 403, 404),
             )  # fmt: skip
             status = response.status_code
@@ -340,7 +344,9 @@ class PayamSmsClient(ProviderBase):
         messages = [_Message(n, t, f"{reference}-{i}") for i, (n, t) in enumerate(items)]
         return await self._send_all(line, messages, send_at)
 
-    async def send_otp(self, number: str, code: str | None, length: int = 5) -> OtpResult:
+    async def send_otp(
+        self, number: str, code: str | None, length: int = 5, reference: str = ""
+    ) -> OtpResult:
         """PayamSMS has no OTP service: a generated code goes out as a plain SMS."""
         if not self.lines:
             raise ProviderRejected(
@@ -349,8 +355,11 @@ class PayamSmsClient(ProviderBase):
             )  # fmt: skip
         code = code or "".join(secrets.choice("0123456789") for _ in range(max(4, length)))
         text = self.otp_text.format(code=code)
-        result = await self.send(OutgoingSms(self.lines[0], (number,), text))
+        result = await self.send(OutgoingSms(self.lines[0], (number,), text, reference=reference))
         item = result.items[0]
+        if item.outcome is Outcome.UNKNOWN:
+            raise OutcomeUnknown(self.account, item.error or "unknown",
+                                 "the code may have been sent", "ممکن است کد رفته باشد")  # fmt: skip
         if not item.ok:
             raise error_for(self.account, item.error or "")
         return OtpResult(number, code, item.message_id)
@@ -358,43 +367,22 @@ class PayamSmsClient(ProviderBase):
     async def _send_all(
         self, line: str, messages: Sequence[_Message], send_at: datetime | None
     ) -> SendResult:
+        """Chunks of 250, one call each. A chunk that fails is reported message by message (failed
+        or unknown, by the outcome rule) and the next chunks still go; only an account-level
+        refusal of the first chunk fails the send."""
         results: dict[str, RecipientResult] = {}
         for index in range(0, len(messages), MAX_ITEMS):
             chunk = messages[index : index + MAX_ITEMS]
             try:
-                answered = await self._send_chunk(line, chunk, send_at)
+                with send_request(self.account):
+                    answered = self._match(chunk, await self._post(line, chunk, send_at))
             except ProviderError as exc:
-                if index == 0 and not isinstance(exc, OutcomeUnknown):
+                if ends_send(exc, first=index == 0, only=len(chunk) == len(messages)):
                     raise
-                # earlier chunks went out: report this one number by number
-                state = "unknown" if isinstance(exc, OutcomeUnknown) else (exc.code or "failed")
-                answered = {m.customer_id: RecipientResult(m.number, None, state) for m in chunk}
+                failed = results_for([m.number for m in chunk], exc)
+                answered = {m.customer_id: r for m, r in zip(chunk, failed, strict=True)}
             results.update(answered)
         return SendResult(items=tuple(results[m.customer_id] for m in messages))
-
-    async def _send_chunk(
-        self, line: str, chunk: Sequence[_Message], send_at: datetime | None
-    ) -> dict[str, RecipientResult]:
-        """One call; after a lost answer, ask by customerId and resend only what never arrived."""
-        try:
-            return self._match(chunk, await self._post(line, chunk, send_at))
-        except OutcomeUnknown:
-            await asyncio.sleep(self.recheck_delay)
-            known = await self._status_by_customer([m.customer_id for m in chunk])
-        done = {
-            m.customer_id: RecipientResult(m.number, known[m.customer_id].server_id)
-            for m in chunk
-            if m.customer_id in known
-        }
-        missing = [m for m in chunk if m.customer_id not in known]
-        if missing:
-            try:
-                done.update(self._match(missing, await self._post(line, missing, send_at)))
-            except OutcomeUnknown:
-                done.update(
-                    (m.customer_id, RecipientResult(m.number, None, "unknown")) for m in missing
-                )
-        return done
 
     async def _post(
         self, line: str, chunk: Sequence[_Message], send_at: datetime | None
@@ -423,7 +411,7 @@ class PayamSmsClient(ProviderBase):
         else:
             path = "panel/webservice/sendMultipleWithSrc"
             body = {"sender": line, "smsItems": items}
-        return await self._list("POST", path, body=body, sends=True)
+        return await self._list("POST", path, body=body)
 
     def _match(
         self, chunk: Sequence[_Message], answer: list[dict[str, Any]]
@@ -436,14 +424,13 @@ class PayamSmsClient(ProviderBase):
             item = by_id.get(message.customer_id)
             if item is None and not by_id and position < len(items):
                 item = items[position]
-            if item is None:
-                results[message.customer_id] = RecipientResult(message.number, None, "not_accepted")
+            if item is None:  # an answer that leaves a message out has not said what became of it
+                result = RecipientResult.unknown(message.number, "not_in_answer")
             elif item.server_id and not item.error:
-                results[message.customer_id] = RecipientResult(message.number, item.server_id)
+                result = RecipientResult.accepted(message.number, item.server_id)
             else:
-                results[message.customer_id] = RecipientResult(
-                    message.number, None, item.error or "failed"
-                )
+                result = RecipientResult.refused(message.number, item.error or "failed")
+            results[message.customer_id] = result
         return results
 
     # ------------------------------------------------------------------ delivery
@@ -462,9 +449,19 @@ class PayamSmsClient(ProviderBase):
             found += [model(self.account, _Status, i) for i in items]
         return found
 
-    async def _status_by_customer(self, customer_ids: Sequence[str]) -> dict[str, _Status]:
-        statuses = await self._statuses(customer_ids, by_customer=True)
-        return {s.customer_id: s for s in statuses if s.customer_id and s.server_id}
+    async def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None:
+        """``status?byCustomer=true`` for the send's ``customerId``s: a message PayamSMS knows was
+        accepted; one it does not know (yet) is still ``absent``."""
+        if not sms.reference:
+            return None
+        ids = [f"{sms.reference}-{i}" for i in range(len(sms.recipients))]
+        statuses = await self._statuses(ids, by_customer=True)
+        known = {s.customer_id: s.server_id for s in statuses if s.customer_id and s.server_id}
+        return SendResult(tuple(
+            RecipientResult.accepted(n, known[c]) if c in known
+            else RecipientResult.unknown(n, "absent")
+            for n, c in zip(sms.recipients, ids, strict=True)
+        ))  # fmt: skip
 
     async def deliveries(
         self, message_ids: Sequence[str], campaign_id: str | None = None

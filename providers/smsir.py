@@ -4,15 +4,18 @@ What the documents leave open, and what this client does (reference §2.6):
 - Success is ``IsSuccessful: true`` whatever the HTTP status; ``ErrorCode`` values are not
   documented, so they are kept for the person but never branched on.
 - The token lives 30 minutes. It is refreshed after 25, and once more when a call is refused
-  (HTTP 401/403 or ``IsSuccessful: false``: how a dead token is answered is not documented); the
-  call is then retried once, never in a loop. A refused call did nothing, so a retried send
-  cannot go out twice.
+  (HTTP 401/403, or ``IsSuccessful: false`` on a call that sends nothing: how a dead token is
+  answered is not documented); the call is then retried once, never in a loop. A send is retried
+  only after HTTP 401/403 (turned away before anything was done): a send answered
+  ``IsSuccessful: false`` may have gone out in part (``CanContinueInCaseOfError``), so its outcome
+  is unknown and it is never repeated.
 - ``Message/Send`` takes contact groups and contact-relation ids only. A phone number is resolved
   with ``SearchContacts``; one that is not a contact is refused with that reason, unless the account
   enables the non-seed ``Message/SendByMobileNumbers`` (``send_by_mobile_numbers``).
 - ``DeliveryStatus`` is free text: it is kept raw and classified by a substring table.
-- After a send whose answer was lost, the newest sent messages are read back: when exactly one
-  matches the text, its batch is the send's; otherwise the outcome stays unknown (never resent).
+- ``find_sent``: after a send whose outcome is unknown, the sent list is read back: the messages
+  with the send's text since it started are its batches, and their numbers are its accepted
+  recipients; when more match than the send could have made, the list cannot tell.
 """
 
 from __future__ import annotations
@@ -37,14 +40,16 @@ from .base import (
     DeliveryReport,
     DeliveryState,
     InvalidRecipient,
-    OutcomeUnknown,
+    Outcome,
     OutgoingSms,
     ProviderBase,
+    ProviderError,
     ProviderProtocolError,
     ProviderRejected,
     RecipientResult,
     SendResult,
 )
+from .outcome import outcome_of, results_for, send_request, unconfirmed
 from .timeutil import now_tehran, parse_local
 
 TOKEN_LIFETIME = 30 * 60.0
@@ -131,6 +136,7 @@ class SmsirClient(ProviderBase):
             Capability.DELIVERY,
             Capability.CONTACT_GROUPS,
             Capability.DRAFTS,
+            Capability.FIND_SENT,
         }
     )
 
@@ -224,12 +230,13 @@ class SmsirClient(ProviderBase):
         body: Any = None,
         sends: bool = False,
     ) -> dict[str, Any]:
-        """One API call inside the envelope, with at most one token refresh and one retry."""
+        """One API call inside the envelope, with at most one token refresh and one retry (for a
+        send, only after HTTP 401/403)."""
         stale: str | None = None
         for attempt in (1, 2):
             token = await self._get_token(stale)
             response = await self._http.request(
-                verb, path, params=params, json=body, sends=sends,
+                verb, path, params=params, json=body,
                 headers={HEADER: token}, ok_statuses=(400, 401, 403, 404, 409, 422),
             )  # fmt: skip
             if response.status_code in (401, 403):
@@ -251,13 +258,15 @@ class SmsirClient(ProviderBase):
                 ) from None  # fmt: skip
             if obj.get("issuccessful") is True:
                 return obj
+            refused = self._rejected(obj, _looks_like_token_trouble(str(obj.get("message") or "")))
+            if sends:
+                raise unconfirmed(refused)
             if attempt == 1:
                 # How a dead token is answered is not documented, and ErrorCode values are not
-                # either: any refusal gets one fresh token and one retry. A refused call did
-                # nothing, so even a send cannot go out twice this way.
+                # either: a refused read gets one fresh token and one retry.
                 stale = token
                 continue
-            raise self._rejected(obj, _looks_like_token_trouble(str(obj.get("message") or "")))
+            raise refused
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ account
@@ -345,14 +354,20 @@ class SmsirClient(ProviderBase):
                 "MobileNumbers": [numbers.local0(n) for n in phones],
                 "CanContinueInCaseOfError": True,
             }
-            answer = await self._send_call("Message/SendByMobileNumbers", body, sms, len(phones))
-            batches.append(answer.batch_key)
-            results.update(_by_number(phones, answer))
+            try:
+                answer = await self._send_call("Message/SendByMobileNumbers", body)
+            except ProviderError as exc:
+                if outcome_of(exc) is Outcome.FAILED:
+                    raise
+                results.update((r.number, r) for r in results_for(phones, exc))
+            else:
+                batches.append(answer.batch_key)
+                results.update(_by_number(phones, answer))
         elif phones:
             resolved = await self._resolve(phones)
             for number in phones:
                 if resolved[number] is None:
-                    results[number] = RecipientResult(number, None, "not_contact")
+                    results[number] = RecipientResult.refused(number, "not_contact")
                 else:
                     relation_ids[number] = resolved[number] or ""
         if groups or relation_ids:
@@ -363,19 +378,23 @@ class SmsirClient(ProviderBase):
                 "CanContinueInCaseOfError": True,
             }
             try:
-                answer = await self._send_call("Message/Send", body, sms, None)
-            except ProviderRejected as exc:
-                if not batches:
+                answer = await self._send_call("Message/Send", body)
+            except ProviderError as exc:
+                if not batches and outcome_of(exc) is Outcome.FAILED:
                     raise
                 # the numbers sent by mobile number did go out: report the rest one by one
-                for r in [*relation_ids, *groups]:
-                    results[r] = RecipientResult(r, None, exc.code or "failed")
+                results.update((r.number, r) for r in results_for([*relation_ids, *groups], exc))
             else:
                 batches.append(answer.batch_key)
                 results.update(_by_number(list(relation_ids), answer))
                 for group in groups:
-                    results[group] = RecipientResult(group, answer.message_id or answer.batch_key)
-        if not batches and not any(r.ok for r in results.values()):
+                    batch_id = answer.message_id or answer.batch_key
+                    results[group] = (
+                        RecipientResult.accepted(group, batch_id)
+                        if batch_id
+                        else RecipientResult.unknown(group, "no_id")
+                    )
+        if not results or all(r.error == "not_contact" for r in results.values()):
             raise InvalidRecipient(
                 self.account, "not_contact",
                 "none of the numbers is a contact of this sms.ir account",
@@ -386,44 +405,61 @@ class SmsirClient(ProviderBase):
             campaign_id=",".join(b for b in batches if b) or None,
         )
 
-    async def _send_call(
-        self, path: str, body: Mapping[str, Any], sms: OutgoingSms, count: int | None
-    ) -> _SendAnswer:
-        started = now_tehran()
-        try:
+    async def _send_call(self, path: str, body: Mapping[str, Any]) -> _SendAnswer:
+        with send_request(self.account):
             obj = await self._call("POST", path, body=body, sends=True)
-        except OutcomeUnknown:
-            found = await self._find_sent(sms.text, started, count)
-            if found is None:
-                raise
-            return found
-        return model(self.account, _SendAnswer, obj)
+            return model(self.account, _SendAnswer, obj)
 
-    async def _find_sent(
-        self, text: str, started: datetime, count: int | None
-    ) -> _SendAnswer | None:
-        """After a lost answer: the send is ours when exactly one recent message has our text."""
-        try:
-            obj = await self._call(
-                "GET", "Message/GetLastSentMessagesFromLastId", params={"lastId": 0}
-            )
-            recent = [model(self.account, _SentMessage, m)
-                      for m in lower_keys(obj.get("messages") or [])]  # fmt: skip
-            since = started - timedelta(minutes=1)
-            matches = [
-                m for m in recent
-                if m.text == text and (parse_local(m.sent) or started) >= since
-                and (count is None or m.recipients == count)
-            ]  # fmt: skip
-            if len(matches) != 1:
-                return None
-            sent = await self._sent_numbers(matches[0].batch_key)
-        except (ProviderRejected, ProviderProtocolError, OutcomeUnknown):
+    async def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None:
+        """What sms.ir's sent list says of a send whose outcome is unknown: the messages with its
+        text sent since ``since`` are its batches (one per call it made), and their numbers its
+        accepted recipients. No such message: every recipient is still ``absent``. More matches
+        than calls: the list cannot tell which are ours (None)."""
+        earliest = since - timedelta(minutes=1)
+        matches = [m for m in await self._sent_since(earliest) if m.text == sms.text]
+        phones = [r for r in sms.recipients if not r.startswith(GROUP_PREFIX)]
+        groups = [r for r in sms.recipients if r.startswith(GROUP_PREFIX)]
+        by_mobile = bool(phones) and self.send_by_mobile_numbers
+        calls = int(by_mobile) + int(bool(groups) or (bool(phones) and not by_mobile))
+        if not matches:
+            return SendResult(tuple(RecipientResult.unknown(r, "absent") for r in sms.recipients))
+        if len(matches) > calls:
             return None
-        ids = [{"id": s.id, "mobilenumber": s.mobile} for s in sent]
-        return _SendAnswer.model_validate(
-            {"messageid": matches[0].id, "batchkey": matches[0].batch_key, "ids": ids}
+        ids: dict[str, str] = {}
+        for match in matches:
+            for item in await self._sent_numbers(match.batch_key):
+                number = numbers.try_normalize(item.mobile)
+                if number:
+                    ids.setdefault(number, item.id)
+        results = [
+            RecipientResult.accepted(n, ids[n]) if n in ids
+            else RecipientResult.refused(n, "not_in_batch") if len(matches) == calls
+            else RecipientResult.unknown(n, "absent")
+            for n in phones
+        ]  # fmt: skip
+        results += [RecipientResult.accepted(g, matches[-1].id) for g in groups]
+        by_recipient = {r.number: r for r in results}
+        return SendResult(
+            tuple(by_recipient[r] for r in sms.recipients),
+            campaign_id=",".join(m.batch_key for m in matches if m.batch_key) or None,
         )
+
+    async def _sent_since(self, earliest: datetime) -> list[_SentMessage]:
+        """The sent list, newest first, back to ``earliest`` (``lastId`` pages backwards)."""
+        found: list[_SentMessage] = []
+        last_id = 0
+        while True:
+            obj = await self._call(
+                "GET", "Message/GetLastSentMessagesFromLastId", params={"lastId": last_id}
+            )
+            page = [model(self.account, _SentMessage, m)
+                    for m in lower_keys(obj.get("messages") or [])]  # fmt: skip
+            recent = [m for m in page if (parse_local(m.sent) or earliest) >= earliest]
+            found += recent
+            ids = [int(m.id) for m in page if m.id.isdigit()]
+            if len(page) < PAGE or len(recent) < len(page) or not ids:
+                return found
+            last_id = min(ids)
 
     # ------------------------------------------------------------------ delivery
 
@@ -469,14 +505,17 @@ class SmsirClient(ProviderBase):
 
 
 def _by_number(phones: Sequence[str], answer: _SendAnswer) -> dict[str, RecipientResult]:
-    """Per-number results matched by normalised number; a number sms.ir left out failed."""
-    items = lower_keys(answer.ids or [])
+    """Per-number results matched by normalised number. ``Ids`` lists the batch: a number it
+    leaves out was not sent; an answer without ``Ids`` says nothing of any number."""
+    if answer.ids is None:
+        return {n: RecipientResult.unknown(n, "not_in_answer") for n in phones}
     ids = {
         numbers.try_normalize(i.get("mobilenumber")): str(i.get("id"))
-        for i in items
+        for i in lower_keys(answer.ids)
         if isinstance(i, dict) and i.get("id") is not None
     }
     return {
-        n: RecipientResult(n, ids[n]) if n in ids else RecipientResult(n, None, "not_accepted")
+        n: RecipientResult.accepted(n, ids[n]) if n in ids
+        else RecipientResult.refused(n, "not_in_batch")
         for n in phones
-    }
+    }  # fmt: skip

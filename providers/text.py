@@ -29,13 +29,22 @@ class TextInfo:
 
 
 def analyze(text: str) -> TextInfo:
+    """Encoding, length and parts as GSM 03.38 says: GSM-7 when every character is in the default
+    alphabet or its extension (an extension character takes an escape and itself), else UCS-2
+    (UTF-16 code units: an emoji takes two). A long message is split so that no part ends
+    inside an escape pair or a surrogate pair."""
     if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in text):
-        length = sum(2 if c in _GSM_EXTENDED else 1 for c in text)
+        sizes = [2 if c in _GSM_EXTENDED else 1 for c in text]
         single, multi, encoding = 160, 153, Encoding.GSM7
     else:
-        # UCS-2 counts UTF-16 code units: a character outside the BMP (emoji) takes two.
-        length = len(text.encode("utf-16-le")) // 2
+        sizes = [2 if ord(c) > 0xFFFF else 1 for c in text]
         single, multi, encoding = 70, 67, Encoding.UCS2
+    length = sum(sizes)
     if length <= single:
         return TextInfo(encoding, length, 1 if length else 0, single)
-    return TextInfo(encoding, length, -(-length // multi), multi)
+    parts, used = 1, 0
+    for size in sizes:
+        if used + size > multi:
+            parts, used = parts + 1, 0
+        used += size
+    return TextInfo(encoding, length, parts, multi)

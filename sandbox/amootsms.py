@@ -10,8 +10,14 @@ Sim conventions (where the documents are silent; reference §1.6 and §6.7):
 - Relay bodies: one RecieveNewMessages item plus ``LineNumber``; delivery: one
   GetDeliveriesByCampaignID item. JSON by default, form with ``relay_format = "form"``; a non-2xx
   answer is retried up to ``relay_attempts`` times with backoff.
-Faults (``fail_next``): ``token_expired``, ``server_error`` (ServerError in 200), ``http_500``,
-``garbage``, ``hang`` (answer after ``hang_seconds``), ``accept_then_hang`` (do the work, then hang).
+- The documents disagree on how ``Status`` is written (A5) and where the payload sits (A6), and
+  never show the OTP answer (A11): ``status_style`` = ``"title"`` (every example; the default),
+  ``"int"`` (status_codes.md) or ``"bool"`` (older examples); ``payload_key`` = ``"Data"`` or
+  ``"ReturnValue"`` (the tables); ``otp_shape`` = ``"object"`` or ``"array"`` ("an array of one
+  class"). A client must read them all.
+- ``CalculateMessagePrice`` answers a failure with the negated status code, never ``0``.
+Faults (``fail_next``): the shared ones (``sandbox/_common.FaultySim``); ``token_expired``
+answers ``Token_Expired``; ``server_error`` answers ``ServerError`` inside an HTTP 200.
 """
 
 from __future__ import annotations
@@ -36,17 +42,41 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._common import TEHRAN, FaultySim, mobile10, require_mobile, sms_parts, wall
+from ._common import TEHRAN, Clock, FaultySim, mobile10, require_mobile, sms_parts
 
+# status_codes.md: the codes of the Titles this simulator answers with.
 STATUS_CODE = {
-    "Failed": 0, "Success": 1, "CreditNotEnough": 4, "LineNumber_NotExist": 5,
-    "LineNumber_Empty": 12, "SMSMessageText_Empty": 14, "Mobile_Empty": 16, "Mobiles_Empty": 17,
-    "URLAddress_Empty": 20, "Mobile_Invalid": 101, "Mobiles_Invalid": 102, "Count_Invalid": 103,
-    "FromDateTime_Invalid": 106, "ToDateTime_Invalid": 108, "FromDateTimeIsAfterThanToDateTime": 110,
-    "MessageID_Invalid": 111, "BulkID_Invalid": 112, "URLAddress_Duplicate": 117,
-    "RelayMessageDeliveryID_Invalid": 118, "RelayRecieveMessageID_Invalid": 119,
-    "Length_Invalid": 120, "Length_Exceeded": 121, "ServerError": 500,
-}  # fmt: skip
+    "Failed": 0,
+    "Success": 1,
+    "CreditNotEnough": 4,
+    "LineNumber_NotExist": 5,
+    "LineNumber_Empty": 12,
+    "SMSMessageText_Empty": 14,
+    "Mobile_Empty": 16,
+    "Mobiles_Empty": 17,
+    "URLAddress_Empty": 20,
+    "Mobile_Invalid": 101,
+    "Mobiles_Invalid": 102,
+    "Count_Invalid": 103,
+    "FromDateTime_Invalid": 106,
+    "ToDateTime_Invalid": 108,
+    "FromDateTimeIsAfterThanToDateTime": 110,
+    "MessageID_Invalid": 111,
+    "BulkID_Invalid": 112,
+    "URLAddress_Duplicate": 117,
+    "RelayMessageDeliveryID_Invalid": 118,
+    "RelayRecieveMessageID_Invalid": 119,
+    "Length_Invalid": 120,
+    "Length_Exceeded": 121,
+    "ServerError": 500,
+    "Token_NotAllowMethod": -208,
+    "Token_NotAllowIP": -207,
+    "Token_Expired": -204,
+    "Token_Disabled": -203,
+    "Token_Invalid": -202,
+    "Token_NotExists": -201,
+    "User_NotExists": -1,
+}
 DEFAULT_TOKEN = "sandbox-amoot-token"
 
 
@@ -148,6 +178,8 @@ class Params:
 class AmootSim(FaultySim):
     """Simulator state plus the Starlette ``app`` serving it."""
 
+    SPECIFIC_FAULTS = frozenset({"server_error"})
+
     def __init__(
         self,
         *,
@@ -162,10 +194,16 @@ class AmootSim(FaultySim):
         relay_attempts: int = 3,
         relay_excludes_poll: bool = True,
         leading_zero_quirk: bool = False,
+        status_style: str = "title",
+        payload_key: str = "Data",
+        otp_shape: str = "object",
         hang_seconds: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(clock, hang_seconds)
+        self.status_style = status_style
+        self.payload_key = payload_key
+        self.otp_shape = otp_shape
         self.tokens: dict[str, Token] = {token: Token()}
         self.credit = credit
         self.lines = list(lines)
@@ -177,17 +215,14 @@ class AmootSim(FaultySim):
         self.relay_attempts = relay_attempts
         self.relay_excludes_poll = relay_excludes_poll
         self.leading_zero_quirk = leading_zero_quirk
-        self.hang_seconds = hang_seconds
-        self.clock = clock
         self.prices = {"fa": 1000, "en": 5000}
-        self.sent: list[Sent] = []
+        self.outgoing: list[Sent] = []
         self.inbound: list[Inbound] = []
         self.hooks: dict[str, list[Hook]] = {"inbound": [], "delivery": []}
         self.patterns = [
             Patterns(1001, "کد تایید شما: %code%", ["code"], True),
             Patterns(1002, "سلام %name%، سفارش %order% ثبت شد", ["name", "order"], False),
         ]
-        self.requests: list[tuple[str, dict[str, list[Any]]]] = []
         self.relay_log: list[tuple[str, int]] = []
         self._ids = itertools.count(700_000_001)
         self._campaigns = itertools.count(88_000_001)
@@ -215,21 +250,19 @@ class AmootSim(FaultySim):
             mobile,
             text,
             line or self.lines[-1],
-            wall().replace(microsecond=0),
+            self.clock.wall().replace(microsecond=0),
         )
         self.inbound.append(message)
         if self._active_hooks("inbound"):
             self._spawn(self._push_inbound(message))
         return message.message_id
 
-    def advance(self, seconds: float) -> None:
-        """Move delivery progress forward as if ``seconds`` had passed."""
-        for sent in self.sent:
-            sent.created -= seconds
+    def sent(self) -> list[tuple[str, str]]:
+        return [("98" + s.mobile, s.text) for s in self.outgoing]
 
     def delivery_type(self, sent: Sent) -> int:
         age = self.clock() - sent.created
-        if sent.send_at > wall() or age < self.delivery_steps[0]:
+        if sent.send_at > self.clock.wall() or age < self.delivery_steps[0]:
             return 0
         if age < self.delivery_steps[1]:
             return 35
@@ -239,15 +272,6 @@ class AmootSim(FaultySim):
         body = await request.json()
         message_id = self.inject_inbound(body["sender"], body["text"], body.get("line"))
         return JSONResponse({"message_id": message_id})
-
-    async def _ctl_sent(self, request: Request) -> Response:
-        return JSONResponse(
-            [
-                {"message_id": s.message_id, "mobile": "0" + s.mobile, "line": s.line,
-                 "text": s.text, "method": s.method, "delivery_type": self.delivery_type(s)}
-                for s in self.sent
-            ]
-        )  # fmt: skip
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -293,28 +317,46 @@ class AmootSim(FaultySim):
             params = await self._params(request)
         except ParamError:
             return self._error(method, "Failed")
-        self.requests.append((method, params.values))
-        fault = self._faults.take(method)
-        if fault == "http_500":
-            return Response("<html><body>Runtime Error</body></html>", 500, media_type="text/html")
-        if fault == "garbage":
-            return Response("<html>Service Unavailable", 200, media_type="text/html")
-        if fault == "hang":
-            await asyncio.sleep(self.hang_seconds)
-        if fault in ("token_expired", "server_error"):
-            return self._error(
-                method, "Token_Expired" if fault == "token_expired" else "ServerError"
-            )
-        denied = self._auth(request, method)
-        if denied:
-            return self._error(method, denied)
-        try:
-            result = handler(params)
-        except ParamError as exc:
-            return self._error(method, exc.title)
-        if fault == "accept_then_hang":
-            await asyncio.sleep(self.hang_seconds)
-        return result
+
+        def work() -> Response:
+            denied = self._auth(request, method)
+            if denied:
+                return self._error(method, denied)
+            try:
+                return handler(params)
+            except ParamError as exc:
+                return self._error(method, exc.title)
+
+        return await self.run(method, params.values, work)
+
+    def fault_response(self, kind: str, method: str) -> Response | None:
+        if kind == "token_expired":
+            return self._error(method, "Token_Expired")
+        if kind == "server_error":
+            return self._error(method, "ServerError")
+        return None
+
+    def _status(self, title: str) -> Any:
+        """``Status`` as this simulator writes it (``status_style``, A5)."""
+        if self.status_style == "int":
+            return STATUS_CODE.get(title, 0)
+        if self.status_style == "bool":
+            return title == "Success"
+        return title
+
+    def _json(self, body: Any) -> Response:
+        """An answer with every ``Status`` in ``status_style`` and ``Data`` named ``payload_key``."""
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {(self.payload_key if k == "Data" else k):
+                        (self._status(v) if k == "Status" and isinstance(v, str) else convert(v))
+                        for k, v in value.items()}  # fmt: skip
+            if isinstance(value, list):
+                return [convert(v) for v in value]
+            return value
+
+        return JSONResponse(convert(body))
 
     def _auth(self, request: Request, method: str) -> str | None:
         header = request.headers.get("authorization")
@@ -327,7 +369,7 @@ class AmootSim(FaultySim):
             return "Token_NotExists"
         if not token.active:
             return "Token_Disabled"
-        if token.expires is not None and token.expires < wall():
+        if token.expires is not None and token.expires < self.clock.wall():
             return "Token_Expired"
         client = request.client.host if request.client else ""
         if token.allowed_ips is not None and client not in token.allowed_ips:
@@ -356,9 +398,9 @@ class AmootSim(FaultySim):
         }  # fmt: skip
         if method in ("RelayRecieveMessageSetActive", "RelayMessageDeliverySetActive"):
             return JSONResponse(title)
-        if method == "CalculateMessagePrice":
-            return JSONResponse(-abs(STATUS_CODE.get(title, 0)))
-        return JSONResponse(shapes.get(method, {"Status": title, "Data": []}))
+        if method == "CalculateMessagePrice":  # a failure is negative, never a price (A18)
+            return JSONResponse(-(abs(STATUS_CODE.get(title, 0)) or 1))
+        return self._json(shapes.get(method, {"Status": title, "Data": []}))
 
     def _handlers(self) -> dict[str, Callable[[Params], Response]]:
         return {
@@ -386,7 +428,7 @@ class AmootSim(FaultySim):
     # ------------------------------------------------------------------ methods
 
     def _account_status(self, params: Params) -> Response:
-        return JSONResponse(
+        return self._json(
             {
                 "Status": "Success", "AccountName": "sandbox", "RemaindCredit": self.credit,
                 "BaseSMS_PersianPrice": self.prices["fa"], "BaseSMS_EnglishPrice": self.prices["en"],
@@ -410,7 +452,7 @@ class AmootSim(FaultySim):
     def _send_time(self, params: Params) -> datetime:
         text = params.text("SendDateTime")
         if not text.strip():
-            return wall()
+            return self.clock.wall()
         moment = parse_time(text)
         if moment is None:
             raise ParamError("Failed")
@@ -425,7 +467,7 @@ class AmootSim(FaultySim):
         parts, price = self._price_of(text)
         sent = Sent(next(self._ids), campaign, mobile, line, text, send_at, self.clock(), parts,
                     price, method)  # fmt: skip
-        self.sent.append(sent)
+        self.outgoing.append(sent)
         self.credit -= price
         return sent
 
@@ -462,7 +504,7 @@ class AmootSim(FaultySim):
             sent = self._record(mobile, line, text, send_at, "SendSimple", campaign)
             total += sent.price
             items.append({"Mobile": int(mobile), "MessageID": sent.message_id, "Status": "Success"})
-        return JSONResponse(
+        return self._json(
             {"MessageText": text, "SMSPagesCount": parts, "CampaignID": campaign, "Price": total,
              "Status": "Success", "Data": items}
         )  # fmt: skip
@@ -500,13 +542,12 @@ class AmootSim(FaultySim):
                 created += 1
             campaigns.append({"Numbers": numbers, "Status": "Success", "MessageText": text,
                               "ID": campaign, "SMSPagesCount": sms_parts(text)})  # fmt: skip
-        body = json.dumps(
+        body = bytes(self._json(
             {"Data": {"CampaignsCreated": len(campaigns),
                       "TotalCampaignNumbersCreated": created,
                       "FailedCount": failed, "Campaigns": campaigns},
              "Status": "Success"},
-            ensure_ascii=False,
-        )  # fmt: skip
+        ).body).decode()  # fmt: skip
         # The documented example carries the number with its leading zero as a bare JSON number.
         replacement = r"\1" if self.leading_zero_quirk else r"\2"
         body = re.sub(r'"@@(0(9\d{9}))"', replacement, body)
@@ -529,11 +570,12 @@ class AmootSim(FaultySim):
             code = str(int(time.time_ns() % 10**length)).zfill(length)
         text = f"کد تایید شما: {code}"
         self._charge_check(text, 1)
-        sent = self._record(mobile, "OTP", text, wall(), "SendQuickOTP", next(self._campaigns))
-        return JSONResponse(
-            {"Status": "Success", "Data": {"Status": "Success", "MessageID": sent.message_id,
-                                           "Mobile": params.text("Mobile"), "Code": code}}
-        )  # fmt: skip
+        sent = self._record(mobile, "OTP", text, self.clock.wall(), "SendQuickOTP",
+                            next(self._campaigns))  # fmt: skip
+        item = {"Status": "Success", "MessageID": sent.message_id, "Mobile": params.text("Mobile"),
+                "Code": code}  # fmt: skip
+        return self._json({"Status": "Success",
+                           "Data": [item] if self.otp_shape == "array" else item})  # fmt: skip
 
     def _render_pattern(self, params: Params) -> tuple[str, str, list[str]]:
         raw = params.text("Mobile")
@@ -559,9 +601,9 @@ class AmootSim(FaultySim):
         mobile, text, values = self._render_pattern(params)
         self._charge_check(text, 1)
         sent = self._record(
-            mobile, "pattern", text, wall(), "SendWithPattern", next(self._campaigns)
+            mobile, "pattern", text, self.clock.wall(), "SendWithPattern", next(self._campaigns)
         )
-        return JSONResponse(
+        return self._json(
             {"Status": "Success", "MessageID": str(sent.message_id), "Mobile": "0" + mobile,
              "PatternCodeID": int(params.text("PatternCodeID")), "PatternValues": values}
         )  # fmt: skip
@@ -570,15 +612,16 @@ class AmootSim(FaultySim):
         line = self._line(params)
         mobile, text, values = self._render_pattern(params)
         self._charge_check(text, 1)
-        sent = self._record(mobile, line, text, wall(), "SendWithPatternOWN", next(self._campaigns))
-        return JSONResponse(
+        sent = self._record(mobile, line, text, self.clock.wall(), "SendWithPatternOWN",
+                            next(self._campaigns))  # fmt: skip
+        return self._json(
             {"Status": "Success", "MessageID": str(sent.message_id), "Mobile": "0" + mobile,
              "LineNumber": line, "PatternCodeID": int(params.text("PatternCodeID")),
              "PatternValues": values}
         )  # fmt: skip
 
     def _pattern_list(self, params: Params) -> Response:
-        return JSONResponse(
+        return self._json(
             {"Status": "Success", "Data": [
                 {"ID": p.id, "Status": p.status, "IsOTP": p.is_otp, "MessageText": p.text,
                  "Patterns": p.variables, "NumberPatterns": []} for p in self.patterns]}
@@ -605,25 +648,27 @@ class AmootSim(FaultySim):
 
     def _deliveries(self, params: Params) -> Response:
         wanted = set(params.array("ListMessageID"))
-        items = [self._delivery_item(s) for s in self.sent if str(s.message_id) in wanted]
+        items = [self._delivery_item(s) for s in self.outgoing if str(s.message_id) in wanted]
         if not items:
             raise ParamError("Failed")
-        return JSONResponse({"Status": "Success", "Data": items})
+        return self._json({"Status": "Success", "Data": items})
 
     def _delivery(self, params: Params) -> Response:
-        found = [s for s in self.sent if str(s.message_id) == params.text("MessageID")]
+        found = [s for s in self.outgoing if str(s.message_id) == params.text("MessageID")]
         if not found:
             raise ParamError("Failed")
         item = self._delivery_item(found[0])
         del item["Status"]
-        return JSONResponse({"Status": "Success", "Data": item})
+        return self._json({"Status": "Success", "Data": item})
 
     def _campaign_deliveries(self, params: Params) -> Response:
         campaign = params.text("CampaignID")
-        items = [self._delivery_item(s, True) for s in self.sent if str(s.campaign_id) == campaign]
+        items = [
+            self._delivery_item(s, True) for s in self.outgoing if str(s.campaign_id) == campaign
+        ]
         if not items:
             raise ParamError("BulkID_Invalid")
-        return JSONResponse({"Status": "Success", "Data": items})
+        return self._json({"Status": "Success", "Data": items})
 
     def _receive_new(self, params: Params) -> Response:
         try:
@@ -639,10 +684,10 @@ class AmootSim(FaultySim):
         for message in handed:  # consumed before the answer is written, as in reality
             message.read = True
         if not handed:
-            return JSONResponse(
+            return self._json(
                 {"Status": "Success", "Message": "هیچ پیام جدیدی یافت نشد", "Data": []}
             )
-        return JSONResponse(
+        return self._json(
             {"Status": "Success", "Message": "پیامک‌های جدید با موفقیت دریافت شدند",
              "Data": [self._inbound_item(m, with_line=False) for m in handed]}
         )  # fmt: skip
@@ -672,7 +717,7 @@ class AmootSim(FaultySim):
             for m in self.inbound
             if start <= m.received <= end and (not line or m.line.lower() == line)
         ]
-        return JSONResponse({"Status": "Success", "Data": found})
+        return self._json({"Status": "Success", "Data": found})
 
     # ------------------------------------------------------------------ relays
 
@@ -684,13 +729,13 @@ class AmootSim(FaultySim):
         if not re.match(r"https?://", url):
             raise ParamError("Failed")
         if any(h.url == url for h in self.hooks[kind]):
-            return JSONResponse({"Status": "URLAddress_Duplicate", field_name: 0})
-        hook = Hook(next(self._hook_ids), url, True, wall())
+            return self._json({"Status": "URLAddress_Duplicate", field_name: 0})
+        hook = Hook(next(self._hook_ids), url, True, self.clock.wall())
         self.hooks[kind].append(hook)
-        return JSONResponse({"Status": "Success", field_name: hook.id})
+        return self._json({"Status": "Success", field_name: hook.id})
 
     def _relay_list(self, kind: str) -> Response:
-        return JSONResponse(
+        return self._json(
             {"Status": "Success", "Data": [
                 {"ID": h.id, "EncryptedID": "", "Active": h.active,
                  "RegDateTime": iso(h.registered), "URLAddress": h.url} for h in self.hooks[kind]]}
@@ -742,7 +787,7 @@ class AmootSim(FaultySim):
             hooks = self._active_hooks("delivery")
             if not hooks:
                 continue
-            for sent in self.sent:
+            for sent in self.outgoing:
                 code = self.delivery_type(sent)
                 if code != sent.pushed_type:
                     sent.pushed_type = code

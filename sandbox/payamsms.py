@@ -13,19 +13,21 @@ Sim conventions (where the documents are silent):
   (E223); empty text E766; more than 32 parts E211; a banned word E132; no credit E6.
 - Status moves ``Pending In Queue`` → ``Pending`` → ``Send Successfully`` (``Failed`` for
   ``undeliverable`` numbers and cancelled messages) after ``delivery_steps`` seconds from the send
-  time. Unknown ids are left out; when none is known the call fails with E305.
+  time. Nothing promises a new message is visible to ``status`` at once: it shows only
+  ``status_delay`` seconds after it was accepted. Unknown ids are left out; when none is known the
+  call fails with E305.
 - Inbound: per-line ids, increasing. Without ``id`` the 90 oldest unread are returned and marked
   read (E7 when there are none); with ``id`` every message above it, ascending, 90 per page,
   flags untouched.
 - scheduledList needs one of serverId/customerId/from/to (else E2); pages are 0-based, 10 by default.
   cancelScheduled is ``true`` only while the message is still waiting, and refunds it.
-Faults (``fail_next``): ``token_expired`` (the bearer dies now), ``http_500``, ``http_503``,
-``garbage``, ``hang``, ``accept_then_hang`` and ``accept_then_500`` (do the work, then fail).
+Faults (``fail_next``): the shared ones (``sandbox/_common.FaultySim``); ``token_expired`` (the
+bearer dies now: HTTP 401), ``http_403`` (this user may not do that) and ``e4`` (E4, unauthorised
+access, as a request-level error).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
@@ -54,7 +56,7 @@ DEFAULT_LOGIN = {
 MAX_ITEMS = 250
 MO_PAGE = 90
 DESCRIPTIONS = {
-    "E2": "همه پارامترها الزامی هستند", "E6": "اعتبار کافی نیست",
+    "E2": "همه پارامترها الزامی هستند", "E4": "دسترسی غیرمجاز به سامانه", "E6": "اعتبار کافی نیست",
     "E7": "پیام دریافتی خوانده نشده جدیدی وجود ندارد", "E8": "شناسه پیام نامعتبر است",
     "E43": "شماره گیرنده نامعتبر است", "E107": "تعداد گیرندگان بیش از ۲۵۰ است",
     "E132": "متن حاوی کلمات حساس است", "E211": "متن بیش از حد مجاز است",
@@ -80,6 +82,7 @@ class Message:
     sent_clock: float  # clock() when it is (or was) due
     parts: int
     price: int
+    accepted_clock: float = 0.0  # clock() when it was accepted
     cancelled: bool = False
 
 
@@ -94,6 +97,8 @@ class Mo:
 
 
 class PayamSim(FaultySim):
+    SPECIFIC_FAULTS = frozenset({"http_403", "e4"})
+
     def __init__(
         self,
         *,
@@ -105,10 +110,12 @@ class PayamSim(FaultySim):
         delivery_steps: tuple[float, float] = (1.0, 2.0),
         undeliverable: tuple[str, ...] = (),
         banned_words: tuple[str, ...] = ("قمار",),
+        status_delay: float = 2.0,
         hang_seconds: float = 30.0,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(clock, hang_seconds)
+        self.status_delay = status_delay
         self.login = dict(login or DEFAULT_LOGIN)
         self.lines = list(lines)
         self.credit = credit
@@ -117,13 +124,10 @@ class PayamSim(FaultySim):
         self.delivery_steps = delivery_steps
         self.undeliverable = {mobile10(n) for n in undeliverable}
         self.banned_words = banned_words
-        self.hang_seconds = hang_seconds
-        self.clock = clock or Clock()
         self.token: tuple[str, float] | None = None  # (access token, expires at)
         self.logins = 0
         self.messages: list[Message] = []
         self.inbox: list[Mo] = []
-        self.requests: list[tuple[str, Any]] = []
         self._server_ids = itertools.count(4_100_000_001)
         self._mo_ids: dict[str, itertools.count[int]] = {}
         api: dict[str, tuple[str, Callable[[Request, Any], Any]]] = {
@@ -159,9 +163,9 @@ class PayamSim(FaultySim):
         self.inbox.append(mo)
         return mo.id
 
-    def sent(self) -> list[Message]:
+    def sent(self) -> list[tuple[str, str]]:
         """Every message accepted, cancelled ones included."""
-        return list(self.messages)
+        return [("98" + m.mobile, m.body) for m in self.messages]
 
     def status_of(self, message: Message) -> str:
         if message.cancelled:
@@ -226,36 +230,33 @@ class PayamSim(FaultySim):
                     body = json.loads(await request.body() or b"null")
                 except ValueError:
                     return self._refuse("E2")
-            self.requests.append(
-                (method, body if body is not None else list(request.query_params.multi_items()))
-            )
-            fault = self._faults.take(method)
-            if fault == "token_expired" and self.token is not None:
-                self.token = (self.token[0], self.clock())
-            if fault in ("http_500", "http_503"):
-                return Response("<html>Error</html>", int(fault[5:]), media_type="text/html")
-            if fault == "garbage":
-                return Response("<html>Service Unavailable", 200, media_type="text/html")
-            if fault == "hang":
-                await asyncio.sleep(self.hang_seconds)
-            bearer = request.headers.get("authorization", "")
-            if (
-                self.token is None
-                or bearer != f"Bearer {self.token[0]}"
-                or self.token[1] <= self.clock()
-            ):
-                return JSONResponse({"error": "invalid_token"}, 401)
-            try:
-                result = handler(request, body)
-            except Refused as refused:
-                return self._refuse(refused.code)
-            if fault == "accept_then_hang":
-                await asyncio.sleep(self.hang_seconds)
-            if fault == "accept_then_500":
-                return Response("<html>Error</html>", 500, media_type="text/html")
-            return JSONResponse(result)
+            params = body if body is not None else list(request.query_params.multi_items())
+
+            def work() -> Response:
+                bearer = request.headers.get("authorization", "")
+                if (
+                    self.token is None
+                    or bearer != f"Bearer {self.token[0]}"
+                    or self.token[1] <= self.clock()
+                ):
+                    return JSONResponse({"error": "invalid_token"}, 401)
+                try:
+                    return JSONResponse(handler(request, body))
+                except Refused as refused:
+                    return self._refuse(refused.code)
+
+            return await self.run(method, params, work)
 
         return endpoint
+
+    def fault_response(self, kind: str, method: str) -> Response | None:
+        if kind == "token_expired" and self.token is not None:
+            self.token = (self.token[0], self.clock())  # the bearer dies now; the call gets 401
+        if kind == "http_403":
+            return JSONResponse({"error": "access_denied"}, 403)
+        if kind == "e4":
+            return self._refuse("E4")
+        return None
 
     def _refuse(self, code: str) -> Response:
         return JSONResponse({"errorCode": code, "description": DESCRIPTIONS.get(code, "")}, 400)
@@ -309,6 +310,7 @@ class PayamSim(FaultySim):
         message = Message(
             str(next(self._server_ids)), customer_id, str(sender), match.group(1), text, due,
             self.clock() + (due - now_wall).total_seconds(), parts, parts * self.part_price,
+            self.clock(),
         )  # fmt: skip
         self.credit -= message.price
         self.messages.append(message)
@@ -347,9 +349,11 @@ class PayamSim(FaultySim):
         if by_customer == "false" and not all(i.isdigit() for i in ids):
             raise Refused("E8")
         wanted = set(ids)
+        visible = self.clock() - self.status_delay
         found = [
             m for m in self.messages
             if (m.customer_id if by_customer == "true" else m.server_id) in wanted
+            and m.accepted_clock <= visible
         ]  # fmt: skip
         if not found:
             raise Refused("E305")

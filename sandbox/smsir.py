@@ -7,20 +7,21 @@ Served under ``/users/v1/`` like the real API. Sim conventions (where the docume
 - ErrorCode table: 1 invalid token, 2 expired token, 3 validation error, 4 contact not valid yet,
   5 insufficient credit; ``Message`` texts in Persian.
 - Message/Send reaches contacts only. A new contact is sendable ``contact_wait`` seconds after it was
-  added; with ``CanContinueInCaseOfError`` such contacts are skipped, without it the send fails.
+  added. Without ``CanContinueInCaseOfError`` a send with such a contact fails whole; with it, the
+  others are sent and — as the real service may — the answer still reports failure
+  (``partial_failure``; off, the answer is a success that leaves them out of ``Ids``).
 - One credit per SMS part per recipient.
 - DeliveryStatus texts: در صف ارسال → رسیده به مخابرات → رسیده به گوشی (or نرسیده به گوشی for
   ``undeliverable`` numbers) after ``delivery_steps`` seconds.
 - Pages hold 50 records, newest first; ``lastId=N`` returns records with ``Id < N``; query names are
   matched case-insensitively. ``MobileNumber`` in GetSentMessagesMobileNumbers is an integer.
 - Message/SendByMobileNumbers (not in the seed document) exists only with ``send_by_mobile_numbers``.
-Faults (``fail_next``): ``token_expired``, ``http_401``, ``http_500``, ``garbage``, ``hang``,
-``accept_then_hang`` (do the work, then hang).
+Faults (``fail_next``): the shared ones (``sandbox/_common.FaultySim``); ``token_expired`` answers
+the call as for an expired token; ``http_401`` answers HTTP 401 with no body.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import secrets
@@ -45,8 +46,13 @@ QUEUED, AT_OPERATOR, DELIVERED, FAILED = (
 
 
 class Refused(Exception):
-    def __init__(self, code: int, message: str, status: int = 200) -> None:
+    """``IsSuccessful: false`` with this ``ErrorCode`` and ``Message`` (and any payload)."""
+
+    def __init__(
+        self, code: int, message: str, status: int = 200, payload: dict[str, Any] | None = None
+    ) -> None:
         self.code, self.message, self.status = code, message, status
+        self.payload = payload or {}
 
 
 @dataclass
@@ -81,6 +87,8 @@ class Batch:
 
 
 class SmsirSim(FaultySim):
+    SPECIFIC_FAULTS = frozenset({"http_401"})
+
     def __init__(
         self,
         *,
@@ -92,12 +100,14 @@ class SmsirSim(FaultySim):
         auth_status: int = 200,
         contact_wait: float = 0.0,
         send_by_mobile_numbers: bool = False,
+        partial_failure: bool = True,
         delivery_steps: tuple[float, float] = (1.0, 2.0),
         undeliverable: tuple[str, ...] = (),
         hang_seconds: float = 30.0,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(clock, hang_seconds)
+        self.partial_failure = partial_failure
         self.credentials = (api_key, secret_key)
         self.credit = credit
         self.token_lifetime = token_lifetime
@@ -107,14 +117,11 @@ class SmsirSim(FaultySim):
         self.send_by_mobile_numbers = send_by_mobile_numbers
         self.delivery_steps = delivery_steps
         self.undeliverable = {mobile10(n) for n in undeliverable}
-        self.hang_seconds = hang_seconds
-        self.clock = clock or Clock()
         self.tokens: dict[str, float] = {}  # token → issued at
         self.groups = {1: Group(1, "مشتریان"), 2: Group(2, "همکاران")}
         self.contacts: list[Contact] = []
         self.batches: list[Batch] = []
         self.drafts = ["سلام، سفارش شما ارسال شد.", "تخفیف ویژه این هفته"]
-        self.requests: list[tuple[str, dict[str, Any]]] = []
         self._relation_ids = itertools.count(5001)
         self._message_ids = itertools.count(7001)
         self._number_ids = itertools.count(90_001)
@@ -157,9 +164,13 @@ class SmsirSim(FaultySim):
         self.contacts.append(contact)
         return contact.relation_id
 
-    def sent_to(self) -> list[tuple[str, str]]:
-        """(0-prefixed number, text) of every SMS that went out, in order."""
-        return [("0" + n.mobile, b.text) for b in self.batches for n in b.numbers]
+    def reachable(self, *numbers: str) -> None:
+        for number in numbers:
+            if not any(c.mobile == number[-10:] for c in self.contacts):
+                self.add_contact(number)
+
+    def sent(self) -> list[tuple[str, str]]:
+        return [("98" + n.mobile, b.text) for b in self.batches for n in b.numbers]
 
     def status_of(self, sent: SentNumber) -> str:
         age = self.clock() - sent.created
@@ -183,27 +194,26 @@ class SmsirSim(FaultySim):
                 except ValueError:
                     return self._envelope({}, Refused(3, "بدنه درخواست JSON معتبر نیست"))
                 params = body if isinstance(body, dict) else {}
-            self.requests.append((path, params))
-            fault = self._faults.take(path)
-            if fault == "http_500":
-                return Response("<html>Internal Server Error</html>", 500, media_type="text/html")
-            if fault == "http_401":
-                return Response("", 401)
-            if fault == "garbage":
-                return Response("<html>Service Unavailable", 200, media_type="text/html")
-            if fault == "hang":
-                await asyncio.sleep(self.hang_seconds)
-            try:
-                if path != "Token/GetToken":
-                    self._check_token(request, expired=fault == "token_expired")
-                result = handler(params)
-            except Refused as refused:
-                return self._envelope({}, refused)
-            if fault == "accept_then_hang":
-                await asyncio.sleep(self.hang_seconds)
-            return self._envelope(result)
+
+            def work() -> Response:
+                try:
+                    if path != "Token/GetToken":
+                        self._check_token(request)
+                    result = handler(params)
+                except Refused as refused:
+                    return self._envelope(refused.payload, refused)
+                return self._envelope(result)
+
+            return await self.run(path, params, work)
 
         return endpoint
+
+    def fault_response(self, kind: str, method: str) -> Response | None:
+        if kind == "http_401":
+            return Response("", 401)
+        if kind == "token_expired":
+            return self._envelope({}, Refused(2, "توکن منقضی شده است", self.auth_status))
+        return None
 
     def _envelope(self, payload: dict[str, Any], refused: Refused | None = None) -> Response:
         if refused is None:
@@ -212,12 +222,12 @@ class SmsirSim(FaultySim):
                 "ErrorCode": refused.code}  # fmt: skip
         return JSONResponse(body, status_code=refused.status)
 
-    def _check_token(self, request: Request, expired: bool = False) -> None:
+    def _check_token(self, request: Request) -> None:
         token = request.headers.get("x-sms-ir-secure-token", "")
         issued = self.tokens.get(token)
         if issued is None:
             raise Refused(1, "توکن نامعتبر است", self.auth_status)
-        if expired or self.clock() - issued >= self.token_lifetime:
+        if self.clock() - issued >= self.token_lifetime:
             raise Refused(2, "توکن منقضی شده است", self.auth_status)
 
     # ------------------------------------------------------------------ methods
@@ -236,7 +246,7 @@ class SmsirSim(FaultySim):
         return {
             "FirstName": "سارا", "LastName": "محمدی", "BusinessName": "فروشگاه نمونه",
             "PersianExpirationDateTime": "1406/03/01 12:00", "IsExpired": False, "IsTrial": False,
-            "SentCount": len(self.sent_to()), "ExpirationDateTime": expires.isoformat(timespec="seconds"),
+            "SentCount": len(self.sent()), "ExpirationDateTime": expires.isoformat(timespec="seconds"),
             "MembershipKeyword": "عضویت", "CancelMembershipKeyword": "لغو", "Credit": self.credit,
             "HasUploadedNationalCard": True, "MobileNumber": "09120000000", "ReagentCode": "",
             "ExpirationLeftDays": 90,
@@ -293,7 +303,10 @@ class SmsirSim(FaultySim):
         mobiles = [c.mobile for c in targets if c not in waiting]
         if not mobiles:
             raise Refused(4, "مخاطب معتبری برای ارسال وجود ندارد")
-        return self._deliver(str(p.get("Message") or ""), mobiles)
+        sent = self._deliver(str(p.get("Message") or ""), mobiles)
+        if waiting and self.partial_failure:  # sent to the others, yet answered as a failure
+            raise Refused(4, "برخی مخاطبان هنوز معتبر نشده‌اند")
+        return sent
 
     def _send_by_mobile(self, p: dict[str, Any]) -> dict[str, Any]:
         raw = p.get("MobileNumbers")
@@ -302,7 +315,12 @@ class SmsirSim(FaultySim):
         mobiles = [m for m in (mobile10(r) for r in raw) if m]
         if len(mobiles) < len(raw) and not p.get("CanContinueInCaseOfError"):
             raise Refused(3, "شماره موبایل نامعتبر است")
-        return self._deliver(str(p.get("Message") or ""), list(dict.fromkeys(mobiles)))
+        if not mobiles:
+            raise Refused(3, "شماره موبایل معتبری وجود ندارد")
+        sent = self._deliver(str(p.get("Message") or ""), list(dict.fromkeys(mobiles)))
+        if len(mobiles) < len(raw) and self.partial_failure:
+            raise Refused(3, "برخی شماره‌ها نامعتبر هستند")
+        return sent
 
     def _page_before(
         self, items: list[Any], last_id: str | None, key: Callable[[Any], int]

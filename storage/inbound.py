@@ -41,6 +41,7 @@ class OutboxItem:
     inbound_id: int | None
     payload: dict[str, Any]
     attempts: int
+    send_id: int | None = None  # an edit of this send's chat message
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +277,24 @@ class OutboxRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def enqueue_send_update(self, chat_id: int, send_id: int) -> int:
+        """Queue an edit of a send's chat message to its current state (rendered when sent, so
+        edits queued meanwhile are carried by the same one: ``updates_covered``)."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO outbox (chat_id, send_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                (chat_id, send_id, json.dumps({"kind": "send", "send_id": send_id}), time.time()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    async def updates_covered(self, item: OutboxItem) -> list[int]:
+        """Later queued edits of the same send: an edit rendered now shows their state too."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM outbox WHERE dead = 0 AND chat_id = ? AND send_id = ? AND id > ?",
+            (item.chat_id, item.send_id, item.id),
+        )
+        return [int(r[0]) for r in rows]
+
     async def enqueue(self, chat_id: int, payload: dict[str, Any]) -> int:
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
@@ -288,12 +307,13 @@ class OutboxRepo:
         """The oldest live item of each chat whose head is due (per-chat order is kept)."""
         rows = await self.db.fetchall(
             f"{_CHAT_HEADS} SELECT o.id, o.chat_id, o.thread_id, o.inbound_id, o.payload, "
-            "o.attempts FROM heads h JOIN outbox o ON o.id = h.id WHERE o.next_attempt_at <= ?",
+            "o.attempts, o.send_id FROM heads h JOIN outbox o ON o.id = h.id "
+            "WHERE o.next_attempt_at <= ?",
             (now,),
         )
         skip = set(exclude)
         return [
-            OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
+            OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6])
             for r in rows
             if r[1] not in skip
         ]
@@ -310,37 +330,52 @@ class OutboxRepo:
             return 0, None
         return int(row[0]), (None if row[1] is None else float(row[1]))
 
-    async def delivered(self, item: OutboxItem, message_id: int, link: Link | None) -> None:
+    async def delivered(
+        self,
+        item: OutboxItem,
+        message_ids: Sequence[int],
+        link: Link | None,
+        covered: Sequence[int] = (),
+    ) -> None:
+        """A row Telegram accepted (and the later rows its message carried) leaves the queue;
+        each message that shows it (a long one takes parts) links back to what it shows."""
         async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
-            if link is not None:
-                await conn.execute(
+            await conn.executemany(
+                "DELETE FROM outbox WHERE id = ?", [(i,) for i in (item.id, *covered)]
+            )
+            if link is not None and message_ids:
+                await conn.executemany(
                     "INSERT OR REPLACE INTO message_links (chat_id, message_id, account, line, "
                     "counterparty, inbound_id, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (item.chat_id, message_id, link.account, link.line, link.counterparty,
-                     link.inbound_id, link.send_id),
+                    [(item.chat_id, message_id, link.account, link.line, link.counterparty,
+                      link.inbound_id, link.send_id) for message_id in message_ids],
                 )  # fmt: skip
 
     async def queue(self, chat_id: int, limit: int) -> list[OutboxItem]:
         """A chat's live rows, oldest first (its head first)."""
         rows = await self.db.fetchall(
-            "SELECT id, chat_id, thread_id, inbound_id, payload, attempts FROM outbox "
+            "SELECT id, chat_id, thread_id, inbound_id, payload, attempts, send_id FROM outbox "
             "WHERE dead = 0 AND chat_id = ? ORDER BY id LIMIT ?",
             (chat_id, limit),
         )
-        return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
 
     async def delivered_digest(
-        self, items: Sequence[OutboxItem], message_id: int, entries: Sequence[tuple[int, int]]
+        self,
+        items: Sequence[OutboxItem],
+        message_ids: Sequence[int],
+        entries: Sequence[tuple[int, int]],
     ) -> None:
-        """Rows sent together as one digest message; ``entries`` are (number, inbound id)."""
+        """Rows sent together as one digest (in parts, when Telegram took it only as plain
+        text); ``entries`` are (number, inbound id)."""
         async with self.db.transaction() as conn:
             await conn.executemany("DELETE FROM outbox WHERE id = ?", [(i.id,) for i in items])
             await conn.executemany(
                 "INSERT OR REPLACE INTO digest_items (chat_id, message_id, number, inbound_id) "
                 "VALUES (?, ?, ?, ?)",
-                [(items[0].chat_id, message_id, n, inbound_id) for n, inbound_id in entries],
-            )
+                [(items[0].chat_id, message_id, n, inbound_id)
+                 for message_id in message_ids for n, inbound_id in entries],
+            )  # fmt: skip
 
     async def digest(self, chat_id: int, message_id: int) -> dict[int, int]:
         """The SMS of a digest message: number → inbound id (empty when it is not a digest)."""

@@ -147,6 +147,13 @@ STEPS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX topics_thread ON topics (chat_id, thread_id);
     """,
+    # 5: trust at the edges — unknown sends are looked up a limited number of times; the outbox
+    # also edits a send's chat message (its rows name the send, so repeated edits collapse)
+    """
+    ALTER TABLE sends ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX sends_unknown ON sends (id) WHERE state = 'unknown';
+    ALTER TABLE outbox ADD COLUMN send_id INTEGER;
+    """,
 )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from aiosqlite import Connection
 
 from .access import insert_audit, now_iso
 from .db import Database, Row
@@ -13,7 +16,7 @@ from .db import Database, Row
 _COLUMNS = (
     "id, created_at, user_id, chat_id, account, line, text, send_at, state, invalid, "
     "price_estimate, price, campaign_id, error, chat_message_id, reply_to_message_id, inbound_id, "
-    "reference, audience, refused"
+    "reference, audience, refused, confirmed_at, lookups"
 )
 
 
@@ -52,6 +55,8 @@ class SendRow:
     reference: str
     audience: int | None  # the provider's count of who it reaches (a group is many numbers)
     refused: list[tuple[str, str]]  # (recipient, reason key) the provider will not reach
+    confirmed_at: str | None = None
+    lookups: int = 0  # times an unknown outcome was looked up at the provider
     recipients: list[Recipient] = field(default_factory=list)
 
     @property
@@ -64,7 +69,9 @@ class SendRow:
 class Claim:
     """The outcome of pressing Confirm: ``ok``, or why the send may not go out."""
 
-    status: str  # "ok" | "gone" | "not_owner" | "quota" | "armed"
+    # "ok" | "gone" | "not_owner" | "quota" | "armed" (the first of two confirmations taken) |
+    # "needs_second" (a bulk send's first Confirm pressed again) | "needs_first"
+    status: str
     row: SendRow | None = None
     used_today: int = 0
 
@@ -77,7 +84,8 @@ def _row(r: Row, recipients: list[Recipient]) -> SendRow:
         price=r["price"], campaign_id=r["campaign_id"], error=r["error"],
         chat_message_id=r["chat_message_id"], reply_to_message_id=r["reply_to_message_id"],
         inbound_id=r["inbound_id"], reference=r["reference"] or "", audience=r["audience"],
-        refused=[(a, b) for a, b in json.loads(r["refused"])], recipients=recipients,
+        refused=[(a, b) for a, b in json.loads(r["refused"])], confirmed_at=r["confirmed_at"],
+        lookups=r["lookups"], recipients=recipients,
     )  # fmt: skip
 
 
@@ -155,8 +163,12 @@ class SendsRepo:
         quota: int,
         day_start: str,
         needs_second_confirm: bool,
+        second: bool = False,
+        chat_id: int | None = None,
     ) -> Claim:
-        """Confirm a draft exactly once: quota check, state change and audit row in one commit."""
+        """Confirm a draft exactly once: quota check, state change and audit row in one commit.
+        A bulk send takes two steps: the first Confirm arms it, and only the second Confirm
+        (``second``, a button of its own) sends it."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 f"SELECT state, user_id, account, chat_id, {_REACH} AS n FROM sends WHERE id = ?",
@@ -165,8 +177,12 @@ class SendsRepo:
             row = await cursor.fetchone()
             if row is None or row["state"] not in ("draft", "armed"):
                 return Claim("gone")
-            if row["user_id"] != user_id:
+            if row["user_id"] != user_id or (chat_id is not None and row["chat_id"] != chat_id):
                 return Claim("not_owner")
+            if needs_second_confirm and row["state"] == "armed" and not second:
+                return Claim("needs_second")
+            if second and row["state"] != "armed":
+                return Claim("needs_first")
             cursor = await conn.execute(
                 f"SELECT coalesce(sum({_REACH}), 0) FROM sends WHERE user_id = ? "
                 "AND confirmed_at >= ? AND state NOT IN ('draft', 'armed', 'cancelled')",
@@ -218,24 +234,85 @@ class SendsRepo:
                 [(r.message_id, r.state, r.error, now_iso(), send_id, r.number) for r in results],
             )
 
-    async def update_delivery(self, account: str, updates: Iterable[tuple[str, str, str]]) -> int:
-        """Apply (message_id, state, raw) reports of one account; returns rows changed."""
-        changed = 0
+    async def settle(
+        self,
+        send_id: int,
+        state: str,
+        updates: Iterable[Recipient],
+        campaign_id: str | None,
+        announce: bool,
+    ) -> None:
+        """A look-up of an unknown send: the recipients it settled, the send's state now, one
+        more look-up counted; a campaign found joins the send's. ``announce``: queue an edit of
+        the send's chat message in the same commit."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE sends SET state = ?, lookups = lookups + 1, campaign_id = CASE "
+                "WHEN ? IS NULL THEN campaign_id WHEN campaign_id IS NULL THEN ? "
+                "ELSE campaign_id || ',' || ? END WHERE id = ?",
+                (state, campaign_id, campaign_id, campaign_id, send_id),
+            )
+            await conn.executemany(
+                "UPDATE send_recipients SET message_id = ?, state = ?, raw_status = ?, error = ?, "
+                "updated_at = ? WHERE send_id = ? AND number = ?",
+                [(r.message_id, r.state, r.raw_status, r.error, now_iso(), send_id, r.number)
+                 for r in updates],
+            )  # fmt: skip
+            if announce:
+                await _queue_edits(conn, [send_id])
+
+    async def unknown(self, max_lookups: int) -> list[tuple[int, str, int]]:
+        """(id, confirmed at, look-ups so far) of unknown sends still to be looked up."""
+        rows = await self.db.fetchall(
+            "SELECT id, coalesce(confirmed_at, created_at), lookups FROM sends "
+            "WHERE state = 'unknown' AND lookups < ? ORDER BY id",
+            (max_lookups,),
+        )
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    async def interrupted(self) -> list[int]:
+        """Sends left ``sending`` by a process that stopped during the provider call: each becomes
+        unknown (it may have gone out), its recipients too, and its chat message is queued for an
+        edit that says so. Returns their ids."""
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall("SELECT id FROM sends WHERE state = 'sending'")
+            ids = [int(r[0]) for r in rows]
+            if ids:
+                marks = ", ".join("?" * len(ids))
+                await conn.execute(
+                    f"UPDATE sends SET state = 'unknown', error = 'interrupted' WHERE id IN ({marks})",
+                    ids,
+                )
+                await conn.execute(
+                    f"UPDATE send_recipients SET state = 'unknown', error = 'interrupted', "
+                    f"updated_at = ? WHERE state = 'draft' AND send_id IN ({marks})",
+                    [now_iso(), *ids],
+                )
+                await _queue_edits(conn, ids)
+        return ids
+
+    async def update_delivery(
+        self, account: str, updates: Iterable[tuple[str, str, str]]
+    ) -> list[int]:
+        """Apply (message_id, state, raw) reports of one account; returns the sends that changed,
+        whose chat messages are queued for an edit in the same commit."""
+        changed: set[int] = set()
         async with self.db.transaction() as conn:
             for message_id, state, raw in updates:
-                cursor = await conn.execute(
+                rows = await conn.execute_fetchall(
                     "UPDATE send_recipients SET state = ?, raw_status = ?, updated_at = ? "
                     "WHERE message_id = ? AND (state != ? OR raw_status IS NOT ?) AND send_id IN "
-                    "(SELECT id FROM sends WHERE account = ?)",
+                    "(SELECT id FROM sends WHERE account = ?) RETURNING send_id",
                     (state, raw, now_iso(), message_id, state, raw, account),
                 )
-                changed += cursor.rowcount
-        return changed
+                changed.update(int(r[0]) for r in rows)
+            await _queue_edits(conn, sorted(changed))
+        return sorted(changed)
 
     async def awaiting_delivery(self, since: str) -> list[int]:
         """Sends confirmed since ``since`` whose accepted recipients are not all final."""
         rows = await self.db.fetchall(
-            "SELECT id FROM sends WHERE state IN ('sent', 'partial') AND confirmed_at >= ? "
+            "SELECT id FROM sends WHERE state IN ('sent', 'partial', 'unknown') AND confirmed_at >= ? "
             "AND EXISTS (SELECT 1 FROM send_recipients r WHERE r.send_id = sends.id "
             "AND r.message_id IS NOT NULL AND r.state NOT IN ('delivered', 'failed')) ORDER BY id",
             (since,),
@@ -268,3 +345,17 @@ class SendsRepo:
             "account = ? AND send_at IS NOT NULL AND send_at > ? AND state IN ('sent', 'partial')",
             (account, after), "ORDER BY send_at",
         )  # fmt: skip
+
+
+async def _queue_edits(conn: Connection, send_ids: Sequence[int]) -> None:
+    """Outbox rows that edit these sends' chat messages to their state once committed (the
+    outbox renders at delivery time, so one row carries every change queued before it)."""
+    if not send_ids:
+        return
+    marks = ", ".join("?" * len(send_ids))
+    await conn.execute(
+        "INSERT INTO outbox (chat_id, send_id, payload, created_at) "
+        "SELECT chat_id, id, json_object('kind', 'send', 'send_id', id), ? FROM sends "
+        f"WHERE chat_message_id IS NOT NULL AND id IN ({marks})",
+        (time.time(), *send_ids),
+    )

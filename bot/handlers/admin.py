@@ -13,7 +13,6 @@ from storage.access import ROLES
 from .. import render
 from ..sending import UserError
 from .common import Caller, Context, Services, command, guard, reply, services
-from .send import delivery_counts, result_text
 
 LIST_DEFAULT, LIST_MAX = 10, 50
 
@@ -243,7 +242,7 @@ async def _detail(svc: Services, caller: Caller, raw_id: str) -> str:
                     when=_when(caller.lang, row.created_at),
                     state=render.t(caller.lang, f"state.{row.state}"),
                     text=render.esc(row.text))  # fmt: skip
-    return _fit(head + "\n\n" + result_text(caller.lang, row))
+    return _fit(head + "\n\n" + render.result_text(caller.lang, row))
 
 
 async def _recent(svc: Services, caller: Caller) -> str:
@@ -252,7 +251,7 @@ async def _recent(svc: Services, caller: Caller) -> str:
         return render.t(caller.lang, "report.empty")
     lines = [render.t(caller.lang, "report.title")]
     for row in rows:
-        summary = delivery_counts(caller.lang, row.recipients)
+        summary = render.delivery_counts(caller.lang, row.recipients)
         lines.append(render.t(caller.lang, "report.line", id=render.digits(caller.lang, str(row.id)), account=render.esc(row.account),
                               when=_when(caller.lang, row.created_at),
                               state=render.t(caller.lang, f"state.{row.state}"), summary=summary))  # fmt: skip

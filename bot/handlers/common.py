@@ -24,6 +24,7 @@ from ..config import Config
 from ..delivery import DeliveryTracker
 from ..outbox import NO_PREVIEW
 from ..sending import NothingSendable, SendService, UserError
+from ..unknowns import UnknownResolver
 
 log = logging.getLogger("smsbridge.bot")
 Context = ContextTypes.DEFAULT_TYPE
@@ -40,6 +41,7 @@ class Services:
     outbox: OutboxRepo
     delivery: DeliveryTracker
     credit: CreditWatch
+    unknowns: UnknownResolver
     _refused: dict[int, float] = field(default_factory=dict)
 
     async def role(self, user_id: int) -> str | None:

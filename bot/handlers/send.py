@@ -6,13 +6,12 @@ import asyncio
 import logging
 import re
 import warnings
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -24,9 +23,8 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from providers.numbers import to_ascii_digits
-from providers.text import analyze
 from storage.inbound import Link
-from storage.sends import Recipient, SendRow
+from storage.sends import SendRow
 
 from .. import render
 from ..sending import ParsedSend, parse_send
@@ -35,116 +33,28 @@ from .common import Caller, Context, Services, flow_cancel, guard, reply, servic
 log = logging.getLogger("smsbridge.bot")
 
 
-def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
-    numbers = [r.number for r in row.recipients]
-    lines = [render.t(lang, "preview.title", id=render.digits(lang, str(row.id)))]
-    if reply_to:
-        lines.append(render.t(lang, "preview.reply_to", sender=render.phone(lang, reply_to)))
-    lines.append(render.t(lang, "preview.from", account=render.esc(row.account),
-                          line=render.ltr(render.esc(row.line or "—"))))  # fmt: skip
-    lines.append(render.t(lang, "preview.recipients", count=render.number(lang, len(numbers)),
-                          numbers=render.number_list(lang, numbers)))  # fmt: skip
-    if row.audience is not None and row.audience != len(numbers):
-        lines.append(render.t(lang, "preview.audience", count=render.number(lang, row.audience)))
-    if row.invalid:
-        lines.append(
-            render.t(lang, "preview.invalid", invalid=", ".join(render.esc(i) for i in row.invalid))
-        )
-    if row.refused:
-        lines.append(render.refusals(lang, row.account, row.refused))
-    if row.send_at:
-        jalali, gregorian = render.when(lang, datetime.fromisoformat(row.send_at))
-        lines.append(render.t(lang, "preview.when", jalali=jalali, gregorian=gregorian))
-    lines.append(render.text_info(lang, analyze(row.text)))
-    if row.price_estimate is not None:
-        lines.append(
-            render.t(lang, "preview.cost", cost=render.money(lang, row.price_estimate, "rial"))
-        )
-    lines.append(render.t(lang, "preview.text", text=render.esc(row.text)))
-    return "\n".join(lines)
-
-
-DELIVERY_MARKS = {"queued": "⏳", "sent": "📶", "delivered": "✅", "failed": "❌", "unknown": "❔"}
-LIST_LIMIT = 10  # above this many recipients, delivery shows counts and the failures only
-
-
-def delivery_counts(lang: str, recipients: Sequence[Recipient]) -> str:
-    """``✅ delivered 5 · ❌ not delivered 1 · ⏳ queued 4`` for a send's recipients."""
-    counts: dict[str, int] = {}
-    for r in recipients:
-        counts[r.state] = counts.get(r.state, 0) + 1
-    return " · ".join(
-        f"{DELIVERY_MARKS.get(state, '❔')} "
-        f"{render.t(lang, f'delivery.{state}') if state in DELIVERY_MARKS else render.esc(state)} "
-        f"{render.number(lang, count)}"
-        for state, count in sorted(counts.items())
-    )
-
-
-def result_text(lang: str, row: SendRow) -> str:
-    """The provider's answer, then each recipient's delivery state as reports arrive (above
-    ``LIST_LIMIT`` recipients: counts, and the first refused numbers)."""
-    lines = [render.t(lang, "result.title", id=render.digits(lang, str(row.id)),
-                      account=render.esc(row.account))]  # fmt: skip
-    if row.state == "unknown":
-        lines.append(render.t(lang, "result.unknown", error=render.esc(row.error or "")))
-        return "\n".join(lines)
-    accepted = [r for r in row.recipients if r.message_id]
-    refused = [r for r in row.recipients if not r.message_id]
-    if len(row.recipients) > LIST_LIMIT:
-        lines.append(render.t(lang, "result.summary", counts=delivery_counts(lang, accepted)))
-        accepted = []
-    for r in accepted:
-        lines.append(render.t(
-            lang, "result.ok", mark=DELIVERY_MARKS.get(r.state, "❔"),
-            number=render.phone(lang, r.number), state=render.t(lang, f"delivery.{r.state}"),
-            message_id=render.ltr(render.esc(r.message_id or "")),
-        ))  # fmt: skip
-    for r in refused[:LIST_LIMIT]:
-        lines.append(render.t(lang, "result.failed", number=render.phone(lang, r.number),
-                              error=render.esc(r.error or row.error or "")))  # fmt: skip
-    if len(refused) > LIST_LIMIT:
-        lines.append(f"… (+{render.number(lang, len(refused) - LIST_LIMIT)})")
-    if row.campaign_id:
-        lines.append(
-            render.t(lang, "result.campaign", campaign=render.ltr(render.esc(row.campaign_id)))
-        )
-    if row.price:
-        lines.append(render.t(lang, "result.price", price=render.money(lang, row.price, "rial")))
-    return "\n".join(lines)
-
-
-async def reply_to_of(svc: Services, row: SendRow) -> str | None:
-    """The customer a send answers, when it is a reply to a forwarded SMS."""
-    inbound = await svc.bridge.inbound.get(row.inbound_id) if row.inbound_id else None
-    return inbound.sender if inbound else None
-
-
-async def show_delivery(bot: Bot, svc: Services, row: SendRow) -> None:
-    """Edit a send's chat message to show its latest delivery states."""
-    if row.chat_message_id is None:
-        return
-    lang = await svc.language(row.chat_id)
-    text = preview_text(lang, row, await reply_to_of(svc, row))
-    try:
-        await bot.edit_message_text(
-            text + "\n\n" + result_text(lang, row), chat_id=row.chat_id,
-            message_id=row.chat_message_id, parse_mode=ParseMode.HTML,
-        )  # fmt: skip
-    except BadRequest as exc:  # "message is not modified", or the message was deleted
-        log.info("delivery edit of send %s skipped: %s", row.id, exc.message)
+async def show_later(svc: Services, row: SendRow) -> None:
+    """The chat message of a send could not be edited now: the outbox edits it when it can."""
+    if row.chat_message_id is not None:
+        await svc.outbox.enqueue_send_update(row.chat_id, row.id)
+        svc.bridge.wake()
 
 
 def keyboard(lang: str, send_id: int, count: int | None = None) -> InlineKeyboardMarkup:
-    confirm = (
-        render.t(lang, "button.confirm")
-        if count is None
-        else render.t(lang, "button.confirm_again", count=render.number(lang, count))
+    """Confirm and Cancel; with ``count``, the bulk send's second confirmation, a button of its own."""
+    if count is None:
+        confirm = InlineKeyboardButton(
+            render.t(lang, "button.confirm"), callback_data=f"snd:ok:{send_id}"
+        )
+    else:
+        confirm = InlineKeyboardButton(
+            render.t(lang, "button.confirm_again", count=render.number(lang, count)),
+            callback_data=f"snd:ok2:{send_id}",
+        )
+    cancel = InlineKeyboardButton(
+        render.t(lang, "button.cancel"), callback_data=f"snd:no:{send_id}"
     )
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(confirm, callback_data=f"snd:ok:{send_id}"),
-          InlineKeyboardButton(render.t(lang, "button.cancel"), callback_data=f"snd:no:{send_id}")]]
-    )  # fmt: skip
+    return InlineKeyboardMarkup([[confirm, cancel]])
 
 
 async def _preview(
@@ -159,7 +69,7 @@ async def _preview(
     )  # fmt: skip
     message = await reply(
         update,
-        preview_text(caller.lang, row, reply_to),
+        render.preview_text(caller.lang, row, reply_to),
         keyboard(caller.lang, row.id),
     )
     if message is not None:
@@ -345,74 +255,89 @@ async def reply_to_sms(update: Update, context: Context) -> None:
 
 
 async def on_button(update: Update, context: Context) -> None:
+    """Confirm, the bulk send's second Confirm, or Cancel under a send's preview. Once a send is
+    claimed it is executed whatever Telegram answers: the chat message is edited when it can be,
+    else through the outbox."""
     query = update.callback_query
     if query is None or query.data is None:
         return
     svc = services(context)
     caller = await guard(update, svc, "operator")
     if caller is None:
-        await query.answer()
+        await _answer(query)
         return
     _prefix, action, raw_id = query.data.split(":")
     send_id = int(raw_id)
     lang = caller.lang
     row = await svc.sends.repo.get(send_id)
-    if row is None:
-        await query.answer(render.t(lang, "confirm.gone"), show_alert=True)
+    if row is None or row.chat_id != caller.chat_id:
+        await _answer(query, render.t(lang, "confirm.gone"))
         return
-    reply_to = await reply_to_of(svc, row)
+    reply_to = await svc.sends.reply_to(row)
+    preview = render.preview_text(lang, row, reply_to)
     if action == "no":
         if await svc.sends.repo.cancel(send_id, caller.user_id):
-            await query.answer()
-            await query.edit_message_text(
-                preview_text(lang, row, reply_to)
-                + "\n\n"
-                + render.t(lang, "cancelled", id=send_id),
-                parse_mode=ParseMode.HTML,
-            )
+            await _answer(query)
+            await _edit(query, preview + "\n\n" + render.t(lang, "cancelled", id=send_id))
         else:
-            await query.answer(render.t(lang, "confirm.gone"), show_alert=True)
+            await _answer(query, render.t(lang, "confirm.gone"))
         return
-    claim = await svc.sends.claim(send_id, caller.user_id, row.reach)
+    claim = await svc.sends.claim(
+        send_id, caller.user_id, row.reach, second=action == "ok2", chat_id=caller.chat_id
+    )
     if claim.status == "armed":
-        await query.answer()
-        await query.edit_message_text(
-            preview_text(lang, row, reply_to) + "\n\n" + render.t(
-                lang, "confirm.armed", count=render.number(lang, row.reach),
-                threshold=render.number(lang, svc.config.access.bulk_confirm_threshold)),
-            parse_mode=ParseMode.HTML, reply_markup=keyboard(lang, send_id, row.reach),
-        )  # fmt: skip
+        await _answer(query)
+        threshold = render.number(lang, svc.config.access.bulk_confirm_threshold)
+        armed = render.t(
+            lang, "confirm.armed", count=render.number(lang, row.reach), threshold=threshold
+        )
+        await _edit(query, preview + "\n\n" + armed, keyboard(lang, send_id, row.reach))
         return
     if claim.status != "ok" or claim.row is None:
-        key = {"quota": "confirm.quota", "not_owner": "confirm.not_owner"}.get(
-            claim.status, "confirm.gone"
-        )
-        await query.answer(
-            render.t(lang, key, quota=svc.config.access.daily_quota, used=claim.used_today),
-            show_alert=True,
-        )
+        key = {"quota": "confirm.quota", "not_owner": "confirm.not_owner",
+               "needs_second": "confirm.needs_second"}.get(claim.status, "confirm.gone")  # fmt: skip
+        await _answer(query, render.t(lang, key, quota=svc.config.access.daily_quota,
+                                      used=claim.used_today))  # fmt: skip
         return
-    await query.answer(render.t(lang, "sending"))
-    await query.edit_message_text(
-        preview_text(lang, row, reply_to) + "\n\n" + render.t(lang, "sending"),
-        parse_mode=ParseMode.HTML,
-    )
-    final, _error = await svc.sends.execute(claim.row)
-    if final.state in ("sent", "partial"):
+    await _answer(query, render.t(lang, "sending"), alert=False)
+    await _edit(query, preview + "\n\n" + render.t(lang, "sending"))
+    final, error = await svc.sends.execute(claim.row)
+    if final.state in ("sent", "partial", "unknown"):
         svc.delivery.track(final.id)
         svc.credit.soon()
-    if _error is not None and final.state == "failed":
-        outcome = render.t(lang, "result.error", error=render.provider_error(lang, _error))
+    if final.state == "unknown":
+        svc.unknowns.soon()
+    if error is not None and final.state == "failed":
+        outcome = render.t(lang, "result.error", error=render.provider_error(lang, error))
     else:
-        outcome = result_text(lang, final)
-    await query.edit_message_text(
-        preview_text(lang, row, reply_to) + "\n\n" + outcome, parse_mode=ParseMode.HTML
-    )
+        outcome = render.result_text(lang, final)
+    if not await _edit(query, preview + "\n\n" + outcome):
+        await show_later(svc, final)
+
+
+async def _answer(query: CallbackQuery, text: str | None = None, *, alert: bool = True) -> None:
+    """Answer a button press; a press Telegram no longer knows (after a restart) needs none."""
+    try:
+        await query.answer(text, show_alert=alert and text is not None)
+    except TelegramError as exc:
+        log.info("a button press could not be answered: %s", exc)
+
+
+async def _edit(
+    query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> bool:
+    """Edit the message under a pressed button; False when Telegram refused."""
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except TelegramError as exc:
+        log.warning("the message of a pressed button could not be edited: %s", exc)
+        return False
+    return True
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(send_flow())
-    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^snd:(ok|no):\d+$"))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^snd:(ok|ok2|no):\d+$"))
     app.add_handler(
         MessageHandler(
             (filters.REPLY | filters.IS_TOPIC_MESSAGE) & filters.TEXT & ~filters.COMMAND,

@@ -77,8 +77,8 @@ async def _otp(update: Update, svc: Services, caller: Caller, account: str, targ
     number = numbers.try_normalize(target) or target
     sent: dict[str, str | None] = {}
 
-    async def call(provider: SmsProvider) -> str | None:
-        result = await provider.send_otp(number, code, len(code) if code else 5)
+    async def call(provider: SmsProvider, reference: str) -> str | None:
+        result = await provider.send_otp(number, code, len(code) if code else 5, reference)
         sent["code"] = result.code
         return result.message_id
 
@@ -157,7 +157,7 @@ async def _pattern(update: Update, svc: Services, caller: Caller, account: str, 
                    target: str, values: list[str]) -> None:  # fmt: skip
     number = numbers.try_normalize(target) or target
 
-    async def call(provider: SmsProvider) -> str | None:
+    async def call(provider: SmsProvider, _reference: str) -> str | None:
         result = await provider.send_pattern(pattern_id, number, values)
         return result.items[0].message_id if result.items else None
 

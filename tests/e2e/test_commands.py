@@ -120,7 +120,7 @@ async def test_pattern_list_and_send(w: World) -> None:
     text = await _ask(w, "/pattern", "Patterns of account amoot")
     assert "1002" in text
     await _ask(w, "/pattern 1002 09121234567 Ali 77", "Pattern 1002 sent")
-    assert w.amoot.sent[-1].text == "سلام Ali، سفارش 77 ثبت شد"
+    assert w.amoot.outgoing[-1].text == "سلام Ali، سفارش 77 ثبت شد"
     text = await _ask(w, "/pattern smsir:", "Stored texts of account smsir")
     assert "تخفیف" in text
     await _ask(w, "/pattern payam:", "cannot do this: template sends")

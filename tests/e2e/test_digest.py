@@ -35,4 +35,4 @@ async def test_an_sms_in_a_digest_is_answered_by_its_number(w: World) -> None:
     assert "Reply to" in preview["text"] and "0912 555 0002" in preview["text"]
     await w.tg.press(ADMIN, GROUP, preview["message_id"], 0)
     await w.tg.wait_text(GROUP, "message id")
-    assert [(s.mobile, s.text) for s in w.amoot.sent] == [("9125550002", "we ship today")]
+    assert [(s.mobile, s.text) for s in w.amoot.outgoing] == [("9125550002", "we ship today")]

@@ -43,7 +43,7 @@ async def test_the_flow_only_asks_what_is_missing_and_cancel_leaves_it(w: World)
     await _says(w, "/send amoot:", "شماره گیرنده‌ها")
     preview = await _says(w, "09121234567 سلام از ربات", "پیش‌نمایش")
     assert "سلام از ربات" in str(preview["text"])
-    assert not w.amoot.sent
+    assert not w.amoot.outgoing
 
 
 async def test_a_restart_in_the_middle_of_a_flow_resumes_at_the_same_step(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ async def test_otp_asks_for_the_number_when_it_is_missing(w: World) -> None:
     await _says(w, "/otp", "Which number should get the code")
     answer = await _says(w, "09121234567 5555", "sent to")
     assert "5555" in str(answer["text"])
-    assert [s.text for s in w.amoot.sent if s.mobile == "9121234567"]
+    assert [s.text for s in w.amoot.outgoing if s.mobile == "9121234567"]
 
 
 async def test_route_and_user_roles_by_tapping(w: World) -> None:
@@ -92,4 +92,4 @@ async def test_pattern_by_tapping_then_number_and_values(w: World) -> None:
                      next(i for i, label in enumerate(labels) if label.startswith("1002")))  # fmt: skip
     await w.tg.wait_text(ADMIN, "send the number, then the values")
     await _says(w, "09121234567 Sara 12", "Pattern 1002 sent")
-    assert w.amoot.sent[-1].text == "سلام Sara، سفارش 12 ثبت شد"
+    assert w.amoot.outgoing[-1].text == "سلام Sara، سفارش 12 ثبت شد"

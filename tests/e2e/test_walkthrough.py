@@ -34,20 +34,20 @@ async def test_send_preview_confirm_reaches_the_provider_once(w: World) -> None:
     assert "0912abc" in text and "Invalid" in text
     assert "Hello <b>&</b> world" in text  # shown verbatim, not interpreted
     assert "GSM-7" in text and "Estimated cost" in text
-    assert not w.amoot.sent
+    assert not w.amoot.outgoing
     # two quick presses (a double tap): only one send may reach the provider
     await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
     await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
     done = await w.tg.wait_text(ADMIN, "message id")
-    sent = sorted(s.mobile for s in w.amoot.sent)
+    sent = sorted(s.mobile for s in w.amoot.outgoing)
     assert sent == ["9121112222", "9123334444"]
-    assert all(s.text == "Hello <b>&</b> world" for s in w.amoot.sent)
-    for s in w.amoot.sent:
+    assert all(s.text == "Hello <b>&</b> world" for s in w.amoot.outgoing)
+    for s in w.amoot.outgoing:
         assert str(s.message_id) in done["text"]
     assert "reply_markup" not in w.tg.messages[(ADMIN, preview["message_id"])]
     await w.tg.send(ADMIN, ADMIN, "/start")
     await w.tg.wait_text(ADMIN, "Your role")
-    assert len(w.amoot.sent) == 2
+    assert len(w.amoot.outgoing) == 2
 
 
 async def test_inbound_sms_reaches_routed_chats_and_a_reply_goes_back_as_sms(w: World) -> None:
@@ -59,7 +59,7 @@ async def test_inbound_sms_reaches_routed_chats_and_a_reply_goes_back_as_sms(w: 
     assert "Reply to" in preview["text"]
     await w.tg.press(ADMIN, GROUP, preview["message_id"], 0)
     await w.tg.wait_text(GROUP, "message id")
-    assert [(s.mobile, s.text) for s in w.amoot.sent] == [("9125556666", "Yes, today")]
+    assert [(s.mobile, s.text) for s in w.amoot.outgoing] == [("9125556666", "Yes, today")]
 
 
 async def test_provider_token_error_reads_as_a_sentence(w: World) -> None:

@@ -82,7 +82,7 @@ async def test_a_relayed_delivery_report_updates_the_send_and_its_message(w: Wor
     preview = await w.tg.wait_text(ADMIN, "Send preview")
     await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
     await w.tg.wait_text(ADMIN, "message id")
-    message_id = w.amoot.sent[0].message_id
+    message_id = w.amoot.outgoing[0].message_id
     async with httpx.AsyncClient() as http:
         report = {"MessageID": message_id, "DeliveryType": 1, "Mobile": "09121234567"}
         response = await http.post(relay_url(w, "delivery"), json=report)
@@ -96,8 +96,12 @@ async def test_healthz_and_metrics(w: World) -> None:
         await http.post(relay_url(w), json=ITEM)
         health = await http.get(f"{w.bridge.web_url}/healthz")
         assert health.status_code == 200
-        assert health.json()["checks"] == {"database": "ok", "outbox": "ok", "telegram": "ok",
-                                           "poll:amoot": "ok", "poll:payam": "ok"}  # fmt: skip
+        body = health.json()
+        workers = ["outbox", "credit", "delivery", "unknown-sends", *(
+            f"{kind}:{a}" for a in ("amoot", "smsir", "payam") for kind in ("poll", "reconcile"))]
+        assert body["checks"] == {"database": "ok", "telegram": "ok"} | dict.fromkeys(
+            ["outbox", *workers], "ok")  # fmt: skip
+        assert set(body["last_success"]) == set(workers)
         await w.tg.send(ADMIN, ADMIN, "/balance")
         await w.tg.wait_text(ADMIN, "payam")
         text = (await http.get(f"{w.bridge.web_url}/metrics")).text

@@ -7,34 +7,33 @@ from datetime import timedelta
 
 import pytest
 
-from providers.amootsms import AmootSmsClient, decode
+from providers.amootsms import AmootSmsClient, decode, price_error
 from providers.base import (
     AuthFailed,
     DeliveryState,
     InsufficientCredit,
     InvalidRecipient,
+    Outcome,
     OutgoingSms,
     ProviderProtocolError,
     ProviderRejected,
     ProviderUnavailable,
     RelayKind,
+    Unreachable,
 )
 from providers.timeutil import now_tehran
-from sandbox._serve import serve
-from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
+from sandbox.amootsms import AmootSim
+from tests.conftest import free_port
 
-CODES = {0: DeliveryState.QUEUED, 35: DeliveryState.SENT, 1: DeliveryState.DELIVERED,
-         2: DeliveryState.FAILED}  # fmt: skip
-A, B = "989121111111", "989122222222"
+from .harness import BAD, GOOD, harness
+
+A, B = GOOD, BAD  # B is never delivered
 
 
 @pytest.fixture
 async def sim_client() -> AsyncIterator[tuple[AmootSim, AmootSmsClient]]:
-    sim = AmootSim(hang_seconds=2, undeliverable=("09122222222",))
-    async with serve(sim.app) as url:
-        client = AmootSmsClient("amoot", url, DEFAULT_TOKEN, delivery_codes=CODES)
-        yield sim, client
-        await client.aclose()
+    async with harness("amootsms", hang_seconds=2) as h:
+        yield h.sim, h.client
 
 
 async def test_balance_reads_credit_tariffs_and_lines(sim_client) -> None:
@@ -49,7 +48,7 @@ async def test_send_charges_credit_and_matches_ids_by_number(sim_client) -> None
     before = sim.credit
     result = await client.send(OutgoingSms("10001234", (A, B), "سلام"))
     assert [i.number for i in result.items] == [A, B] and all(i.ok for i in result.items)
-    assert {i.message_id for i in result.items} == {str(s.message_id) for s in sim.sent}
+    assert {i.message_id for i in result.items} == {str(s.message_id) for s in sim.outgoing}
     assert sim.credit == before - 2 * 1000
     # the wire form the page documents: 10 digits, token only in the header
     method, params = sim.requests[-1]
@@ -78,8 +77,8 @@ async def test_scheduled_send_carries_tehran_wall_clock_time(sim_client) -> None
     sim, client = sim_client
     later = now_tehran() + timedelta(hours=2)
     await client.send(OutgoingSms("public", (A,), "later", send_at=later))
-    assert sim.sent[0].send_at == later.replace(tzinfo=None, microsecond=0)
-    assert sim.delivery_type(sim.sent[0]) == 0
+    assert sim.outgoing[0].send_at == later.replace(tzinfo=None, microsecond=0)
+    assert sim.delivery_type(sim.outgoing[0]) == 0
 
 
 async def test_p2p_with_the_documented_leading_zero_quirk(sim_client) -> None:
@@ -87,7 +86,7 @@ async def test_p2p_with_the_documented_leading_zero_quirk(sim_client) -> None:
     sim.leading_zero_quirk = True
     result = await client.send_p2p("public", [(A, "one"), (B, "two")])
     assert all(i.ok for i in result.items)
-    assert sorted(s.text for s in sim.sent) == ["one", "two"]
+    assert sorted(s.text for s in sim.outgoing) == ["one", "two"]
 
 
 async def test_otp_pattern_and_pattern_list(sim_client) -> None:
@@ -99,16 +98,92 @@ async def test_otp_pattern_and_pattern_list(sim_client) -> None:
     patterns = await client.patterns()
     assert [p.variables for p in patterns] == [("code",), ("name", "order")]
     result = await client.send_pattern("1002", A, ["Ali", "77"], line="10001234")
-    assert result.items[0].ok and sim.sent[-1].text == "سلام Ali، سفارش 77 ثبت شد"
+    assert result.items[0].ok and sim.outgoing[-1].text == "سلام Ali، سفارش 77 ثبت شد"
     with pytest.raises(ProviderRejected, match="comma"):
         await client.send_pattern("1002", A, ["a,b", "1"])
 
 
 async def test_price_is_a_bare_number_and_negative_is_an_error(sim_client) -> None:
-    _sim, client = sim_client
+    sim, client = sim_client
     assert await client.estimate_price(OutgoingSms("public", (A, B), "hello")) == 10000
-    with pytest.raises(ProviderRejected):
+    with pytest.raises(ProviderRejected, match="line does not exist"):
         await client.estimate_price(OutgoingSms("nope", (A,), "hello"))
+    sim.tokens.clear()  # a bad token: a negative number too, never a price of 0 (A18)
+    with pytest.raises(AuthFailed, match="does not exist"):
+        await client.estimate_price(OutgoingSms("public", (A,), "hello"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "code"),
+    [(-1, AuthFailed, "User_NotExists"), (-17, InvalidRecipient, "Mobiles_Empty"),
+     (-201, AuthFailed, "Token_NotExists"), (-999, ProviderRejected, "-999")],
+)  # fmt: skip
+def test_a_negative_price_is_a_status_code_of_either_sign_never_success(
+    raw: int, error: type, code: str
+) -> None:
+    found = price_error("amoot", raw)
+    assert type(found) is error and found.code == code
+
+
+async def test_a_later_chunk_whose_answer_is_lost_is_unknown_and_the_rest_still_go(
+    sim_client,
+) -> None:
+    sim, client = sim_client
+    sim.recipient_cap = client.chunk_size = 2
+    sim.fail_next("accept_then_500", method="SendSimple", after=1)  # the second chunk's answer
+    many = tuple(f"98912000000{i}" for i in range(5))
+    result = await client.send(OutgoingSms("public", many, "hi"))
+    assert [i.outcome for i in result.items] == [Outcome.ACCEPTED] * 2 + [Outcome.UNKNOWN] * 2 + [
+        Outcome.ACCEPTED]  # fmt: skip
+    assert len(sim.outgoing) == 5  # the provider did send the second chunk
+
+
+@pytest.mark.parametrize("fault", ["server_error", "http_500", "garbage", "accept_then_garbage"])
+async def test_a_send_without_a_clear_answer_is_unknown_never_failed(
+    sim_client, fault: str
+) -> None:
+    sim, client = sim_client
+    sim.fail_next(fault, method="SendSimple")
+    result = await client.send(OutgoingSms("public", (A, B), "hi"))
+    assert [i.outcome for i in result.items] == [Outcome.UNKNOWN, Outcome.UNKNOWN]
+    assert len([r for r in sim.requests if r[0] == "SendSimple"]) == 1  # never repeated
+
+
+async def test_a_send_that_never_left_is_failed() -> None:
+    client = AmootSmsClient("amoot", f"http://127.0.0.1:{free_port()}", "token")
+    with pytest.raises(Unreachable):
+        await client.send(OutgoingSms("public", (A,), "hi"))
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("status_style", "payload_key", "otp_shape"),
+    [
+        ("int", "Data", "array"),
+        ("bool", "ReturnValue", "object"),
+        ("title", "ReturnValue", "array"),
+    ],
+)
+async def test_every_documented_status_and_payload_shape_is_read(
+    status_style: str, payload_key: str, otp_shape: str
+) -> None:
+    """A5, A6, A11: ``Status`` as a Title, an int or a bool; ``Data`` or ``ReturnValue``; the OTP
+    answer as an object or an array of one."""
+    options = {"status_style": status_style, "payload_key": payload_key, "otp_shape": otp_shape}
+    async with harness("amootsms", **options) as h:
+        assert (await h.client.balance()).credit == h.sim.credit
+        result = await h.client.send(OutgoingSms("public", (A, B), "hi"))
+        assert all(i.ok for i in result.items)
+        otp = await h.client.send_otp(A, "4821", 4)
+        assert otp.message_id
+        reports = await h.client.deliveries([i.message_id or "" for i in result.items])
+        assert len(reports) == 2
+        assert [p.id for p in await h.client.patterns()] == ["1001", "1002"]
+        h.sim.inject_inbound("09125556666", "hello", line="10001234")
+        assert [m.text for m in (await h.client.fetch_inbound()).messages] == ["hello"]
+        h.sim.blacklist = {"9122222222"}
+        result = await h.client.send(OutgoingSms("public", (A, B), "hi"))
+        assert [i.ok for i in result.items] == [True, False]
 
 
 async def test_delivery_moves_through_configured_codes(sim_client) -> None:

@@ -13,7 +13,7 @@ from providers.base import (
     Capability,
     DeliveryState,
     NotSupported,
-    OutcomeUnknown,
+    Outcome,
     OutgoingSms,
     ProviderProtocolError,
     ProviderUnavailable,
@@ -104,8 +104,7 @@ async def test_faults_map_onto_the_error_tree(h: Harness, fault: str, error: typ
 
 
 async def test_wrong_credentials_are_auth_failed(h: Harness) -> None:
-    key = {"amootsms": "token", "smsir": "secret_key", "payamsms": "password"}[h.name]
-    client = h.make(**{key: "wrong-secret-value"})
+    client = h.make(**{h.provider.secret: "wrong-secret-value"})
     with pytest.raises(AuthFailed) as caught:
         await client.balance()
     assert "wrong-secret-value" not in str(caught.value)
@@ -122,18 +121,48 @@ async def test_an_expired_token_is_renewed_or_refused_clearly(h: Harness) -> Non
     assert h.client.token_expiry() > now_tehran()
 
 
-async def test_a_send_whose_answer_is_lost_is_never_sent_twice(h: Harness) -> None:
-    h.accept(GOOD)
+@pytest.mark.parametrize("fault", ["accept_then_hang", "accept_then_500", "accept_then_garbage"])
+async def test_a_send_whose_answer_is_lost_is_unknown_never_resent_and_found_later(
+    h: Harness, fault: str
+) -> None:
+    """The outcome rule (``providers/outcome.py``): a send that may have reached the provider is
+    unknown, never failed and never repeated; where the provider keeps records that can be asked
+    (sms.ir's sent list, PayamSMS's status by customerId), ``find_sent`` finds it later."""
+    h.accept(GOOD, OTHER)
     client = h.make(timeout=1.0)
-    h.fail_next("accept_then_hang", h.send_method)
-    sms = OutgoingSms(h.line, (GOOD,), "exactly once", reference="ref0001")
-    if h.name == "amootsms":  # no way to ask: the outcome stays unknown
-        with pytest.raises(OutcomeUnknown):
-            await client.send(sms)
-    else:  # sms.ir reads its sent list back; PayamSMS asks by customerId
-        result = await client.send(sms)
-        assert result.items[0].ok
-    assert h.sent() == [(GOOD, "exactly once")]
+    h.fail_next(fault, h.send_method)
+    started = now_tehran()
+    sms = OutgoingSms(h.line, (GOOD, OTHER), "exactly once", reference="ref0001")
+    result = await client.send(sms)
+    assert [i.outcome for i in result.items] == [Outcome.UNKNOWN, Outcome.UNKNOWN]
+    assert sorted(h.sent()) == [(GOOD, "exactly once"), (OTHER, "exactly once")]
+    if Capability.FIND_SENT not in client.capabilities:  # AmootSMS: nothing to ask
+        with pytest.raises(NotSupported):
+            await client.find_sent(sms, started)
+        return
+    h.advance(5)  # PayamSMS shows a new message to status only after a while
+    found = await client.find_sent(sms, started)
+    assert found is not None and [i.ok for i in found.items] == [True, True]
+    assert len(h.sent()) == 2  # looking up sent nothing
+
+
+async def test_a_send_that_never_reached_the_provider_is_absent_from_its_records(
+    h: Harness,
+) -> None:
+    """A 500 before the provider did anything: the client cannot tell, so the recipients are
+    unknown; the provider's records then do not show the send (it stays unknown, not resent)."""
+    h.accept(GOOD)
+    h.fail_next("http_500", h.send_method)
+    started = now_tehran()
+    sms = OutgoingSms(h.line, (GOOD,), "not sent", reference="ref0002")
+    result = await h.client.send(sms)
+    assert result.items[0].outcome is Outcome.UNKNOWN and h.sent() == []
+    if Capability.FIND_SENT in h.client.capabilities:
+        h.advance(5)
+        found = await h.client.find_sent(sms, started)
+        assert found is not None and [(i.outcome, i.error) for i in found.items] == [
+            (Outcome.UNKNOWN, "absent")]  # fmt: skip
+    assert h.sent() == []
 
 
 def _calls(client: SmsProvider) -> dict[Capability, Callable[[], Awaitable[Any]]]:
@@ -148,6 +177,7 @@ def _calls(client: SmsProvider) -> dict[Capability, Callable[[], Awaitable[Any]]
         Capability.INBOUND_POLL: lambda: client.fetch_inbound(None),
         Capability.RELAY: lambda: client.relay_list(RelayKind.INBOUND),
         Capability.SCHEDULE: lambda: client.scheduled(now, now + timedelta(days=1)),
+        Capability.FIND_SENT: lambda: client.find_sent(OutgoingSms("x", (GOOD,), "t"), now),
     }
 
 
@@ -162,7 +192,7 @@ async def test_every_missing_capability_raises_not_supported_by_name(h: Harness)
         assert h.client.account in str(caught.value)
     C = Capability
     assert set(missing) == {
-        "amootsms": {C.DRAFTS, C.CANCEL_SCHEDULED},
+        "amootsms": {C.DRAFTS, C.CANCEL_SCHEDULED, C.FIND_SENT},
         "smsir": {C.SEND_P2P, C.OTP, C.PATTERN, C.PRICE, C.CANCEL_SCHEDULED, C.INBOUND_POLL,
                   C.RELAY, C.SCHEDULE},
         "payamsms": {C.PATTERN, C.DRAFTS, C.PRICE, C.RELAY},

@@ -11,8 +11,10 @@ import pytest
 from providers.base import (
     AuthFailed,
     InsufficientCredit,
+    Outcome,
     OutgoingSms,
     ProviderRejected,
+    ProviderUnavailable,
 )
 from providers.payamsms import find_error
 from providers.timeutil import now_tehran
@@ -48,21 +50,45 @@ async def test_a_partly_failed_batch_names_exactly_the_failed_numbers(h: Harness
         (GOOD, True, None), ("98912", False, "E43"), ("989123333333", True, None)]  # fmt: skip
 
 
-async def test_a_send_that_failed_before_arriving_is_resent_once_under_the_same_id(
-    h: Harness,
-) -> None:
+async def test_a_500_is_never_followed_by_a_resend(h: Harness) -> None:
+    """Whether PayamSMS refuses a repeated customerId is not documented: nothing is resent."""
     h.sim.fail_next("http_500", method="sendMultipleWithSrc")
     result = await h.client.send(OutgoingSms(LINE, (GOOD,), "once", reference="r9"))
-    assert result.items[0].ok
-    assert [(m.customer_id, m.body) for m in h.sim.messages] == [("r9-0", "once")]
-    assert len(calls(h, "sendMultipleWithSrc")) == 2
+    assert result.items[0].outcome is Outcome.UNKNOWN
+    assert h.sim.messages == [] and len(calls(h, "sendMultipleWithSrc")) == 1
 
 
-async def test_a_send_that_arrived_before_the_500_is_found_not_resent(h: Harness) -> None:
+async def test_a_message_is_found_by_customer_id_only_once_status_shows_it(h: Harness) -> None:
     h.sim.fail_next("accept_then_500", method="sendMultipleWithSrc")
-    result = await h.client.send(OutgoingSms(LINE, (GOOD,), "once", reference="r7"))
-    assert result.items[0].message_id == h.sim.messages[0].server_id
+    started = now_tehran()
+    sms = OutgoingSms(LINE, (GOOD,), "once", reference="r7")
+    result = await h.client.send(sms)
+    assert result.items[0].outcome is Outcome.UNKNOWN
+    found = await h.client.find_sent(sms, started)  # not visible to status yet
+    assert found is not None and found.items[0].error == "absent"
+    h.clock.advance(h.sim.status_delay)
+    found = await h.client.find_sent(sms, started)
+    assert found is not None and found.items[0].message_id == h.sim.messages[0].server_id
     assert len(h.sim.messages) == 1 and len(calls(h, "sendMultipleWithSrc")) == 1
+
+
+async def test_a_failed_look_up_is_an_error_not_an_outcome(h: Harness) -> None:
+    sms = OutgoingSms(LINE, (GOOD,), "once", reference="r8")
+    h.sim.fail_next("http_500", method="status")
+    with pytest.raises(ProviderUnavailable):
+        await h.client.find_sent(sms, now_tehran())
+
+
+@pytest.mark.parametrize("fault", ["http_403", "e4"])
+async def test_no_permission_is_auth_failed(h: Harness, fault: str) -> None:
+    await h.client.balance()
+    h.sim.fail_next(fault, method="balance")
+    with pytest.raises(AuthFailed):
+        await h.client.balance()
+    h.sim.fail_next(fault, method="sendMultipleWithSrc")
+    with pytest.raises(AuthFailed):
+        await h.client.send(OutgoingSms(LINE, (GOOD,), "hi"))
+    assert h.sim.messages == []
 
 
 async def test_the_token_is_reused_and_a_401_logs_in_once(h: Harness) -> None:

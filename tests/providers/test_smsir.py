@@ -10,11 +10,12 @@ from providers.base import (
     AuthFailed,
     DeliveryState,
     InvalidRecipient,
+    Outcome,
     OutgoingSms,
     ProviderProtocolError,
-    ProviderRejected,
 )
 from providers.smsir import DELIVERY_STATUSES, classify
+from providers.timeutil import now_tehran
 
 from .harness import GOOD, Harness, harness
 
@@ -55,10 +56,38 @@ async def test_groups_count_distinct_contacts_and_send_to_all(h: Harness) -> Non
 
 async def test_new_contacts_wait_before_they_can_be_reached(h: Harness) -> None:
     h.sim.add_contact(GOOD, wait=600)
-    assert (await h.client.audience([GOOD])).count == 0
-    with pytest.raises(ProviderRejected, match="معتبر"):  # sms.ir's own sentence
-        await h.client.send(OutgoingSms("", (GOOD,), "too early"))
+    assert (await h.client.audience([GOOD])).count == 0  # the preview knows nobody is reachable
+    result = await h.client.send(OutgoingSms("", (GOOD,), "too early"))
+    # refused with CanContinueInCaseOfError: not proof that nothing went out, so unknown
+    assert [(i.outcome, i.error) for i in result.items] == [(Outcome.UNKNOWN, "4")]
     assert h.sent() == []
+
+
+async def test_a_refused_send_is_never_retried_and_its_sent_part_is_found(h: Harness) -> None:
+    """With ``CanContinueInCaseOfError`` sms.ir may send part and still answer failure: the send
+    is not repeated (not even after a new token) and the sent list tells who got it."""
+    h.accept(GOOD)
+    h.sim.add_contact(STRANGER, wait=600)
+    started = now_tehran()
+    sms = OutgoingSms("", (GOOD, STRANGER), "part of it")
+    result = await h.client.send(sms)
+    assert [i.outcome for i in result.items] == [Outcome.UNKNOWN, Outcome.UNKNOWN]
+    assert [p for p, _ in h.sim.requests].count("Message/Send") == 1
+    assert h.sent() == [(GOOD, "part of it")]
+    found = await h.client.find_sent(sms, started)
+    assert found is not None
+    assert [(i.number, i.outcome, i.error) for i in found.items] == [
+        (GOOD, Outcome.ACCEPTED, None), (STRANGER, Outcome.FAILED, "not_in_batch")]  # fmt: skip
+    assert found.campaign_id == h.sim.batches[0].batch_key
+
+
+async def test_the_sent_list_cannot_tell_two_sends_of_the_same_text_apart(h: Harness) -> None:
+    h.accept(GOOD)
+    started = now_tehran()
+    sms = OutgoingSms("", (GOOD,), "same text")
+    await h.client.send(sms)
+    await h.client.send(sms)
+    assert await h.client.find_sent(sms, started) is None
 
 
 async def test_send_by_mobile_numbers_only_behind_the_flag(h: Harness) -> None:

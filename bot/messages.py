@@ -1,0 +1,128 @@
+"""What the outbox posts: each queued row as a Telegram message, in the chat's language — an
+inbound SMS (in its correspondent's forum topic where the route asks for topics), a digest of
+several, a notice, or an edit of a send's chat message to its current state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from storage.access import AccessRepo
+from storage.inbound import InboundRepo, InboundRow, Link, OutboxItem, OutboxRepo
+
+from . import render
+from .config import Config
+from .outbox import Digest, Rendered
+from .sending import SendService
+
+log = logging.getLogger("smsbridge.messages")
+
+
+class Messages:
+    def __init__(
+        self,
+        config: Config,
+        access: AccessRepo,
+        inbound: InboundRepo,
+        outbox: OutboxRepo,
+        sends: SendService,
+        bot: Bot,
+    ) -> None:
+        self.config = config
+        self.access = access
+        self.inbound = inbound
+        self.outbox = outbox
+        self.sends = sends
+        self.bot = bot
+        self.topic_chats = {r.chat_id for r in config.routes if r.topics}
+
+    async def language(self, chat_id: int) -> str:
+        return await self.access.language(chat_id) or self.config.telegram.language
+
+    async def render(self, item: OutboxItem) -> Rendered | None:
+        """The chat message for an outbox row, and what it links to (None: nothing to post)."""
+        kind = item.payload.get("kind")
+        lang = await self.language(item.chat_id)
+        if kind == "text":
+            return Rendered(str(item.payload["text"]))
+        if kind == "send":
+            return await self._send_status(lang, item)
+        row = await self.inbound.get(int(item.payload["inbound_id"]))
+        if row is None:
+            return None
+        link = Link(item.chat_id, 0, row.account, row.line, row.sender, row.id, None)
+        thread = await self._topic(item.chat_id, row) if item.chat_id in self.topic_chats else None
+        return Rendered(render.inbound_sms(lang, row), link, thread)
+
+    async def _send_status(self, lang: str, item: OutboxItem) -> Rendered | None:
+        row = await self.sends.repo.get(int(item.payload["send_id"]))
+        if row is None or row.chat_message_id is None:
+            return None
+        text = render.send_status(lang, row, await self.sends.reply_to(row))
+        covered = await self.outbox.updates_covered(item)
+        return Rendered(text, edit=row.chat_message_id, covers=tuple(covered))
+
+    async def _topic(self, chat_id: int, row: InboundRow) -> int | None:
+        """The correspondent's own forum topic in this chat, created on their first SMS."""
+        thread = await self.inbound.topic(chat_id, row.account, row.sender)
+        if thread is None:
+            try:
+                topic = await self.bot.create_forum_topic(chat_id, render.topic_name(row.sender))
+            except TelegramError as exc:  # not a forum (any more), or no right to manage topics
+                log.warning("no topic for a correspondent in chat %s: %s", chat_id, exc)
+                return None
+            thread = topic.message_thread_id
+        await self.inbound.set_topic(chat_id, row.account, row.sender, row.line, thread)
+        return thread
+
+    async def notify_dead(self, item: OutboxItem, reason: str) -> None:
+        """An SMS Telegram will not take in its chat: the admins get it, with the reason, so that
+        no SMS is left unseen. (Notices and edits that die tell nobody: no loops.)"""
+        if item.payload.get("kind") != "inbound":
+            return
+        row = await self.inbound.get(int(item.payload["inbound_id"]))
+        if row is None:
+            return
+        admins = set(self.config.access.admins)
+        admins |= {u for u, role in await self.access.users() if role == "admin"}
+        for chat_id in sorted(admins - {item.chat_id}):
+            lang = await self.language(chat_id)
+            text = render.t(lang, "outbox.dead", chat=render.ltr(str(item.chat_id)),
+                            reason=render.esc(reason[:200]), sms=render.inbound_sms(lang, row))  # fmt: skip
+            await self.outbox.enqueue(chat_id, {"kind": "text", "text": text})
+
+    async def render_digest(self, items: Sequence[OutboxItem], limit: int = 4096) -> Digest | None:
+        """As many of a chat's queued SMS (in order) as fit one message, each numbered so that
+        a reply can pick it; None when fewer than two fit."""
+        if not items or items[0].chat_id in self.topic_chats:
+            return None  # in a chat of topics, each SMS goes to its correspondent's topic
+        lang = await self.language(items[0].chat_id)
+        run = []  # the leading inbound rows of one topic: plain texts and other topics go alone
+        for item in items:
+            if item.payload.get("kind") != "inbound" or item.thread_id != items[0].thread_id:
+                break
+            run.append(item)
+        rows = await self.inbound.get_many([int(i.payload["inbound_id"]) for i in run])
+        # The title with the largest count it could show: its length bounds every shorter one.
+        size = len(render.digest_title(lang, len(run)))
+        blocks: list[str] = []
+        taken: list[OutboxItem] = []
+        entries: list[tuple[int, int]] = []
+        for item in run:
+            row = rows.get(int(item.payload["inbound_id"]))
+            if row is None:
+                break
+            number = len(entries) + 1
+            block = render.digest_item(lang, number, row)
+            size += len(block) + 2
+            if size > limit:
+                break
+            blocks.append(block)
+            taken.append(item)
+            entries.append((number, row.id))
+        if len(taken) < 2:
+            return None
+        return Digest("\n\n".join([render.digest_title(lang, len(taken)), *blocks]), taken, entries)

@@ -1,0 +1,117 @@
+"""Long-running work that never dies quietly: pollers, reconcilers, the credit watch, the outbox,
+delivery follow-up and unknown-send look-ups each run as a named worker. Whatever a step raises
+(a provider fault, ``database is locked``, a full disk, a bug) is logged, the worker backs off and
+goes on; ``/healthz`` shows each worker's last success and turns ``degraded`` when one has not
+succeeded for three of its intervals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+log = logging.getLogger("smsbridge.workers")
+MAX_BACKOFF = 300.0
+STALE_AFTER = 3  # intervals without a success (while failing) before /healthz says degraded
+
+# One pass of a worker's work; returns the seconds to wait before the next pass, or None when
+# the worker has nothing more to do ever (a provider without that capability).
+Step = Callable[["Worker"], Awaitable[float | None]]
+
+
+@dataclass
+class Worker:
+    name: str
+    interval: float
+    clock: Callable[[], float] = time.time
+    last_ok: float = field(default=0.0)
+    failing_since: float | None = None
+    last_error: str = ""
+    failures: int = 0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.last_ok = self.clock()  # a new worker has a clean slate
+
+    def succeeded(self) -> None:
+        self.last_ok, self.failing_since, self.failures = self.clock(), None, 0
+
+    def failed(self, error: BaseException | str) -> None:
+        self.failures += 1
+        self.failing_since = self.failing_since or self.clock()
+        self.last_error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+
+    def wake(self) -> None:
+        """Run the next pass now instead of after the wait."""
+        self._wake.set()
+
+    async def sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, seconds))
+        self._wake.clear()
+
+    def backoff(self) -> float:
+        return min(MAX_BACKOFF, self.interval * 2.0 ** min(self.failures, 8))
+
+    def check(self) -> str:
+        """``ok``, or why this worker is unhealthy (with its last success)."""
+        if self.failing_since is None or self.clock() - self.last_ok < STALE_AFTER * self.interval:
+            return "ok"
+        return f"no success since {_iso(self.last_ok)}: {self.last_error}"[:300]
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+
+class Workers:
+    """Starts workers, restarts their steps after any failure, and reports on them."""
+
+    def __init__(self) -> None:
+        self.workers: dict[str, Worker] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, name: str, interval: float, step: Step) -> Worker:
+        worker = self.workers[name] = Worker(name, interval)
+        self.tasks.append(asyncio.create_task(self._run(worker, step), name=name))
+        return worker
+
+    def loop(self, name: str, interval: float, body: Callable[[Worker], Awaitable[None]]) -> Worker:
+        """A worker whose body loops by itself (and reports through ``worker``): restarted after
+        a failure like any step."""
+
+        async def step(worker: Worker) -> float:
+            await body(worker)
+            return 0.0  # the body returned: start it again
+
+        return self.start(name, interval, step)
+
+    async def _run(self, worker: Worker, step: Step) -> None:
+        while True:
+            try:
+                wait = await step(worker)
+            except Exception as exc:  # anything at all: log it, back off, go on
+                worker.failed(exc)
+                log.warning("%s failed (%d in a row): %s", worker.name, worker.failures,
+                            worker.last_error, exc_info=worker.failures == 1)  # fmt: skip
+                wait = worker.backoff()
+            else:
+                if wait is None:
+                    return
+                worker.succeeded()
+            await worker.sleep(wait)
+
+    def health(self) -> dict[str, str]:
+        return {name: w.check() for name, w in self.workers.items()}
+
+    def last_success(self) -> dict[str, str]:
+        return {name: _iso(w.last_ok) for name, w in self.workers.items()}
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
