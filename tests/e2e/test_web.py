@@ -97,8 +97,13 @@ async def test_healthz_and_metrics(w: World) -> None:
         health = await http.get(f"{w.bridge.web_url}/healthz")
         assert health.status_code == 200
         body = health.json()
-        workers = ["outbox", "credit", "delivery", "unknown-sends", *(
-            f"{kind}:{a}" for a in ("amoot", "smsir", "payam") for kind in ("poll", "reconcile"))]
+        workers = [
+            "outbox",
+            "credit",
+            "delivery",
+            "unknown-sends",
+            *(f"{kind}:{a}" for a in ("amoot", "smsir", "payam") for kind in ("poll", "reconcile")),
+        ]
         assert body["checks"] == {"database": "ok", "telegram": "ok"} | dict.fromkeys(
             ["outbox", *workers], "ok")  # fmt: skip
         assert set(body["last_success"]) == set(workers)
