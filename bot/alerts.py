@@ -25,12 +25,13 @@ class CreditWatch:
         access: AccessRepo,
         inbound: InboundRepo,
         outbox: OutboxRepo,
+        interval: float = 600.0,
     ) -> None:
         self.config, self.providers = config, providers
         self.access, self.inbound, self.outbox = access, inbound, outbox
         self.soon: Callable[[], None] = lambda: None  # a send may have used credit: check now
         self.queued: Callable[[], None] = lambda: None  # wakes the outbox
-        self.interval = 600.0
+        self.interval = interval
 
     def watched(self) -> list[str]:
         return [a.name for a in self.config.accounts

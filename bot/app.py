@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Bot, BotCommand, Update
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, TypeHandler
 from telegram.request import HTTPXRequest
 
 from providers._http import CallObserver
@@ -26,17 +26,18 @@ from storage.sends import SendsRepo
 
 from .alerts import CreditWatch
 from .bridge import Bridge
+from .buttons import Buttons
 from .config import AmootAccount, Config, PayamAccount, SmsirAccount
 from .delivery import DeliveryTracker
 from .handlers import admin, balance, send, start, tools
-from .handlers.common import Services, on_error
+from .handlers.common import Services, check_button, on_error, stale_button
 from .locales import COMMANDS
 from .messages import Messages
 from .metrics import Metrics
 from .outbox import Outbox
 from .ratelimit import TelegramPacer
 from .sending import SendService
-from .unknowns import UnknownResolver
+from .unknowns import SCHEDULE, UnknownResolver
 from .web import Web, serving
 from .workers import Worker, Workers
 
@@ -83,6 +84,17 @@ def build_provider(
     )
 
 
+@dataclass(frozen=True)
+class Timing:
+    """How often the background work runs, in seconds (tests run it faster)."""
+
+    unknown_lookups: tuple[float, ...] = SCHEDULE  # after a confirmation, for a day
+    delivery_first: float = 1.0
+    delivery_longest: float = 60.0
+    reconcile_every: float = 300.0
+    credit_every: float = 600.0
+
+
 @dataclass
 class Running:
     config: Config
@@ -112,9 +124,12 @@ def build_application(config: Config, db: Database, pacer: TelegramPacer) -> App
 
 
 @contextlib.asynccontextmanager
-async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIterator[Running]:
+async def running(
+    config: Config, pacer: TelegramPacer | None = None, timing: Timing = Timing()
+) -> AsyncIterator[Running]:
     """The whole bridge, started; stopped in reverse order when the block ends. ``pacer``
-    replaces Telegram's published limits (the benchmarks run them time-scaled)."""
+    replaces Telegram's published limits (the benchmarks run them time-scaled); ``timing`` the
+    background work's intervals."""
     # SQLite runs in a thread of its own: let it have the interpreter within 0.5 ms rather than
     # the default 5 ms, or every commit waits behind the request handling (measured: +25 %
     # relay throughput under load).
@@ -129,10 +144,11 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
             stack.push_async_callback(providers[account.name].aclose)
         access, inbound, outbox_repo = AccessRepo(db), InboundRepo(db), OutboxRepo(db)
         sends_repo = SendsRepo(db)
-        bridge = Bridge(config, providers, inbound, access, metrics)
+        bridge = Bridge(config, providers, inbound, access, metrics, timing.reconcile_every)
         await bridge.load_routes()
         sends = SendService(config, providers, sends_repo, metrics, inbound)
-        tracker = DeliveryTracker(providers, sends_repo)
+        tracker = DeliveryTracker(providers, sends_repo, first_check=timing.delivery_first,
+                                  longest_wait=timing.delivery_longest)  # fmt: skip
         pacer = pacer or TelegramPacer()
         pacer.on_429 = lambda: metrics.telegram_429.inc()
         application = build_application(config, db, pacer)
@@ -148,17 +164,20 @@ async def running(config: Config, pacer: TelegramPacer | None = None) -> AsyncIt
             for send_id in send_ids:
                 tracker.track(send_id)
 
-        resolver = UnknownResolver(providers, sends_repo, announce)
+        resolver = UnknownResolver(providers, sends_repo, announce, timing.unknown_lookups)
         tracker.on_change = announce
         svc = Services(
             config=config, providers=providers, access=access, sends=sends, bridge=bridge,
             outbox=outbox_repo, delivery=tracker, unknowns=resolver,
-            credit=CreditWatch(config, providers, access, inbound, outbox_repo),
+            buttons=Buttons(await access.button_key()),
+            credit=CreditWatch(config, providers, access, inbound, outbox_repo, timing.credit_every),
         )  # fmt: skip
         svc.credit.queued = outbox.wake
         application.bot_data["services"] = svc
+        application.add_handler(TypeHandler(Update, check_button), group=-1)
         for feature in (start, balance, send, admin, tools):
             feature.register(application)
+        application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)
 
         await application.initialize()

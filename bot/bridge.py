@@ -37,6 +37,7 @@ class Bridge:
         inbound: InboundRepo,
         access: AccessRepo,
         metrics: Metrics | None = None,
+        reconcile_every: float = 300.0,
     ) -> None:
         self.config = config
         self.providers = providers
@@ -44,7 +45,9 @@ class Bridge:
         self.access = access
         self.metrics = metrics
         self.outbox: Outbox | None = None
-        self.reconcile_every = 300.0  # seconds between reconciliations of hand-out-once inboxes
+        self.reconcile_every = (
+            reconcile_every  # seconds between reconciliations of hand-out-once inboxes
+        )
         self._db_routes: list[tuple[str, str, int]] = []
         self._unsaved: dict[str, InboundPage] = {}  # per account: a page handed out, not stored
 

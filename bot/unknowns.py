@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from providers.base import Capability, DeliveryReport, SmsProvider
+from providers.base import Capability, DeliveryReport, ProviderError, SmsProvider
 from providers.outcome import send_state
 from storage.sends import Recipient, SendsRepo
 
@@ -54,11 +54,13 @@ class UnknownResolver:
         now = time.time()
         wait = 60.0
         for send_id, confirmed, lookups in await self.repo.unknown(len(self.schedule)):
-            due = datetime.fromisoformat(confirmed).timestamp() + self.schedule[lookups]
-            if due > now:
-                wait = min(wait, due - now)
+            start = datetime.fromisoformat(confirmed).timestamp()
+            if start + self.schedule[lookups] > now:
+                wait = min(wait, start + self.schedule[lookups] - now)
                 continue
             await self.resolve(send_id)
+            if lookups + 1 < len(self.schedule):
+                wait = min(wait, start + self.schedule[lookups + 1] - time.time())
         return max(0.05, wait)
 
     async def resolve(self, send_id: int) -> bool:
@@ -73,9 +75,13 @@ class UnknownResolver:
         if provider is not None:
             named = [r for r in pending if r.message_id]
             if named and Capability.DELIVERY in provider.capabilities:
-                reports: list[DeliveryReport] = await provider.deliveries(
-                    [r.message_id or "" for r in named], row.campaign_id
-                )
+                try:
+                    reports: list[DeliveryReport] = await provider.deliveries(
+                        [r.message_id or "" for r in named], row.campaign_id
+                    )
+                except ProviderError as exc:
+                    log.info("send %s: the delivery look-up failed: %s", row.id, exc)
+                    reports = []
                 by_id = {r.message_id: r for r in named}
                 for message_id, state, raw in updates_for(row, reports):
                     found = by_id.get(message_id)
@@ -84,7 +90,11 @@ class UnknownResolver:
             nameless = {r.number: r for r in pending if not r.message_id}
             if nameless and Capability.FIND_SENT in provider.capabilities:
                 since = datetime.fromisoformat(row.confirmed_at or row.created_at)
-                result = await provider.find_sent(sms_of(row), since)
+                try:
+                    result = await provider.find_sent(sms_of(row), since)
+                except ProviderError as exc:  # asked again at the next time of the schedule
+                    log.info("send %s: the look-up failed: %s", row.id, exc)
+                    result = None
                 for item in result.items if result is not None else ():
                     before = nameless.get(item.number)
                     if before is None:

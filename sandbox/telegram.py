@@ -130,8 +130,8 @@ class TelegramSim:
         self.violations = 0
         self.count_429 = 0
         # HTTP statuses to answer the next bot calls with: a status for any method, or
-        # (status, method) for the next call of that method only
-        self.fail_next: list[int | tuple[int, str]] = []
+        # (status, method[, description]) for the next call of that method only
+        self.fail_next: list[int | tuple[int, str] | tuple[int, str, str]] = []
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -209,15 +209,24 @@ class TelegramSim:
 
     async def press(self, user_id: int, chat_id: int, message_id: int, index: int = 0) -> str:
         """The user presses inline button ``index`` (row by row) of a bot message."""
+        return await self.press_data(user_id, chat_id, message_id, self.button(chat_id, message_id, index))
+
+    def button(self, chat_id: int, message_id: int, index: int = 0) -> str:
+        """The callback data of inline button ``index`` of a bot message, as it is now."""
         message = self.messages[(chat_id, message_id)]
         buttons = [
             b for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row
         ]
-        button = buttons[index]
+        return str(buttons[index]["callback_data"])
+
+    async def press_data(self, user_id: int, chat_id: int, message_id: int, data: str) -> str:
+        """A button press with any callback data: Telegram passes on what the client sends, so a
+        tampered client can send data no button of the message carries."""
+        message = self.messages[(chat_id, message_id)]
         query_id = str(next(self._callback_ids))
         await self._push_update({"callback_query": {
             "id": query_id, "from": self.users.get(user_id) or self.user(user_id),
-            "message": message, "chat_instance": str(chat_id), "data": button["callback_data"]}})  # fmt: skip
+            "message": message, "chat_instance": str(chat_id), "data": data}})  # fmt: skip
         return query_id
 
     def bot_messages(self, chat_id: int | None = None) -> list[dict[str, Any]]:
@@ -297,8 +306,10 @@ class TelegramSim:
         if failing is not None:
             self.fail_next.remove(failing)
             status = failing if isinstance(failing, int) else failing[0]
+            description = failing[2] if isinstance(failing, tuple) and len(failing) > 2 else (
+                "Bad Request: failed" if status == 400 else "Internal Server Error")  # fmt: skip
             return JSONResponse(
-                {"ok": False, "error_code": status, "description": "Internal Server Error"}, status
+                {"ok": False, "error_code": status, "description": description}, status
             )
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:

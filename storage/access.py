@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +31,19 @@ class AuditEntry:
 class AccessRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def button_key(self) -> bytes:
+        """The key that signs this bridge's inline buttons, made on first use and kept, so that
+        buttons sent before a restart still work."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('button_key', ?)",
+                (secrets.token_hex(32),),
+            )
+            cursor = await conn.execute("SELECT value FROM meta WHERE key = 'button_key'")
+            row = await cursor.fetchone()
+        assert row is not None
+        return bytes.fromhex(str(row[0]))
 
     async def role(self, user_id: int) -> str | None:
         row = await self.db.fetchone("SELECT role FROM users WHERE user_id = ?", (user_id,))

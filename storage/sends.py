@@ -319,6 +319,15 @@ class SendsRepo:
         )
         return [int(r["id"]) for r in rows]
 
+    async def owner_of(self, account: str, message_id: str) -> tuple[int, int] | None:
+        """(user, chat) of the send of ``account`` that holds this provider message id."""
+        row = await self.db.fetchone(
+            "SELECT s.user_id, s.chat_id FROM send_recipients r JOIN sends s ON s.id = r.send_id "
+            "WHERE s.account = ? AND r.message_id = ? LIMIT 1",
+            (account, message_id),
+        )
+        return (int(row[0]), int(row[1])) if row else None
+
     async def sends_with_messages(self, account: str, message_ids: Sequence[str]) -> list[int]:
         """The sends of ``account`` that own any of these provider message ids."""
         if not message_ids:

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Running, running
+from bot.app import Running, Timing, running
 from bot.config import load_config
 from sandbox._serve import serve
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
 from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
 from sandbox.telegram import TelegramSim
+
+# Background work at test pace: an unknown send is looked up within a second, and again soon.
+TIMING = Timing(unknown_lookups=(0.3, 1.0, 2.0, 4.0, 60.0))
 
 ADMIN = 1001
 OPERATOR = 1002
@@ -135,7 +138,7 @@ async def world(tmp_path: Path, start_bridge: bool = True) -> AsyncIterator[Worl
         if not start_bridge:
             yield w
             return
-        async with running(load_config(path)) as bridge:
+        async with running(load_config(path), timing=TIMING) as bridge:
             w.bridge = bridge
             yield w
 

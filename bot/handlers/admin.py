@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from providers.numbers import to_ascii_digits
 from storage.access import ROLES
 
 from .. import render
+from ..buttons import signed
 from ..sending import UserError
-from .common import Caller, Context, Services, command, guard, reply, services
+from .common import Caller, Context, Services, answer, button_handler, command, reply
 
 LIST_DEFAULT, LIST_MAX = 10, 50
 
@@ -30,8 +31,8 @@ def _when(lang: str, iso: str) -> str:
 async def lang(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     wanted = (context.args or [""])[0].lower()
     if not wanted:
-        buttons = [[InlineKeyboardButton("فارسی", callback_data="lang:fa"),
-                    InlineKeyboardButton("English", callback_data="lang:en")]]  # fmt: skip
+        buttons = [[svc.buttons.button("فارسی", caller.chat_id, "lang:fa"),
+                    svc.buttons.button("English", caller.chat_id, "lang:en")]]  # fmt: skip
         await reply(update, render.t(caller.lang, "lang.choose"), InlineKeyboardMarkup(buttons))
         return
     if wanted not in ("fa", "en"):
@@ -40,16 +41,15 @@ async def lang(update: Update, context: Context, svc: Services, caller: Caller) 
     await reply(update, render.t(wanted, "lang.set"))
 
 
-async def lang_button(update: Update, context: Context) -> None:
-    query = update.callback_query
-    svc = services(context)
-    caller = await guard(update, svc, "viewer")
-    if query is None or caller is None or query.data is None:
-        return
-    wanted = query.data.split(":", 1)[1]
+@button_handler("viewer")
+async def lang_button(
+    update: Update, context: Context, svc: Services, caller: Caller, payload: str
+) -> None:
+    assert update.callback_query is not None
+    wanted = payload.split(":", 1)[1]
     await svc.access.set_language(caller.chat_id, wanted)
-    await query.answer()
-    await query.edit_message_text(render.t(wanted, "lang.set"))
+    await answer(update.callback_query)
+    await update.callback_query.edit_message_text(render.t(wanted, "lang.set"))
 
 
 @command("admin")
@@ -79,7 +79,7 @@ async def users(update: Update, context: Context, svc: Services, caller: Caller)
     if action == "add":
         role = args[2].lower() if len(args) > 2 else ""
         if not role:  # ask with buttons
-            buttons = [[InlineKeyboardButton(render.role_name(lang_, r), callback_data=f"usr:{user_id}:{r}")
+            buttons = [[svc.buttons.button(render.role_name(lang_, r), caller.chat_id, f"usr:{user_id}:{r}")
                         for r in ROLES]]  # fmt: skip
             await reply(update, render.t(lang_, "users.choose_role", user=render.ltr(str(user_id))),
                         InlineKeyboardMarkup(buttons))  # fmt: skip
@@ -152,9 +152,10 @@ async def route(update: Update, context: Context, svc: Services, caller: Caller)
     args = context.args or []
     if not args:
         buttons = [
-            [InlineKeyboardButton(f"{a.name}:{line}" if line else f"{a.name} ({render.t(caller.lang, 'lines.all')})",
-                                  callback_data=f"rt:{a.name}:{line}"[:64])]
+            [svc.buttons.button(f"{a.name}:{line}" if line else f"{a.name} ({render.t(caller.lang, 'lines.all')})",
+                                caller.chat_id, f"rt:{a.name}:{line}")]
             for a in svc.config.accounts for line in ["", *a.lines]
+            if svc.buttons.fits(f"rt:{a.name}:{line}:here")
         ]  # fmt: skip
         await reply(update, render.t(caller.lang, "route.choose"), InlineKeyboardMarkup(buttons))
         return
@@ -166,21 +167,20 @@ async def route(update: Update, context: Context, svc: Services, caller: Caller)
     await reply(update, await _set_route(svc, caller, account, line, args[1].lower() == "here"))
 
 
-@command("admin")
-async def route_button(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+@button_handler("admin")
+async def route_button(
+    update: Update, context: Context, svc: Services, caller: Caller, payload: str
+) -> None:
     query = update.callback_query
-    if query is None or query.data is None:
-        return
-    _prefix, account, rest = query.data.split(":", 2)
+    assert query is not None
+    _prefix, account, rest = payload.split(":", 2)
     line, _sep, choice = rest.partition(":")
-    await query.answer()
+    await answer(query)
     if not choice:  # the line is chosen: here or off?
         base = f"rt:{account}:{line}"
-        buttons = [[InlineKeyboardButton(render.t(caller.lang, "route.here"), callback_data=f"{base}:here"),
-                    InlineKeyboardButton(render.t(caller.lang, "route.off_button"), callback_data=f"{base}:off")]]  # fmt: skip
+        buttons = [[svc.buttons.button(render.t(caller.lang, "route.here"), caller.chat_id, f"{base}:here"),
+                    svc.buttons.button(render.t(caller.lang, "route.off_button"), caller.chat_id, f"{base}:off")]]  # fmt: skip
         await query.edit_message_reply_markup(InlineKeyboardMarkup(buttons))
-        return
-    if account not in {a.name for a in svc.config.accounts}:
         return
     await query.edit_message_text(await _set_route(svc, caller, account, line, choice == "here"))
 
@@ -217,20 +217,20 @@ async def report(update: Update, context: Context, svc: Services, caller: Caller
         await reply(update, await _detail(svc, caller, args[0]))
         return
     rows = await svc.sends.repo.recent(LIST_DEFAULT)
-    buttons = [[InlineKeyboardButton(f"#{row.id}", callback_data=f"rep:{row.id}") for row in rows[i : i + 5]]
+    buttons = [[svc.buttons.button(f"#{row.id}", caller.chat_id, f"rep:{row.id}") for row in rows[i : i + 5]]
                for i in range(0, len(rows), 5)]  # fmt: skip
     await reply(update, _fit(await _recent(svc, caller)),
                 InlineKeyboardMarkup(buttons) if buttons else None)  # fmt: skip
 
 
-@command("viewer")
-async def report_button(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+@button_handler("viewer")
+async def report_button(
+    update: Update, context: Context, svc: Services, caller: Caller, payload: str
+) -> None:
     """A tap on #id under /report: that send's per-recipient report."""
-    query = update.callback_query
-    if query is None or query.data is None:
-        return
-    await query.answer()
-    await reply(update, await _detail(svc, caller, query.data.split(":", 1)[1]))
+    assert update.callback_query is not None
+    await answer(update.callback_query)
+    await reply(update, await _detail(svc, caller, payload.split(":", 1)[1]))
 
 
 async def _detail(svc: Services, caller: Caller, raw_id: str) -> str:
@@ -258,14 +258,15 @@ async def _recent(svc: Services, caller: Caller) -> str:
     return "\n".join(lines)
 
 
-@command("admin")
-async def users_button(update: Update, context: Context, svc: Services, caller: Caller) -> None:
+@button_handler("admin")
+async def users_button(
+    update: Update, context: Context, svc: Services, caller: Caller, payload: str
+) -> None:
     query = update.callback_query
-    if query is None or query.data is None:
-        return
-    _prefix, raw_id, role = query.data.split(":")
+    assert query is not None
+    _prefix, raw_id, role = payload.split(":")
     user_id = int(raw_id)
-    await query.answer()
+    await answer(query)
     if user_id in svc.config.access.admins or role not in ROLES:
         return
     await svc.access.set_role(user_id, role, caller.user_id)
@@ -277,13 +278,13 @@ async def users_button(update: Update, context: Context, svc: Services, caller: 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("lang", lang))
-    app.add_handler(CallbackQueryHandler(lang_button, pattern=r"^lang:(fa|en)$"))
+    app.add_handler(CallbackQueryHandler(lang_button, pattern=signed(r"lang:(fa|en)")))
     app.add_handler(CommandHandler("users", users))
     app.add_handler(CommandHandler("audit", audit))
     app.add_handler(CommandHandler("lines", lines_))
     app.add_handler(CommandHandler("route", route))
-    app.add_handler(CallbackQueryHandler(route_button, pattern=r"^rt:[a-z0-9_-]+:"))
-    app.add_handler(CallbackQueryHandler(users_button, pattern=r"^usr:-?\d+:[a-z]+$"))
+    app.add_handler(CallbackQueryHandler(route_button, pattern=signed(r"rt:[a-z0-9_-]+:.*")))
+    app.add_handler(CallbackQueryHandler(users_button, pattern=signed(r"usr:-?\d+:[a-z]+")))
     app.add_handler(CommandHandler("inbox", inbox))
     app.add_handler(CommandHandler("report", report))
-    app.add_handler(CallbackQueryHandler(report_button, pattern=r"^rep:\d+$"))
+    app.add_handler(CallbackQueryHandler(report_button, pattern=signed(r"rep:\d+")))

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import ContextTypes, ConversationHandler
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes, ConversationHandler
 
 from providers.base import ProviderError, SmsProvider
 from storage.access import ROLES, AccessRepo
@@ -20,6 +21,7 @@ from storage.inbound import OutboxRepo
 from .. import render
 from ..alerts import CreditWatch
 from ..bridge import Bridge
+from ..buttons import Buttons
 from ..config import Config
 from ..delivery import DeliveryTracker
 from ..outbox import NO_PREVIEW
@@ -42,7 +44,17 @@ class Services:
     delivery: DeliveryTracker
     credit: CreditWatch
     unknowns: UnknownResolver
-    _refused: dict[int, float] = field(default_factory=dict)
+    buttons: Buttons
+    _refused: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def once_a_minute(self, what: str, user_id: int) -> bool:
+        """True at most once a minute per user for ``what`` (a refusal, an audit row), so that
+        repeated presses flood neither the chat nor the audit log."""
+        now = time.monotonic()
+        if now - self._refused.get((what, user_id), -REFUSAL_INTERVAL) < REFUSAL_INTERVAL:
+            return False
+        self._refused[(what, user_id)] = now
+        return True
 
     async def role(self, user_id: int) -> str | None:
         if user_id in self.config.access.admins:
@@ -84,34 +96,87 @@ async def reply(
 
 
 async def guard(update: Update, svc: Services, need: str, *, silent: bool = False) -> Caller | None:
-    """The caller when their role is at least ``need``; otherwise refuse (once a minute) and audit."""
+    """The caller when their role is at least ``need``; otherwise refuse and, for someone without
+    a role, audit — each at most once a minute per person. A refused button press is answered
+    on the button (or silently, past the first refusal of the minute)."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
     lang = await svc.language(chat.id)
     role = await svc.role(user.id)
+    if role is not None and ROLES.index(role) >= ROLES.index(need):
+        return Caller(user.id, chat.id, role, lang, update.effective_message)
     if role is None:
-        await svc.access.audit(
-            "unauthorized", user_id=user.id, chat_id=chat.id,
-            detail=(update.effective_message.text or "")[:200] if update.effective_message else "",
-        )  # fmt: skip
-        now = time.monotonic()
-        if not silent and now - svc._refused.get(user.id, -REFUSAL_INTERVAL) >= REFUSAL_INTERVAL:
-            svc._refused[user.id] = now
-            await reply(update, render.t(lang, "unauthorized", user_id=render.ltr(str(user.id))))
-        return None
-    if ROLES.index(role) < ROLES.index(need):
-        if not silent:
-            await reply(
-                update,
-                render.t(lang, "forbidden", role=render.role_name(lang, need),
-                         have=render.role_name(lang, role)),
-            )  # fmt: skip
-        return None
-    return Caller(user.id, chat.id, role, lang, update.effective_message)
+        text = render.t(lang, "unauthorized", user_id=render.ltr(str(user.id)))
+        if svc.once_a_minute("audit", user.id):
+            message = update.effective_message
+            detail = update.callback_query.data if update.callback_query else (
+                message.text if message else "")  # fmt: skip
+            await svc.access.audit("unauthorized", user_id=user.id, chat_id=chat.id,
+                                   detail=(detail or "")[:200])  # fmt: skip
+    else:
+        text = render.t(lang, "forbidden", role=render.role_name(lang, need),
+                        have=render.role_name(lang, role))  # fmt: skip
+    tell = not silent and svc.once_a_minute("refusal", user.id)
+    if update.callback_query is not None:
+        await answer(update.callback_query, text if tell else None)
+    elif tell:
+        await reply(update, text)
+    return None
+
+
+async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = True) -> None:
+    """Answer a button press (with an alert when there is something to say); a press Telegram
+    no longer knows (after a restart) needs no answer."""
+    try:
+        await query.answer(text, show_alert=alert and text is not None)
+    except TelegramError as exc:
+        log.info("a button press could not be answered: %s", exc)
+
+
+def pressed(update: Update, svc: Services) -> str:
+    """The payload of the button pressed (``check_button`` let only signed presses through)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    payload = svc.buttons.open(query.message.chat.id, query.data)
+    assert payload is not None
+    return payload
+
+
+async def check_button(update: Update, context: Context) -> None:
+    """Before any handler: a press whose data the bot did not sign for this chat is refused
+    (answered, audited at most once a minute per presser) and goes no further."""
+    query = update.callback_query
+    if query is None:
+        return
+    svc = services(context)
+    chat = query.message.chat.id if query.message is not None else None
+    if chat is not None and query.data and svc.buttons.open(chat, query.data) is not None:
+        return
+    user_id = query.from_user.id
+    lang = await svc.language(chat) if chat is not None else svc.config.telegram.language
+    if svc.once_a_minute("forged", user_id):
+        log.warning("a button press with data the bot did not offer in chat %s, from %s",
+                    chat, user_id)  # fmt: skip
+        await svc.access.audit("button.refused", user_id=user_id, chat_id=chat,
+                               detail=(query.data or "")[:64])  # fmt: skip
+        await answer(query, render.t(lang, "button.invalid"))
+    else:
+        await answer(query)
+    raise ApplicationHandlerStop
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A press no handler took (a flow's button after the flow ended): say so, never spin."""
+    if update.callback_query is not None:
+        svc = services(context)
+        chat = update.effective_chat
+        lang = await svc.language(chat.id) if chat else svc.config.telegram.language
+        await answer(update.callback_query, render.t(lang, "button.stale"))
 
 
 Command = Callable[[Update, Context, Services, Caller], Awaitable[None]]
+Press = Callable[[Update, Context, Services, Caller, str], Awaitable[None]]
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
@@ -125,6 +190,23 @@ def command(role: str) -> Callable[[Command], Handler]:
             caller = await guard(update, svc, role)
             if caller is not None:
                 await body(update, context, svc, caller)
+
+        return handler
+
+    return wrap
+
+
+def button_handler(role: str) -> Callable[[Press], Handler]:
+    """A button's handler: runs only for callers with at least ``role``, with the payload of the
+    signed button pressed."""
+
+    def wrap(body: Press) -> Handler:
+        @functools.wraps(body)
+        async def handler(update: Update, context: Context) -> None:
+            svc = services(context)
+            caller = await guard(update, svc, role)
+            if caller is not None:
+                await body(update, context, svc, caller, pressed(update, svc))
 
         return handler
 
@@ -159,7 +241,7 @@ async def on_error(update: object, context: Context) -> None:
         text = render.t(lang, "error.generic")
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer()
+            await answer(update.callback_query)
         await reply(update, text)
     except Exception as exc:  # the chat may be gone; nothing more to tell anyone
         log.warning("could not report an error to chat %s: %s", update.effective_chat.id, exc)

@@ -9,7 +9,7 @@ import warnings
 from datetime import datetime
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -27,8 +27,19 @@ from storage.inbound import Link
 from storage.sends import SendRow
 
 from .. import render
+from ..buttons import signed
 from ..sending import ParsedSend, parse_send
-from .common import Caller, Context, Services, flow_cancel, guard, reply, services
+from .common import (
+    Caller,
+    Context,
+    Services,
+    answer,
+    flow_cancel,
+    guard,
+    pressed,
+    reply,
+    services,
+)
 
 log = logging.getLogger("smsbridge.bot")
 
@@ -40,20 +51,16 @@ async def show_later(svc: Services, row: SendRow) -> None:
         svc.bridge.wake()
 
 
-def keyboard(lang: str, send_id: int, count: int | None = None) -> InlineKeyboardMarkup:
+def keyboard(
+    svc: Services, chat_id: int, lang: str, send_id: int, count: int | None = None
+) -> InlineKeyboardMarkup:
     """Confirm and Cancel; with ``count``, the bulk send's second confirmation, a button of its own."""
     if count is None:
-        confirm = InlineKeyboardButton(
-            render.t(lang, "button.confirm"), callback_data=f"snd:ok:{send_id}"
-        )
+        confirm = svc.buttons.button(render.t(lang, "button.confirm"), chat_id, f"snd:ok:{send_id}")
     else:
-        confirm = InlineKeyboardButton(
-            render.t(lang, "button.confirm_again", count=render.number(lang, count)),
-            callback_data=f"snd:ok2:{send_id}",
-        )
-    cancel = InlineKeyboardButton(
-        render.t(lang, "button.cancel"), callback_data=f"snd:no:{send_id}"
-    )
+        text = render.t(lang, "button.confirm_again", count=render.number(lang, count))
+        confirm = svc.buttons.button(text, chat_id, f"snd:ok2:{send_id}")
+    cancel = svc.buttons.button(render.t(lang, "button.cancel"), chat_id, f"snd:no:{send_id}")
     return InlineKeyboardMarkup([[confirm, cancel]])
 
 
@@ -70,7 +77,7 @@ async def _preview(
     message = await reply(
         update,
         render.preview_text(caller.lang, row, reply_to),
-        keyboard(caller.lang, row.id),
+        keyboard(svc, caller.chat_id, caller.lang, row.id),
     )
     if message is not None:
         await svc.sends.repo.set_chat_message(row.id, message.message_id)
@@ -110,7 +117,7 @@ def _user_data(context: Context) -> dict[str, Any]:
 
 async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[str, Any]) -> int:
     if flow["target"] is None and len(svc.config.accounts) > 1:
-        buttons = [[InlineKeyboardButton(f"{a.name} ({a.provider})", callback_data=f"flow:{a.name}")]
+        buttons = [[svc.buttons.button(f"{a.name} ({a.provider})", caller.chat_id, f"flow:{a.name}")]
                    for a in svc.config.accounts]  # fmt: skip
         await reply(update, render.t(caller.lang, "flow.account"), InlineKeyboardMarkup(buttons))
         return ACCOUNT
@@ -126,10 +133,10 @@ async def flow_account(update: Update, context: Context) -> int:
     svc = services(context)
     caller = await guard(update, svc, "operator")
     flow = _user_data(context).get(FLOW)
-    if query is None or query.data is None or caller is None or flow is None:
+    if query is None or caller is None or flow is None:
         return END
-    await query.answer()
-    flow["target"] = query.data.split(":", 1)[1] + ":"
+    await answer(query)
+    flow["target"] = pressed(update, svc).split(":", 1)[1] + ":"
     svc.sends.resolve(flow["target"])
     return await _ask_next(update, svc, caller, flow)
 
@@ -176,7 +183,7 @@ def send_flow() -> ConversationHandler[Any]:
         return ConversationHandler(
             entry_points=[CommandHandler("send", send)],
             states={
-                ACCOUNT: [CallbackQueryHandler(flow_account, pattern=r"^flow:[a-z0-9_-]+$")],
+                ACCOUNT: [CallbackQueryHandler(flow_account, pattern=signed(r"flow:[a-z0-9_-]+"))],
                 RECIPIENTS: [MessageHandler(text, flow_recipients)],
                 TEXT: [MessageHandler(text, flow_text)],
             },
@@ -259,47 +266,47 @@ async def on_button(update: Update, context: Context) -> None:
     claimed it is executed whatever Telegram answers: the chat message is edited when it can be,
     else through the outbox."""
     query = update.callback_query
-    if query is None or query.data is None:
+    if query is None:
         return
     svc = services(context)
     caller = await guard(update, svc, "operator")
     if caller is None:
-        await _answer(query)
         return
-    _prefix, action, raw_id = query.data.split(":")
+    _prefix, action, raw_id = pressed(update, svc).split(":")
     send_id = int(raw_id)
     lang = caller.lang
     row = await svc.sends.repo.get(send_id)
     if row is None or row.chat_id != caller.chat_id:
-        await _answer(query, render.t(lang, "confirm.gone"))
+        await answer(query, render.t(lang, "confirm.gone"))
         return
     reply_to = await svc.sends.reply_to(row)
     preview = render.preview_text(lang, row, reply_to)
     if action == "no":
         if await svc.sends.repo.cancel(send_id, caller.user_id):
-            await _answer(query)
+            await answer(query)
             await _edit(query, preview + "\n\n" + render.t(lang, "cancelled", id=send_id))
         else:
-            await _answer(query, render.t(lang, "confirm.gone"))
+            await answer(query, render.t(lang, "confirm.gone"))
         return
     claim = await svc.sends.claim(
         send_id, caller.user_id, row.reach, second=action == "ok2", chat_id=caller.chat_id
     )
     if claim.status == "armed":
-        await _answer(query)
+        await answer(query)
         threshold = render.number(lang, svc.config.access.bulk_confirm_threshold)
         armed = render.t(
             lang, "confirm.armed", count=render.number(lang, row.reach), threshold=threshold
         )
-        await _edit(query, preview + "\n\n" + armed, keyboard(lang, send_id, row.reach))
+        markup = keyboard(svc, caller.chat_id, lang, send_id, row.reach)
+        await _edit(query, preview + "\n\n" + armed, markup)
         return
     if claim.status != "ok" or claim.row is None:
         key = {"quota": "confirm.quota", "not_owner": "confirm.not_owner",
                "needs_second": "confirm.needs_second"}.get(claim.status, "confirm.gone")  # fmt: skip
-        await _answer(query, render.t(lang, key, quota=svc.config.access.daily_quota,
+        await answer(query, render.t(lang, key, quota=svc.config.access.daily_quota,
                                       used=claim.used_today))  # fmt: skip
         return
-    await _answer(query, render.t(lang, "sending"), alert=False)
+    await answer(query, render.t(lang, "sending"), alert=False)
     await _edit(query, preview + "\n\n" + render.t(lang, "sending"))
     final, error = await svc.sends.execute(claim.row)
     if final.state in ("sent", "partial", "unknown"):
@@ -313,14 +320,6 @@ async def on_button(update: Update, context: Context) -> None:
         outcome = render.result_text(lang, final)
     if not await _edit(query, preview + "\n\n" + outcome):
         await show_later(svc, final)
-
-
-async def _answer(query: CallbackQuery, text: str | None = None, *, alert: bool = True) -> None:
-    """Answer a button press; a press Telegram no longer knows (after a restart) needs none."""
-    try:
-        await query.answer(text, show_alert=alert and text is not None)
-    except TelegramError as exc:
-        log.info("a button press could not be answered: %s", exc)
 
 
 async def _edit(
@@ -337,7 +336,7 @@ async def _edit(
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(send_flow())
-    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^snd:(ok|ok2|no):\d+$"))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=signed(r"snd:(ok|ok2|no):\d+")))
     app.add_handler(
         MessageHandler(
             (filters.REPLY | filters.IS_TOPIC_MESSAGE) & filters.TEXT & ~filters.COMMAND,

@@ -21,8 +21,21 @@ from providers import numbers
 from providers.base import Capability, SmsProvider
 
 from .. import render
+from ..buttons import signed
 from ..sending import UserError
-from .common import Caller, Context, Services, command, flow_cancel, guard, reply, services
+from .common import (
+    Caller,
+    Context,
+    Services,
+    answer,
+    button_handler,
+    command,
+    flow_cancel,
+    guard,
+    pressed,
+    reply,
+    services,
+)
 
 
 def _account(svc: Services, args: list[str]) -> tuple[str, list[str]]:
@@ -118,7 +131,7 @@ async def pattern(update: Update, context: Context) -> int:
     account, args = _account(svc, list(context.args or []))
     provider = svc.providers[account]
     if not args:
-        text, buttons = await _templates(caller, account, provider)
+        text, buttons = await _templates(svc, caller, account, provider)
         await reply(update, text, InlineKeyboardMarkup(buttons) if buttons else None)
         return CHOOSE if buttons else ConversationHandler.END
     if len(args) < 2:
@@ -131,10 +144,10 @@ async def pattern_chosen(update: Update, context: Context) -> int:
     query = update.callback_query
     svc = services(context)
     caller = await guard(update, svc, "operator")
-    if query is None or query.data is None or caller is None or context.user_data is None:
+    if query is None or caller is None or context.user_data is None:
         return ConversationHandler.END
-    _prefix, account, pattern_id = query.data.split(":", 2)
-    await query.answer()
+    _prefix, account, pattern_id = pressed(update, svc).split(":", 2)
+    await answer(query)
     context.user_data[PATTERN_FLOW] = [account, pattern_id]
     await reply(update, render.t(caller.lang, "pattern.ask", id=render.ltr(render.esc(pattern_id))))
     return VALUES
@@ -177,7 +190,9 @@ def pattern_flow() -> ConversationHandler[Any]:
         return ConversationHandler(
             entry_points=[CommandHandler("pattern", pattern)],
             states={
-                CHOOSE: [CallbackQueryHandler(pattern_chosen, pattern=r"^pat:[a-z0-9_-]+:.+$")],
+                CHOOSE: [
+                    CallbackQueryHandler(pattern_chosen, pattern=signed(r"pat:[a-z0-9_-]+:.+"))
+                ],
                 VALUES: [MessageHandler(filters.TEXT & ~filters.COMMAND, pattern_values)],
             },
             fallbacks=[CommandHandler("cancel", flow_cancel(PATTERN_FLOW))],
@@ -188,7 +203,7 @@ def pattern_flow() -> ConversationHandler[Any]:
 
 
 async def _templates(
-    caller: Caller, account: str, provider: SmsProvider
+    svc: Services, caller: Caller, account: str, provider: SmsProvider
 ) -> tuple[str, list[list[InlineKeyboardButton]]]:
     """The account's patterns with a button each, or for sms.ir its stored texts."""
     lang = caller.lang
@@ -204,8 +219,8 @@ async def _templates(
     lines = [render.t(lang, "pattern.list", account=render.esc(account))]
     lines += [render.t(lang, "pattern.item", id=render.ltr(render.esc(p.id)), text=render.esc(p.text))
               for p in found]  # fmt: skip
-    buttons = [[InlineKeyboardButton(f"{p.id} — {p.text[:40]}", callback_data=f"pat:{account}:{p.id}"[:64])]
-               for p in found]  # fmt: skip
+    buttons = [[svc.buttons.button(f"{p.id} — {p.text[:40]}", caller.chat_id, f"pat:{account}:{p.id}")]
+               for p in found if svc.buttons.fits(f"pat:{account}:{p.id}")]  # fmt: skip
     return "\n".join(lines), buttons
 
 
@@ -227,10 +242,10 @@ async def schedule(update: Update, context: Context, svc: Services, caller: Call
                     lang, "schedule.provider_item", when=when, account=render.esc(account.name),
                     number=render.phone(lang, item.number), text=render.esc(item.text[:60]),
                 ))  # fmt: skip
-                buttons.append([InlineKeyboardButton(
-                    render.t(lang, "button.cancel_scheduled", n=n),
-                    callback_data=f"sch:{account.name}:{item.message_id}"[:64],
-                )])  # fmt: skip
+                payload = f"sch:{account.name}:{item.message_id}"
+                if svc.buttons.fits(payload):
+                    buttons.append([svc.buttons.button(
+                        render.t(lang, "button.cancel_scheduled", n=n), caller.chat_id, payload)])  # fmt: skip
         elif Capability.SCHEDULE in provider.capabilities:
             rows = await svc.sends.repo.scheduled(account.name, now.isoformat())
             for row in rows:
@@ -246,22 +261,31 @@ async def schedule(update: Update, context: Context, svc: Services, caller: Call
     await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 
-async def cancel_scheduled(update: Update, context: Context) -> None:
+@button_handler("operator")
+async def cancel_scheduled(
+    update: Update, context: Context, svc: Services, caller: Caller, payload: str
+) -> None:
+    """Cancel one of the provider's scheduled messages listed by /schedule. A message the bridge
+    scheduled may be cancelled from its chat or by whoever sent it; one scheduled elsewhere (the
+    panel, another tool) only by an admin."""
     query = update.callback_query
-    svc = services(context)
-    caller = await guard(update, svc, "operator")
-    if query is None or query.data is None or caller is None:
-        return
-    _prefix, account, message_id = query.data.split(":", 2)
+    assert query is not None
+    _prefix, account, message_id = payload.split(":", 2)
     provider = svc.providers.get(account)
     if provider is None:
-        await query.answer()
+        await answer(query)
+        return
+    owner = await svc.sends.repo.owner_of(account, message_id)
+    mine = owner is not None and (owner[0] == caller.user_id or owner[1] == caller.chat_id)
+    if caller.role != "admin" and not mine:
+        await answer(query, render.t(caller.lang, "schedule.not_yours"))
         return
     done = await provider.cancel_scheduled(message_id)
     await svc.access.audit("schedule.cancel", user_id=caller.user_id, chat_id=caller.chat_id,
                            account=account, detail=f"{message_id}: {done}")  # fmt: skip
-    await query.answer(render.t(caller.lang, "schedule.cancelled" if done else "schedule.not_cancelled"),
-                       show_alert=True)  # fmt: skip
+    await answer(
+        query, render.t(caller.lang, "schedule.cancelled" if done else "schedule.not_cancelled")
+    )
 
 
 async def cancel(update: Update, context: Context) -> None:
@@ -276,5 +300,5 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(otp_flow())
     app.add_handler(pattern_flow())
     app.add_handler(CommandHandler("schedule", schedule))
-    app.add_handler(CallbackQueryHandler(cancel_scheduled, pattern=r"^sch:[a-z0-9_-]+:.+$"))
+    app.add_handler(CallbackQueryHandler(cancel_scheduled, pattern=signed(r"sch:[a-z0-9_-]+:.+")))
     app.add_handler(CommandHandler("cancel", cancel))
