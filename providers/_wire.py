@@ -22,7 +22,17 @@ def lower_keys(value: Any) -> Any:
 
 def as_str(value: Any) -> Any:
     """Providers send ids and numbers as JSON numbers or strings: keep them as strings."""
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return clean(value) if isinstance(value, str) else value
+
+
+def clean(text: str) -> str:
+    """A provider's text as one that can be stored and shown: a lone UTF-16 surrogate (valid in a
+    JSON escape, not in UTF-8) becomes U+FFFD; everything else is kept."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 Id = Annotated[str, BeforeValidator(as_str)]

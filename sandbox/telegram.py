@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import itertools
 import json
 import math
@@ -81,7 +80,7 @@ def plain_text(text: str, parse_mode: str | None) -> str:
         checker.error = f'Can\'t find end tag corresponding to start tag "{checker.stack[-1]}"'
     if checker.error:
         raise ApiError(400, f"Bad Request: can't parse entities: {checker.error}")
-    return html.unescape("".join(checker.text))
+    return "".join(checker.text)  # character references were converted once, by the parser
 
 
 @dataclass
@@ -209,7 +208,9 @@ class TelegramSim:
 
     async def press(self, user_id: int, chat_id: int, message_id: int, index: int = 0) -> str:
         """The user presses inline button ``index`` (row by row) of a bot message."""
-        return await self.press_data(user_id, chat_id, message_id, self.button(chat_id, message_id, index))
+        return await self.press_data(
+            user_id, chat_id, message_id, self.button(chat_id, message_id, index)
+        )
 
     def button(self, chat_id: int, message_id: int, index: int = 0) -> str:
         """The callback data of inline button ``index`` of a bot message, as it is now."""

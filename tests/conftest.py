@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from bot.app import Running, Timing, running
 from bot.config import load_config
+from bot.ratelimit import TelegramPacer, Window
 from sandbox._serve import serve
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
@@ -21,6 +25,7 @@ from sandbox.telegram import TelegramSim
 # Background work at test pace: an unknown send is looked up within a second, and again soon.
 TIMING = Timing(unknown_lookups=(0.3, 1.0, 2.0, 4.0, 60.0))
 
+T = TypeVar("T")
 ADMIN = 1001
 OPERATOR = 1002
 STRANGER = 4242
@@ -121,9 +126,22 @@ chat_id = {GROUP}
     return path
 
 
+def telegram_pace(scale: float) -> tuple[TelegramSim, TelegramPacer]:
+    """The Bot API stand-in and the bridge's pacer with Telegram's limits ``scale`` times faster."""
+    private, group, overall = (3, 3.0 / scale), (20, 60.0 / scale), (30, 1.0 / scale)
+    sim = TelegramSim(private_limit=private, group_limit=group, global_limit=overall)
+    pacer = TelegramPacer(private=Window(*private), group=Window(*group), overall=Window(*overall))
+    return sim, pacer
+
+
 @contextlib.asynccontextmanager
-async def world(tmp_path: Path, start_bridge: bool = True) -> AsyncIterator[World]:
-    tg, amoot, smsir, payam = TelegramSim(), AmootSim(), SmsirSim(), PayamSim()
+async def world(
+    tmp_path: Path, start_bridge: bool = True, scale: float = 1.0
+) -> AsyncIterator[World]:
+    """The stand-ins on loopback and (``start_bridge``) the bridge against them; ``scale`` runs
+    Telegram's rate limits that many times faster (the stand-in's and the pacer's alike)."""
+    tg, pacer = telegram_pace(scale)
+    amoot, smsir, payam = AmootSim(), SmsirSim(), PayamSim()
     async with (
         serve(tg.app) as tg_url,
         serve(amoot.app) as amoot_url,
@@ -138,7 +156,7 @@ async def world(tmp_path: Path, start_bridge: bool = True) -> AsyncIterator[Worl
         if not start_bridge:
             yield w
             return
-        async with running(load_config(path), timing=TIMING) as bridge:
+        async with running(load_config(path), pacer=pacer, timing=TIMING) as bridge:
             w.bridge = bridge
             yield w
 
@@ -147,3 +165,36 @@ async def world(tmp_path: Path, start_bridge: bool = True) -> AsyncIterator[Worl
 async def w(tmp_path: Path) -> AsyncIterator[World]:
     async with world(tmp_path) as value:
         yield value
+
+
+@dataclass
+class Live:
+    """A bridge running in a thread of its own, for tests that are not coroutines (Hypothesis)."""
+
+    w: World
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
+        """Run ``coro`` in the bridge's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+@contextlib.contextmanager
+def live_world(tmp_path: Path, scale: float = 1.0) -> Iterator[Live]:
+    ready, stop = threading.Event(), threading.Event()
+    state: dict[str, Live] = {}
+
+    async def main() -> None:
+        async with world(tmp_path, scale=scale) as w:
+            state["live"] = Live(w, asyncio.get_running_loop())
+            ready.set()
+            await asyncio.to_thread(stop.wait)
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(30), "the bridge did not start"
+        yield state["live"]
+    finally:
+        stop.set()
+        thread.join(30)

@@ -39,9 +39,7 @@ async def _schedule_outside(w: World) -> str:
 
 
 @pytest.mark.parametrize("data", FORGED)
-async def test_every_kind_of_button_refuses_data_the_bot_did_not_offer(
-    w: World, data: str
-) -> None:
+async def test_every_kind_of_button_refuses_data_the_bot_did_not_offer(w: World, data: str) -> None:
     """Was: any operator could cancel any scheduled PayamSMS message from any chat with forged
     ``sch:payam:<serverId>`` data (and the other buttons trusted their data too)."""
     server_id = await _schedule_outside(w)

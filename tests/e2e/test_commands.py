@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.locales import COMMANDS
 from providers.timeutil import now_tehran
-from tests.conftest import ADMIN, GROUP, OPERATOR, STRANGER, World, world
+from tests.conftest import ADMIN, GROUP, OPERATOR, STRANGER, World, live_world
 
 VIEWER = 1003
 
@@ -164,16 +163,8 @@ async def test_cancel_outside_a_flow(w: World) -> None:
 
 @pytest.fixture(scope="module")
 def live_chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
-    """One bridge in a thread of its own for the Hypothesis examples: ``ask(text)`` sends a
-    message as the admin and returns the bot's first answer."""
-    ready, stop = threading.Event(), threading.Event()
-    state: dict[str, object] = {}
-
-    async def main() -> None:
-        async with world(tmp_path_factory.mktemp("free-text")) as w:
-            state["w"], state["loop"] = w, asyncio.get_running_loop()
-            ready.set()
-            await asyncio.to_thread(stop.wait)
+    """One bridge for the Hypothesis examples: ``ask(text)`` sends a message as the admin and
+    returns the bot's first answer."""
 
     async def ask(w: World, text: str) -> str:
         after = len(w.tg.events)
@@ -181,18 +172,8 @@ def live_chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[st
         event = await w.tg.wait_for(lambda e: e.message["chat"]["id"] == ADMIN, after=after)
         return str(event.message.get("text", ""))
 
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    loop = state["loop"]
-    assert isinstance(loop, asyncio.AbstractEventLoop)
-    w = state["w"]
-    assert isinstance(w, World)
-    try:
-        yield lambda text: asyncio.run_coroutine_threadsafe(ask(w, text), loop).result(20)
-    finally:
-        stop.set()
-        thread.join(30)
+    with live_world(tmp_path_factory.mktemp("free-text")) as live:
+        yield lambda text: live.run(ask(live.w, text))
 
 
 @settings(max_examples=20, deadline=None,

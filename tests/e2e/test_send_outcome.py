@@ -22,8 +22,10 @@ async def _preview(w: World, command: str) -> dict[str, Any]:
 
 async def _result(w: World, preview: dict[str, Any], contains: str = "Result of send") -> str:
     event = await w.tg.wait_for(
-        lambda e: e.message["message_id"] == preview["message_id"]
-        and contains in e.message.get("text", ""),
+        lambda e: (
+            e.message["message_id"] == preview["message_id"]
+            and contains in e.message.get("text", "")
+        ),
         timeout=15,
     )
     return str(event.message["text"])
