@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import signal
 import sys
 
@@ -69,9 +70,8 @@ async def _relay(config: Config, action: str, name: str) -> int:
         if action == "list":
             for kind in RelayKind:
                 for hook in await provider.relay_list(kind):
-                    print(
-                        f"{kind.value}\t{hook.id}\t{'active' if hook.active else 'inactive'}\t{hook.url}"
-                    )
+                    state = "active" if hook.active else "inactive"
+                    print(f"{kind.value}\t{hook.id}\t{state}\t{masked(hook.url)}")
             return 0
         secret = getattr(account, "relay_secret", None)
         if not config.server.public_url or secret is None:
@@ -82,13 +82,18 @@ async def _relay(config: Config, action: str, name: str) -> int:
         for kind in RelayKind:
             url = f"{base}/relay/{account.name}/{secret.get_secret_value()}/{kind.value}"
             hook = await provider.relay_register(kind, url)
-            print(f"{kind.value}\t{hook.id}\tactive\t{base}/relay/{account.name}/***/{kind.value}")
+            print(f"{kind.value}\t{hook.id}\tactive\t{masked(url)}")
         return 0
     except ProviderError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 1
     finally:
         await provider.aclose()
+
+
+def masked(url: str) -> str:
+    """A relay URL as it may be shown: the path secret replaced by ``***``."""
+    return re.sub(r"(/relay/[^/]+/)[^/]+(/)", r"\1***\2", url)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,6 +93,7 @@ class Timing:
     delivery_longest: float = 60.0
     reconcile_every: float = 300.0
     credit_every: float = 600.0
+    request_deadline: float = 10.0  # for an HTTP client to send a whole request
 
 
 @dataclass
@@ -201,10 +202,10 @@ async def running(
         await tracker.resume()
         workers = Workers()
         stack.push_async_callback(workers.stop)
-        workers.loop("outbox", 60.0, outbox.run)
-        svc.credit.soon = workers.start("credit", svc.credit.interval, svc.credit.step).wake
-        tracker.wake = workers.start("delivery", tracker.longest_wait, tracker.step).wake
-        resolver.soon = workers.start("unknown-sends", 60.0, resolver.step).wake
+        workers.loop("outbox", 60.0, outbox.run, retry=1.0)
+        svc.credit.soon = workers.start("credit", svc.credit.interval, svc.credit.step, 60.0).wake
+        tracker.wake = workers.start("delivery", tracker.longest_wait, tracker.step, 5.0).wake
+        resolver.soon = workers.start("unknown-sends", 60.0, resolver.step, 5.0).wake
         for a in config.accounts:
             interval = float(getattr(a, "poll_interval", 0) or 30.0)
             workers.start(
@@ -215,7 +216,9 @@ async def running(
         web = Web(config, db, bridge, sends_repo, outbox_repo, outbox, application, metrics,
                   announce, workers)  # fmt: skip
         server = config.server
-        web_url = await stack.enter_async_context(serving(web.app(), server.host, server.port))
+        web_url = await stack.enter_async_context(
+            serving(web.app(), server.host, server.port, timing.request_deadline)
+        )
         log.info("smsbridge is running with %d account(s); HTTP on %s", len(config.accounts),
                  web_url)  # fmt: skip
         yield Running(config, db, application, svc, outbox, workers, web_url)

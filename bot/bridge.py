@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from providers.base import (
     Capability,
@@ -16,7 +16,7 @@ from providers.base import (
 )
 from providers.timeutil import now_tehran, utc_now
 from storage.access import AccessRepo
-from storage.inbound import InboundRepo, NewInbound
+from storage.inbound import InboundRepo, InboundRow, NewInbound
 
 from .config import Config
 from .metrics import Metrics
@@ -173,6 +173,22 @@ class Bridge:
                 log.info("%s: the receiving lines of %d SMS stay unknown: %s",
                          account, len(wanted) - len(found), exc)  # fmt: skip
         await self.inbound.fill_lines(account, list(found.items()))
+
+    async def reply_line(self, row: InboundRow) -> tuple[str | None, bool]:
+        """The line to answer an SMS from, and whether it is the line the SMS came to: learned
+        now when the provider did not say; failing that, a line that can receive answers (the
+        shared ``public`` line cannot), so the customer can write back."""
+        if row.line:
+            return row.line, True
+        received = datetime.fromisoformat(row.received_at)
+        await self.learn_lines(row.account, [InboundSms(row.provider_id, row.sender, row.text,
+                                                        received)])  # fmt: skip
+        fresh = await self.inbound.get(row.id)
+        if fresh is not None and fresh.line:
+            return fresh.line, True
+        cfg = self.config.account(row.account)
+        receiving = [ln for ln in cfg.lines if ln.lower() != "public"] if cfg is not None else []
+        return (receiving[0] if receiving else None), False
 
     async def reconcile_once(self, account: str) -> int:
         """Ask for every SMS of the last hour, per line, and store what is missing: an SMS handed

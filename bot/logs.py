@@ -1,9 +1,20 @@
-"""Logging set-up: every configured secret is replaced by *** in every line, at every level."""
+"""Logging set-up: every line, whatever library writes it, goes to the configured destination with
+every configured secret replaced by *** and outside text unable to forge a line (control
+characters in a message are escaped)."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
+
+# Line breaks and other control characters that outside text (a sender, an SMS, a URL) could use
+# to start a forged log line or to hide the rest of one.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode()
 
 
 class Redactor(logging.Filter):
@@ -15,7 +26,7 @@ class Redactor(logging.Filter):
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        cleaned = self._clean(message)
+        cleaned = _CONTROL.sub(_escape, self._clean(message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
         if record.exc_text:

@@ -50,6 +50,11 @@ class BadBody(Exception):
     def __init__(self, status: int, reason: str) -> None:
         self.status, self.reason = status, reason
 
+    def response(self) -> Response:
+        """The 4xx; after a body left unread (413) the connection is closed, not kept."""
+        headers = {"connection": "close"} if self.status == 413 else None
+        return JSONResponse({"error": self.reason}, self.status, headers=headers)
+
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The body, read no further than ``limit`` bytes (413 past it, before reading the rest)."""
@@ -135,7 +140,7 @@ class Web:
                 raise BadBody(400, "not a Telegram update")
             update = Update.de_json(data, self.application.bot)
         except BadBody as exc:
-            return JSONResponse({"error": exc.reason}, exc.status)
+            return exc.response()
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             log.warning("undecodable Telegram update: %s", exc)
             return JSONResponse({"error": "undecodable update"}, 400)
@@ -164,7 +169,7 @@ class Web:
                 return await self._relay_inbound(account, items)
             return await self._relay_delivery(account, items)
         except BadBody as exc:
-            return JSONResponse({"error": exc.reason}, exc.status)
+            return exc.response()
         except ProviderProtocolError as exc:
             return JSONResponse({"error": exc.detail}, 422)
 
@@ -223,9 +228,10 @@ class _Server(uvicorn.Server):
 
 class _Protocol(HttpToolsProtocol):
     """uvicorn's HTTP protocol with a deadline: a connection that has not sent a whole request
-    within ``REQUEST_DEADLINE`` seconds of starting one is closed (uvicorn itself only times out
-    idle connections after a response, so a slow client could hold one open for ever)."""
+    within ``deadline`` seconds of starting one is closed (uvicorn itself only times out idle
+    connections after a response, so a slow client could hold one open for ever)."""
 
+    deadline = REQUEST_DEADLINE
     _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -247,7 +253,7 @@ class _Protocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(REQUEST_DEADLINE, self._too_slow)
+        self._deadline = self.loop.call_later(self.deadline, self._too_slow)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -261,15 +267,19 @@ class _Protocol(HttpToolsProtocol):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[str]:
-    """Serve ``app`` in this event loop until the block ends; yields the base URL it listens on."""
+async def serving(
+    app: Starlette, host: str, port: int, deadline: float = REQUEST_DEADLINE
+) -> AsyncIterator[str]:
+    """Serve ``app`` in this event loop until the block ends; yields the base URL it listens on.
+    A client gets ``deadline`` seconds to send each whole request."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # answers are not held back
     sock.bind((host, port))
     config = uvicorn.Config(
-        app, http=_Protocol, log_config=None, log_level="warning", access_log=False, lifespan="off",
+        app, http=type("_Protocol", (_Protocol,), {"deadline": deadline}), log_config=None,
+        log_level="warning", access_log=False, lifespan="off",
         timeout_graceful_shutdown=2, limit_concurrency=MAX_CONNECTIONS,
     )  # fmt: skip
     server = _Server(config)

@@ -26,7 +26,8 @@ Step = Callable[["Worker"], Awaitable[float | None]]
 @dataclass
 class Worker:
     name: str
-    interval: float
+    interval: float  # the pace of its work: /healthz judges by it
+    retry: float  # the first wait after a failure (doubling, at most MAX_BACKOFF)
     clock: Callable[[], float] = time.time
     last_ok: float = field(default=0.0)
     failing_since: float | None = None
@@ -55,7 +56,7 @@ class Worker:
         self._wake.clear()
 
     def backoff(self) -> float:
-        return min(MAX_BACKOFF, self.interval * 2.0 ** min(self.failures, 8))
+        return min(MAX_BACKOFF, self.retry * 2.0 ** min(self.failures - 1, 8))
 
     def check(self) -> str:
         """``ok``, or why this worker is unhealthy (with its last success)."""
@@ -75,12 +76,16 @@ class Workers:
         self.workers: dict[str, Worker] = {}
         self.tasks: list[asyncio.Task[None]] = []
 
-    def start(self, name: str, interval: float, step: Step) -> Worker:
-        worker = self.workers[name] = Worker(name, interval)
+    def start(self, name: str, interval: float, step: Step, retry: float | None = None) -> Worker:
+        """Run ``step`` again and again; after a failure wait ``retry`` (default: ``interval``)
+        seconds, doubling while it keeps failing."""
+        worker = self.workers[name] = Worker(name, interval, interval if retry is None else retry)
         self.tasks.append(asyncio.create_task(self._run(worker, step), name=name))
         return worker
 
-    def loop(self, name: str, interval: float, body: Callable[[Worker], Awaitable[None]]) -> Worker:
+    def loop(
+        self, name: str, interval: float, body: Callable[[Worker], Awaitable[None]], retry: float
+    ) -> Worker:
         """A worker whose body loops by itself (and reports through ``worker``): restarted after
         a failure like any step."""
 
@@ -88,7 +93,7 @@ class Workers:
             await body(worker)
             return 0.0  # the body returned: start it again
 
-        return self.start(name, interval, step)
+        return self.start(name, interval, step, retry)
 
     async def _run(self, worker: Worker, step: Step) -> None:
         while True:

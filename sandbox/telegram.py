@@ -206,6 +206,16 @@ class TelegramSim:
         await self._push_update({"message": message})
         return message
 
+    async def send_sticker(self, user_id: int, chat_id: int) -> dict[str, Any]:
+        """The user sends a sticker: a message with no text."""
+        message = self._new_message(chat_id, self.users.get(user_id) or self.user(user_id), "")
+        del message["text"]
+        message["sticker"] = {"file_id": "sticker-1", "file_unique_id": "s1", "type": "regular",
+                              "width": 512, "height": 512, "is_animated": False,
+                              "is_video": False}  # fmt: skip
+        await self._push_update({"message": message})
+        return message
+
     async def press(self, user_id: int, chat_id: int, message_id: int, index: int = 0) -> str:
         """The user presses inline button ``index`` (row by row) of a bot message."""
         return await self.press_data(

@@ -23,7 +23,7 @@ from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
 from sandbox.telegram import TelegramSim
 
 # Background work at test pace: an unknown send is looked up within a second, and again soon.
-TIMING = Timing(unknown_lookups=(0.3, 1.0, 2.0, 4.0, 60.0))
+TIMING = Timing(unknown_lookups=(0.3, 1.0, 2.0, 4.0, 60.0), request_deadline=2.0)
 
 T = TypeVar("T")
 ADMIN = 1001

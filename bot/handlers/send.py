@@ -66,7 +66,7 @@ def keyboard(
 
 async def _preview(
     update: Update, svc: Services, caller: Caller, parsed: ParsedSend, *,
-    inbound_id: int | None = None, reply_to: str | None = None,
+    inbound_id: int | None = None, reply_to: str | None = None, note: str | None = None,
 ) -> None:  # fmt: skip
     row = await svc.sends.prepare(
         user_id=caller.user_id, chat_id=caller.chat_id, target=parsed.target,
@@ -74,9 +74,10 @@ async def _preview(
         reply_to_message_id=caller.message.message_id if caller.message else None,
         inbound_id=inbound_id, send_at=parsed.send_at,
     )  # fmt: skip
+    text = render.preview_text(caller.lang, row, reply_to)
     message = await reply(
         update,
-        render.preview_text(caller.lang, row, reply_to),
+        f"{text}\n\n{note}" if note else text,
         keyboard(svc, caller.chat_id, caller.lang, row.id),
     )
     if message is not None:
@@ -141,6 +142,30 @@ async def flow_account(update: Update, context: Context) -> int:
     return await _ask_next(update, svc, caller, flow)
 
 
+async def flow_account_typed(update: Update, context: Context) -> int:
+    """A name typed where account buttons were offered: taken when it names an account, else
+    the question again."""
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    flow = _user_data(context).get(FLOW)
+    if caller is None or caller.message is None or flow is None:
+        return END
+    typed = (caller.message.text or "").strip().lower().rstrip(":")
+    if svc.config.account(typed) is not None:
+        flow["target"] = typed + ":"
+    return await _ask_next(update, svc, caller, flow)
+
+
+async def flow_again(update: Update, context: Context) -> int:
+    """Something that does not answer the current question (a sticker, a photo…): ask again."""
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    flow = _user_data(context).get(FLOW)
+    if caller is None or flow is None:
+        return END
+    return await _ask_next(update, svc, caller, flow)
+
+
 async def flow_recipients(update: Update, context: Context) -> int:
     svc = services(context)
     caller = await guard(update, svc, "operator")
@@ -153,9 +178,9 @@ async def flow_recipients(update: Update, context: Context) -> int:
         return RECIPIENTS
     flow["recipients"] = list(parsed.recipients)
     if parsed.text:  # numbers and text in one message: straight to the preview
-        _user_data(context).pop(FLOW, None)
         await _preview(update, svc, caller, ParsedSend(flow["target"], parsed.recipients,
                                                        parsed.text, _flow_time(flow)))  # fmt: skip
+        _user_data(context).pop(FLOW, None)
         return END
     return await _ask_next(update, svc, caller, flow)
 
@@ -165,27 +190,38 @@ def _flow_time(flow: dict[str, Any]) -> datetime | None:
 
 
 async def flow_text(update: Update, context: Context) -> int:
+    """The text: the preview follows. A refusal of the preview (a text too long for the account)
+    leaves the flow where it was, so the next message is taken as the text again."""
     svc = services(context)
     caller = await guard(update, svc, "operator")
-    flow = _user_data(context).pop(FLOW, None)
+    flow = _user_data(context).get(FLOW)
     if caller is None or caller.message is None or flow is None:
         return END
     parsed = ParsedSend(flow["target"], tuple(flow["recipients"]), caller.message.text or "",
                         _flow_time(flow))  # fmt: skip
     await _preview(update, svc, caller, parsed)
+    _user_data(context).pop(FLOW, None)
     return END
 
 
 def send_flow() -> ConversationHandler[Any]:
     text = filters.TEXT & ~filters.COMMAND
+    other = ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL  # a sticker, a photo…
     with warnings.catch_warnings():  # the account buttons are tracked per chat and user, on purpose
         warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
         return ConversationHandler(
             entry_points=[CommandHandler("send", send)],
             states={
-                ACCOUNT: [CallbackQueryHandler(flow_account, pattern=signed(r"flow:[a-z0-9_-]+"))],
-                RECIPIENTS: [MessageHandler(text, flow_recipients)],
-                TEXT: [MessageHandler(text, flow_text)],
+                ACCOUNT: [
+                    CallbackQueryHandler(flow_account, pattern=signed(r"flow:[a-z0-9_-]+")),
+                    MessageHandler(text, flow_account_typed),
+                    MessageHandler(other, flow_again),
+                ],
+                RECIPIENTS: [
+                    MessageHandler(text, flow_recipients),
+                    MessageHandler(other, flow_again),
+                ],
+                TEXT: [MessageHandler(text, flow_text), MessageHandler(other, flow_again)],
             },
             fallbacks=[CommandHandler("cancel", flow_cancel(FLOW))],
             name="send",
@@ -255,10 +291,17 @@ async def reply_to_sms(update: Update, context: Context) -> None:
     sms = await svc.bridge.inbound.get(inbound_id)
     if sms is None:
         return
-    line = (link.line if link else None) or sms.line  # reconciliation may have found it since
+    line, known = await svc.bridge.reply_line(sms)
     target = f"{sms.account}:{line}" if line else f"{sms.account}:"
     parsed = ParsedSend(target, (sms.sender,), text)
-    await _preview(update, svc, caller, parsed, inbound_id=inbound_id, reply_to=sms.sender)
+    note = (
+        None
+        if known
+        else render.t(caller.lang, "reply.line_unknown", line=render.ltr(render.esc(line or "—")))
+    )
+    await _preview(
+        update, svc, caller, parsed, inbound_id=inbound_id, reply_to=sms.sender, note=note
+    )
 
 
 async def on_button(update: Update, context: Context) -> None:

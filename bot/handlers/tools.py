@@ -69,15 +69,18 @@ async def otp(update: Update, context: Context) -> int:
 
 
 async def otp_number(update: Update, context: Context) -> int:
+    """The number (and an optional code); anything that is not a number is asked for again."""
     svc = services(context)
     caller = await guard(update, svc, "operator")
-    account = context.user_data.pop(OTP_FLOW, None) if context.user_data is not None else None
+    account = context.user_data.get(OTP_FLOW) if context.user_data is not None else None
     if caller is None or caller.message is None or account is None:
         return ConversationHandler.END
     words = (caller.message.text or "").split()
-    await _otp(
-        update, svc, caller, account, "".join(words[:1]), words[1] if len(words) > 1 else None
-    )
+    if not words or not numbers.is_valid(words[0]):
+        await reply(update, render.t(caller.lang, "otp.ask_again"))
+        return NUMBER
+    await _otp(update, svc, caller, account, words[0], words[1] if len(words) > 1 else None)
+    context.user_data.pop(OTP_FLOW, None)  # type: ignore[union-attr]
     return ConversationHandler.END
 
 
@@ -109,7 +112,7 @@ async def _otp(update: Update, svc: Services, caller: Caller, account: str, targ
 def otp_flow() -> ConversationHandler[Any]:
     return ConversationHandler(
         entry_points=[CommandHandler("otp", otp)],
-        states={NUMBER: [MessageHandler(filters.TEXT & ~filters.COMMAND, otp_number)]},
+        states={NUMBER: [MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, otp_number)]},
         fallbacks=[CommandHandler("cancel", flow_cancel(OTP_FLOW))],
         name="otp",
         persistent=True,
@@ -154,16 +157,31 @@ async def pattern_chosen(update: Update, context: Context) -> int:
 
 
 async def pattern_values(update: Update, context: Context) -> int:
+    """The number and the values; a message that does not start with a number is asked again."""
     svc = services(context)
     caller = await guard(update, svc, "operator")
-    chosen = context.user_data.pop(PATTERN_FLOW, None) if context.user_data is not None else None
+    chosen = context.user_data.get(PATTERN_FLOW) if context.user_data is not None else None
     if caller is None or caller.message is None or chosen is None:
         return ConversationHandler.END
     words = (caller.message.text or "").split()
-    if not words:
-        raise UserError("pattern.usage")
+    if not words or not numbers.is_valid(words[0]):
+        await reply(
+            update, render.t(caller.lang, "pattern.ask", id=render.ltr(render.esc(chosen[1])))
+        )
+        return VALUES
     await _pattern(update, svc, caller, chosen[0], chosen[1], words[0], words[1:])
+    context.user_data.pop(PATTERN_FLOW, None)  # type: ignore[union-attr]
     return ConversationHandler.END
+
+
+async def pattern_again(update: Update, context: Context) -> int:
+    """Typed text (or a sticker) where pattern buttons were offered: point at the buttons."""
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    if caller is None:
+        return ConversationHandler.END
+    await reply(update, render.t(caller.lang, "pattern.tap"))
+    return CHOOSE
 
 
 async def _pattern(update: Update, svc: Services, caller: Caller, account: str, pattern_id: str,
@@ -191,9 +209,12 @@ def pattern_flow() -> ConversationHandler[Any]:
             entry_points=[CommandHandler("pattern", pattern)],
             states={
                 CHOOSE: [
-                    CallbackQueryHandler(pattern_chosen, pattern=signed(r"pat:[a-z0-9_-]+:.+"))
+                    CallbackQueryHandler(pattern_chosen, pattern=signed(r"pat:[a-z0-9_-]+:.+")),
+                    MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, pattern_again),
                 ],
-                VALUES: [MessageHandler(filters.TEXT & ~filters.COMMAND, pattern_values)],
+                VALUES: [
+                    MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, pattern_values),
+                ],
             },
             fallbacks=[CommandHandler("cancel", flow_cancel(PATTERN_FLOW))],
             name="pattern",

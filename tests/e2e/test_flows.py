@@ -93,3 +93,27 @@ async def test_pattern_by_tapping_then_number_and_values(w: World) -> None:
     await w.tg.wait_text(ADMIN, "send the number, then the values")
     await _says(w, "09121234567 Sara 12", "Pattern 1002 sent")
     assert w.amoot.outgoing[-1].text == "سلام Sara، سفارش 12 ثبت شد"
+
+
+async def test_a_message_that_does_not_fit_the_step_gets_an_answer(w: World) -> None:
+    """Was: text typed where buttons were offered, or a sticker, got silence."""
+    await _says(w, "/send", "Which account")
+    await _says(w, "hello there", "Which account")  # not an account: the question again
+    await _says(w, "payam", "Send the recipients")  # an account's name is taken as typed
+    after = len(w.tg.events)
+    await w.tg.send_sticker(ADMIN, ADMIN)
+    await w.tg.wait_for(lambda e: "Send the recipients" in e.message.get("text", ""), after=after)
+    await _says(w, "09121234567", "Now send the SMS text")
+    await _says(w, "hi from the flow", "Send preview")
+    await _says(w, "/otp", "Which number")
+    await _says(w, "not a number", "not a mobile number")  # asked again, the flow goes on
+    await _says(w, "09121234567 4821", "sent to")
+    await _says(w, "/pattern", "Patterns of account amoot")
+    await _says(w, "1002 please", "Tap one of the pattern buttons")
+
+
+async def test_a_refused_text_leaves_the_flow_at_its_step(w: World) -> None:
+    """Was: the flow forgot its answers before the preview, and the next message met silence."""
+    await _says(w, "/send payam: 09121234567", "Now send the SMS text")
+    await _says(w, "س" * 2200, "at most 32")  # 33 parts: PayamSMS refuses, by name
+    await _says(w, "short enough", "Send preview")

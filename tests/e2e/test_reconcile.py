@@ -31,3 +31,20 @@ async def test_a_polled_sms_shows_its_line_and_the_reply_goes_from_it(w: World) 
     await w.tg.press(1001, GROUP, preview["message_id"], 0)
     await w.tg.wait_text(GROUP, "message id")
     assert [(s.line, s.mobile) for s in w.amoot.outgoing] == [("10001234", "9125552222")]
+
+
+async def test_a_reply_whose_line_cannot_be_learned_says_so_and_avoids_the_shared_line(
+    w: World,
+) -> None:
+    """Was: a reply to an SMS with no known line went from the default line (``public``, a shared
+    line the customer cannot answer) and the preview did not say so."""
+    w.amoot.fail_next("garbage", count=50, method="RecieveMessages")
+    w.amoot.inject_inbound("09125553333", "no line known", line="10001234")
+    forwarded = await w.tg.wait_text(GROUP, "no line known")
+    await w.tg.send(1001, GROUP, "answer", reply_to=forwarded["message_id"])
+    preview = await w.tg.wait_text(GROUP, "Reply to")
+    assert "did not say which line" in preview["text"]
+    assert "line: \u206610001234\u2069" in preview["text"]
+    await w.tg.press(1001, GROUP, preview["message_id"], 0)
+    await w.tg.wait_text(GROUP, "message id")
+    assert [(s.line, s.mobile) for s in w.amoot.outgoing] == [("10001234", "9125553333")]

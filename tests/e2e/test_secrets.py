@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
+import pytest
+
 from bot import logs
+from bot.__main__ import _relay
 from bot.app import running
 from bot.config import load_config
 from sandbox.amootsms import DEFAULT_TOKEN
-from tests.conftest import ADMIN, world
+from tests.conftest import ADMIN, RELAY_SECRET, world
 
 
 async def test_debug_logs_never_contain_a_secret(tmp_path: Path) -> None:
@@ -37,3 +41,53 @@ async def test_debug_logs_never_contain_a_secret(tmp_path: Path) -> None:
     assert "Bot API URL" in text and "***" in text  # PTB did log the URL, redacted
     assert w.tg.token not in text
     assert DEFAULT_TOKEN not in text
+
+
+async def test_every_library_logs_through_the_redactor_into_the_configured_file(
+    tmp_path: Path,
+) -> None:
+    """Was: uvicorn's own error log bypassed the redactor and the configured log file, and outside
+    text with a line break could forge a log line."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    log_file = tmp_path / "bridge.log"
+    try:
+        async with world(tmp_path, start_bridge=False) as w:
+            config = load_config(w.config_path)
+            logs.setup("INFO", str(log_file), config.secrets())
+            async with running(config) as bridge:
+                host, port = bridge.web_url.removeprefix("http://").split(":")
+                reader, writer = await asyncio.open_connection(host, int(port))
+                writer.write(f"NOT HTTP {RELAY_SECRET}\r\n\r\n".encode())  # uvicorn logs it
+                await reader.read()
+                writer.close()
+                logging.getLogger("smsbridge.test").warning(
+                    "sender %s", "Bank\n2026-12-02 10:00:00 ERROR smsbridge: forged"
+                )
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    text = log_file.read_text(encoding="utf-8")
+    assert "Invalid HTTP request" in text  # uvicorn's line, in our file
+    assert RELAY_SECRET not in text
+    assert "sender Bank\\n2026-12-02" in text
+    assert not any(line.startswith("2026-12-02 10:00:00 ERROR") for line in text.splitlines())
+
+
+async def test_relay_list_never_prints_the_relay_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: ``smsbridge relay list`` printed each registered URL with its secret."""
+    async with world(tmp_path, start_bridge=False) as w:
+        with w.config_path.open("a", encoding="utf-8") as config:
+            config.write('\n[server]\npublic_url = "https://bridge.example.com"\n')
+        text = w.config_path.read_text(encoding="utf-8").replace("[server]\nport = 0\n", "")
+        w.config_path.write_text(text, encoding="utf-8")
+        config = load_config(w.config_path)
+        assert await _relay(config, "register", "amoot") == 0
+        assert await _relay(config, "list", "amoot") == 0
+    out = capsys.readouterr().out
+    assert "https://bridge.example.com/relay/amoot/***/inbound" in out
+    assert RELAY_SECRET not in out and len(w.amoot.hooks["inbound"]) == 1

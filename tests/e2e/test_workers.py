@@ -1,0 +1,82 @@
+"""Background work never dies quietly: a locked database or a provider's garbage is logged, backed
+off from and outlived; /healthz says which worker is failing and since when."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+
+import httpx
+
+from tests.conftest import ADMIN, GROUP, World
+
+
+def hold_write_lock(path: str, seconds: float) -> threading.Thread:
+    """Another process's write transaction on the bridge's database, for ``seconds``."""
+    started = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        started.set()
+        time.sleep(seconds)
+        conn.execute("ROLLBACK")
+        conn.close()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    started.wait(5)
+    return thread
+
+
+async def _health(w: World) -> dict[str, object]:
+    assert w.bridge is not None
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{w.bridge.web_url}/healthz", timeout=20)
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
+
+
+async def test_a_database_locked_for_seconds_loses_nothing_handed_out(w: World) -> None:
+    """Was: ``database is locked`` ended the poller for good, and the page RecieveNewMessages had
+    already handed out was lost."""
+    assert w.bridge is not None
+    holder = hold_write_lock(w.bridge.db.path, 7.0)
+    w.amoot.inject_inbound("09125550001", "sent while the database was locked", line="10001234")
+    for _ in range(200):  # the poller fetched it: the provider will not hand it out again
+        if w.amoot.inbound[-1].read:
+            break
+        await asyncio.sleep(0.05)
+    assert w.amoot.inbound[-1].read
+    await asyncio.to_thread(holder.join)
+    # (a polled AmootSMS SMS names no line: it goes to the routes for every line)
+    shown = await w.tg.wait_text(GROUP, "sent while the database was locked", timeout=20)
+    assert "0912 555 0001" in shown["text"]
+    rows = await w.bridge.db.fetchall("SELECT source FROM inbound")
+    assert [r[0] for r in rows] == ["poll"]  # kept and stored by the poller, not reconciled
+    w.amoot.inject_inbound("09125550002", "and polling goes on", line="10001234")
+    await w.tg.wait_text(GROUP, "and polling goes on", timeout=20)
+
+
+async def test_garbage_from_a_provider_is_outlived_and_shown_in_healthz(w: World) -> None:
+    w.payam.fail_next("garbage", count=30, method="mo")
+    for _ in range(100):  # three intervals of failure: degraded, with the worker named
+        body = await _health(w)
+        checks = body["checks"]
+        assert isinstance(checks, dict)
+        if checks["poll:payam"] != "ok":
+            break
+        await asyncio.sleep(0.1)
+    assert body["status"] == "degraded" and "no success since" in str(checks["poll:payam"])
+    assert "ProviderProtocolError" in str(checks["poll:payam"])
+    w.payam._pending.clear()  # the provider recovers
+    w.payam.inject_inbound("09125550003", "after the garbage")
+    await w.tg.wait_text(ADMIN, "after the garbage", timeout=30)
+    for _ in range(100):
+        if (await _health(w))["status"] == "ok":
+            break
+        await asyncio.sleep(0.1)
+    assert (await _health(w))["status"] == "ok"
