@@ -507,6 +507,8 @@ class SmsirClient(ProviderBase):
 def _by_number(phones: Sequence[str], answer: _SendAnswer) -> dict[str, RecipientResult]:
     """Per-number results matched by normalised number. ``Ids`` lists the batch: a number it
     leaves out was not sent; an answer without ``Ids`` says nothing of any number."""
+    if not phones:  # a send to groups only: its 10,000 ids are nobody's business here
+        return {}
     if answer.ids is None:
         return {n: RecipientResult.unknown(n, "not_in_answer") for n in phones}
     ids = {

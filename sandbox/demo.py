@@ -169,7 +169,11 @@ class Terminal:
             if message is None or len(parts) != 2 or not parts[1].isdigit():
                 print("usage: !press <n> — after a message with buttons")
                 return True
-            await self.tg.press(ADMIN, ADMIN, message["message_id"], int(parts[1]) - 1)
+            try:
+                await self.tg.press(ADMIN, ADMIN, message["message_id"], int(parts[1]) - 1)
+            except IndexError:
+                print(f"!press: the bot's last message with buttons has no button {parts[1]} now")
+                return True
             await self.settle(5.0, quiet=1.0)
         elif line.startswith("!reply "):
             sms = self.state.get("sms")
