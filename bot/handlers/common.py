@@ -197,18 +197,15 @@ def command(role: str) -> Callable[[Command], Handler]:
 
 
 def button_handler(role: str) -> Callable[[Press], Handler]:
-    """A button's handler: runs only for callers with at least ``role``, with the payload of the
-    signed button pressed."""
+    """A button's handler: as ``command``, with the payload of the signed button pressed."""
 
     def wrap(body: Press) -> Handler:
-        @functools.wraps(body)
-        async def handler(update: Update, context: Context) -> None:
-            svc = services(context)
-            caller = await guard(update, svc, role)
-            if caller is not None:
-                await body(update, context, svc, caller, pressed(update, svc))
+        async def with_payload(
+            update: Update, context: Context, svc: Services, caller: Caller
+        ) -> None:
+            await body(update, context, svc, caller, pressed(update, svc))
 
-        return handler
+        return functools.wraps(body)(command(role)(with_payload))
 
     return wrap
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +18,24 @@ from sandbox.amootsms import DEFAULT_TOKEN
 from tests.conftest import ADMIN, RELAY_SECRET, world
 
 
-async def test_debug_logs_never_contain_a_secret(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def logging_to(log_file: Path) -> Iterator[None]:
+    """Whatever ``logs.setup`` does inside the block is undone after it (pytest's own handlers
+    come back)."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
-    log_file = tmp_path / "bridge.log"
     try:
+        yield
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+async def test_debug_logs_never_contain_a_secret(tmp_path: Path) -> None:
+    log_file = tmp_path / "bridge.log"
+    with logging_to(log_file):
         async with world(tmp_path, start_bridge=False) as w:
             config = load_config(w.config_path)
             logs.setup("DEBUG", str(log_file), config.secrets())
@@ -32,11 +47,6 @@ async def test_debug_logs_never_contain_a_secret(tmp_path: Path) -> None:
                 w.amoot.fail_next("token_expired", method="AccountStatus")
                 await w.tg.send(ADMIN, ADMIN, "/balance")
                 await w.tg.wait_text(ADMIN, "expired")
-    finally:
-        for handler in root.handlers:
-            handler.close()
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
     text = log_file.read_text(encoding="utf-8")
     assert "Bot API URL" in text and "***" in text  # PTB did log the URL, redacted
     assert w.tg.token not in text
@@ -48,10 +58,8 @@ async def test_every_library_logs_through_the_redactor_into_the_configured_file(
 ) -> None:
     """Was: uvicorn's own error log bypassed the redactor and the configured log file, and outside
     text with a line break could forge a log line."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
     log_file = tmp_path / "bridge.log"
-    try:
+    with logging_to(log_file):
         async with world(tmp_path, start_bridge=False) as w:
             config = load_config(w.config_path)
             logs.setup("INFO", str(log_file), config.secrets())
@@ -64,11 +72,6 @@ async def test_every_library_logs_through_the_redactor_into_the_configured_file(
                 logging.getLogger("smsbridge.test").warning(
                     "sender %s", "Bank\n2026-12-02 10:00:00 ERROR smsbridge: forged"
                 )
-    finally:
-        for handler in root.handlers:
-            handler.close()
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
     text = log_file.read_text(encoding="utf-8")
     assert "Invalid HTTP request" in text  # uvicorn's line, in our file
     assert RELAY_SECRET not in text
