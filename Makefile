@@ -21,7 +21,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 test: check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 4
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
+from httpserve import serving as serve
 from providers.amootsms import AmootSmsClient
 from providers.base import OutgoingSms
 from providers.payamsms import PayamSmsClient
 from providers.smsir import SmsirClient
-from sandbox._serve import serve
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
 from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from sandbox._serve import serve
+from httpserve import serving_all
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
 from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
@@ -44,8 +44,9 @@ async def footprint(tmp: Path) -> list[Row]:
     tg.group(-1001)
     login = DEFAULT_LOGIN
     port = _free_port()
-    async with (serve(tg.app) as tg_url, serve(amoot.app) as amoot_url,
-                serve(smsir.app) as smsir_url, serve(payam.app) as payam_url):  # fmt: skip
+    async with serving_all([tg.app, amoot.app, smsir.app, payam.app]) as (
+        tg_url, amoot_url, smsir_url, payam_url,
+    ):  # fmt: skip
         config = tmp / "config.toml"
         config.write_text(f"""
 [telegram]

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.web import serving
+from httpserve import serving
 
 from .loadgen import CONNECTIONS, load
 from .results import Row

@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.app import Running, running
 from bot.config import load_config
 from bot.ratelimit import TelegramPacer
-from sandbox._serve import serve
+from httpserve import serving as serve
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.telegram import TelegramSim
 

@@ -13,6 +13,7 @@ from telegram import Bot, BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, TypeHandler
 from telegram.request import HTTPXRequest
 
+from httpserve import serving
 from providers._http import CallObserver
 from providers.amootsms import AmootSmsClient
 from providers.base import SmsProvider
@@ -38,7 +39,7 @@ from .outbox import Outbox
 from .ratelimit import TelegramPacer
 from .sending import SendService
 from .unknowns import SCHEDULE, UnknownResolver
-from .web import Web, serving
+from .web import MAX_CONNECTIONS, Web
 from .workers import Worker, Workers
 
 log = logging.getLogger("smsbridge")
@@ -94,6 +95,7 @@ class Timing:
     reconcile_every: float = 300.0
     credit_every: float = 600.0
     request_deadline: float = 10.0  # for an HTTP client to send a whole request
+    outbox_retry: float = 1.0  # after Telegram failed (not a 429), doubling per attempt
 
 
 @dataclass
@@ -155,6 +157,7 @@ async def running(
         application = build_application(config, db, pacer)
         messages = Messages(config, access, inbound, outbox_repo, sends, application.bot)
         outbox = Outbox(outbox_repo, application.bot, messages.render, digest=messages.render_digest,
+                        first_retry=timing.outbox_retry,
                         interval=pacer.interval, on_dead=messages.notify_dead)  # fmt: skip
         bridge.outbox = outbox
 
@@ -217,8 +220,9 @@ async def running(
                   announce, workers)  # fmt: skip
         server = config.server
         web_url = await stack.enter_async_context(
-            serving(web.app(), server.host, server.port, timing.request_deadline)
-        )
+            serving(web.app(), server.host, server.port, deadline=timing.request_deadline,
+                    max_connections=MAX_CONNECTIONS, lifespan="off", graceful=2.0)
+        )  # fmt: skip
         log.info("smsbridge is running with %d account(s); HTTP on %s", len(config.accounts),
                  web_url)  # fmt: skip
         yield Running(config, db, application, svc, outbox, workers, web_url)

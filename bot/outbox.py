@@ -92,6 +92,7 @@ class Outbox:
         bot: Bot,
         render: Renderer,
         max_backoff: float = 300,
+        first_retry: float = 1.0,
         stop_grace: float = 5.0,
         digest: DigestRenderer | None = None,
         interval: Callable[[int], float] = lambda chat_id: 1.0,
@@ -104,6 +105,7 @@ class Outbox:
         self.bot = bot
         self.render = render
         self.max_backoff = max_backoff
+        self.first_retry = first_retry
         self.stop_grace = stop_grace
         self._stopping = False
         self._wake = asyncio.Event()
@@ -252,7 +254,8 @@ class Outbox:
         await self.repo.give_up(item.id, reason)
 
     def _backoff(self, item: OutboxItem) -> float:
-        return float(min(self.max_backoff, 2 ** min(item.attempts, 10)))
+        """After a failure other than a 429: ``first_retry`` seconds, doubling per attempt."""
+        return min(self.max_backoff, self.first_retry * 2.0 ** min(item.attempts, 10))
 
     async def _later(self, item: OutboxItem, seconds: float, error: str) -> None:
         if self.worker is not None and error != "429":

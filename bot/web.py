@@ -6,26 +6,21 @@ are committed, so a provider that sees a 2xx may forget the message.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from providers.amootsms import parse_delivery_item, parse_inbound_item
 from providers.base import InboundSms, ProviderProtocolError
@@ -41,7 +36,6 @@ from .workers import Workers
 
 log = logging.getLogger("smsbridge.web")
 MAX_BODY = 1 << 20  # a body larger than 1 MiB is not an SMS, nor a Telegram update
-REQUEST_DEADLINE = 10.0  # seconds a client has to send a whole request
 MAX_CONNECTIONS = 512  # beyond this many open connections, new requests get 503
 HEALTH_EVERY = 5.0  # seconds between real database checks behind /healthz
 
@@ -217,83 +211,3 @@ class Web:
         return PlainTextResponse(
             self.metrics.render(gauges), media_type="text/plain; version=0.0.4"
         )
-
-
-class _Server(uvicorn.Server):
-    # `smsbridge run` owns SIGINT/SIGTERM and stops the whole bridge in order.
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-class _Protocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol with a deadline: a connection that has not sent a whole request
-    within ``deadline`` seconds of starting one is closed (uvicorn itself only times out idle
-    connections after a response, so a slow client could hold one open for ever)."""
-
-    deadline = REQUEST_DEADLINE
-    _deadline: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def data_received(self, data: bytes) -> None:
-        if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
-            self._arm()  # the first bytes of the next request on a kept-alive connection
-        super().data_received(data)
-
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._disarm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(self.deadline, self._too_slow)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _too_slow(self) -> None:
-        self._deadline = None
-        if not self.transport.is_closing():
-            self.transport.close()
-
-
-@contextlib.asynccontextmanager
-async def serving(
-    app: Starlette, host: str, port: int, deadline: float = REQUEST_DEADLINE
-) -> AsyncIterator[str]:
-    """Serve ``app`` in this event loop until the block ends; yields the base URL it listens on.
-    A client gets ``deadline`` seconds to send each whole request."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # answers are not held back
-    sock.bind((host, port))
-    config = uvicorn.Config(
-        app, http=type("_Protocol", (_Protocol,), {"deadline": deadline}), log_config=None,
-        log_level="warning", access_log=False, lifespan="off",
-        timeout_graceful_shutdown=2, limit_concurrency=MAX_CONNECTIONS,
-    )  # fmt: skip
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the HTTP server stopped before it started")
-            await asyncio.sleep(0.01)
-        bound = sock.getsockname()[1]
-        yield f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{bound}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        sock.close()

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._serve import serve
+from httpserve import serving_all
+
 from .amootsms import DEFAULT_TOKEN, AmootSim
 from .payamsms import DEFAULT_LOGIN, PayamSim
 from .smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
@@ -205,12 +206,8 @@ async def run(start_bridge: BridgeStarter, lang: str = "en") -> None:
     tg.user(ADMIN, "Admin")
     tg.private_chat(ADMIN)
     with tempfile.TemporaryDirectory(prefix="smsbridge-demo-") as tmp:
-        async with (
-            serve(tg.app) as tg_url,
-            serve(sims.amoot.app) as amoot_url,
-            serve(sims.smsir.app) as smsir_url,
-            serve(sims.payam.app) as payam_url,
-        ):
+        apps = [tg.app, sims.amoot.app, sims.smsir.app, sims.payam.app]
+        async with serving_all(apps) as (tg_url, amoot_url, smsir_url, payam_url):
             path = Path(tmp) / "config.toml"
             path.write_text(
                 CONFIG.format(

@@ -16,14 +16,18 @@ import pytest
 from bot.app import Running, Timing, running
 from bot.config import load_config
 from bot.ratelimit import TelegramPacer, Window
-from sandbox._serve import serve
+from httpserve import serving_all
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
 from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
 from sandbox.telegram import TelegramSim
 
+# Telegram's rate limits run this many times faster in tests (the stand-in's and the pacer's
+# alike); a test about pacing itself asks for real time: @pytest.mark.telegram_scale(1).
+SCALE = 10.0
+
 # Background work at test pace: an unknown send is looked up within a second, and again soon.
-TIMING = Timing(unknown_lookups=(0.3, 1.0, 2.0, 4.0, 60.0), request_deadline=2.0)
+TIMING = Timing(unknown_lookups=(0.3, 1.0, 2.0, 4.0, 60.0), request_deadline=2.0, outbox_retry=0.2)
 
 T = TypeVar("T")
 ADMIN = 1001
@@ -136,17 +140,17 @@ def telegram_pace(scale: float) -> tuple[TelegramSim, TelegramPacer]:
 
 @contextlib.asynccontextmanager
 async def world(
-    tmp_path: Path, start_bridge: bool = True, scale: float = 1.0
+    tmp_path: Path, start_bridge: bool = True, scale: float = SCALE
 ) -> AsyncIterator[World]:
     """The stand-ins on loopback and (``start_bridge``) the bridge against them; ``scale`` runs
     Telegram's rate limits that many times faster (the stand-in's and the pacer's alike)."""
     tg, pacer = telegram_pace(scale)
     amoot, smsir, payam = AmootSim(), SmsirSim(), PayamSim()
-    async with (
-        serve(tg.app) as tg_url,
-        serve(amoot.app) as amoot_url,
-        serve(smsir.app) as smsir_url,
-        serve(payam.app) as payam_url,
+    async with serving_all([tg.app, amoot.app, smsir.app, payam.app]) as (
+        tg_url,
+        amoot_url,
+        smsir_url,
+        payam_url,
     ):
         tg.private_chat(ADMIN)
         tg.group(GROUP)
@@ -162,8 +166,9 @@ async def world(
 
 
 @pytest.fixture
-async def w(tmp_path: Path) -> AsyncIterator[World]:
-    async with world(tmp_path) as value:
+async def w(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    marker = request.node.get_closest_marker("telegram_scale")
+    async with world(tmp_path, scale=marker.args[0] if marker else SCALE) as value:
         yield value
 
 
@@ -180,7 +185,7 @@ class Live:
 
 
 @contextlib.contextmanager
-def live_world(tmp_path: Path, scale: float = 1.0) -> Iterator[Live]:
+def live_world(tmp_path: Path, scale: float = SCALE) -> Iterator[Live]:
     ready, stop = threading.Event(), threading.Event()
     state: dict[str, Live] = {}
 

@@ -3,7 +3,11 @@ SMS in a digest can still be answered."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import ADMIN, GROUP, World
+
+pytestmark = pytest.mark.telegram_scale(1)  # about pacing itself: real time
 
 
 async def _burst(w: World, count: int) -> list[str]:

@@ -3,7 +3,11 @@ retry window."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import ADMIN, World
+
+pytestmark = pytest.mark.telegram_scale(1)  # about pacing itself: real time
 
 
 def _texts_in(w: World, chat: int, wanted: list[str]) -> list[str]:

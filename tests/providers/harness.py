@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from httpserve import serving as serve
 from providers.amootsms import AmootSmsClient
 from providers.base import DeliveryState, SmsProvider
 from providers.payamsms import PayamSmsClient
 from providers.smsir import SmsirClient
 from sandbox._common import Clock, FaultySim
-from sandbox._serve import serve
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
 from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
