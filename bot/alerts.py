@@ -4,17 +4,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from providers.base import Capability, ProviderError, SmsProvider
-from storage.access import AccessRepo
-from storage.inbound import InboundRepo, OutboxRepo
+from storage.alerts import AlertsRepo
 
 from . import render
 from .config import Config
 
 log = logging.getLogger("smsbridge.alerts")
-FLAG = "low_credit"  # a cursor row per account: "1" while the alert stands
+# Queues a notice for every admin, each in their chat's language: (lang → text) → how many.
+TellAdmins = Callable[[Callable[[str], str]], Awaitable[int]]
 
 
 class CreditWatch:
@@ -22,15 +22,12 @@ class CreditWatch:
         self,
         config: Config,
         providers: Mapping[str, SmsProvider],
-        access: AccessRepo,
-        inbound: InboundRepo,
-        outbox: OutboxRepo,
+        alerts: AlertsRepo,
+        tell_admins: TellAdmins,
         interval: float = 600.0,
     ) -> None:
         self.config, self.providers = config, providers
-        self.access, self.inbound, self.outbox = access, inbound, outbox
-        self.soon: Callable[[], None] = lambda: None  # a send may have used credit: check now
-        self.queued: Callable[[], None] = lambda: None  # wakes the outbox
+        self.alerts, self.tell_admins = alerts, tell_admins
         self.interval = interval
 
     def watched(self) -> list[str]:
@@ -45,25 +42,22 @@ class CreditWatch:
             return False
         balance = await self.providers[account].balance()
         low = balance.credit < cfg.low_credit_alert
-        standing = await self.inbound.cursor(account, FLAG) == "1"
-        if low == standing:
+        if low == await self.alerts.low_credit(account):
             return False
-        await self.inbound.set_cursor(account, FLAG, "1" if low else "0")
+        await self.alerts.set_low_credit(account, low)
         if not low:
             log.info("%s: credit back above the alert threshold", account)
             return False
         currency = cfg.currency or balance.currency
-        admins = set(self.config.access.admins)
-        admins |= {u for u, role in await self.access.users() if role == "admin"}
-        for chat_id in sorted(admins):
-            lang = await self.access.language(chat_id) or self.config.telegram.language
-            text = render.t(lang, "low_credit", account=render.esc(account),
-                            credit=render.money(lang, balance.credit, currency),
-                            threshold=render.money(lang, cfg.low_credit_alert, currency))  # fmt: skip
-            await self.outbox.enqueue(chat_id, {"kind": "text", "text": text})
-        self.queued()
+        told = await self.tell_admins(
+            lambda lang: render.t(
+                lang, "low_credit", account=render.esc(account),
+                credit=render.money(lang, balance.credit, currency),
+                threshold=render.money(lang, cfg.low_credit_alert, currency),
+            )
+        )  # fmt: skip
         log.warning("%s: credit %s below %s, %d admin(s) told", account, balance.credit,
-                    cfg.low_credit_alert, len(admins))  # fmt: skip
+                    cfg.low_credit_alert, told)  # fmt: skip
         return True
 
     async def step(self, _worker: object = None) -> float | None:

@@ -20,23 +20,27 @@ from providers.base import SmsProvider
 from providers.payamsms import PayamSmsClient
 from providers.smsir import SmsirClient
 from storage.access import AccessRepo
+from storage.alerts import AlertsRepo
 from storage.db import Database
-from storage.inbound import InboundRepo, OutboxRepo
+from storage.inbound import InboundRepo
+from storage.outbox import OutboxRepo
 from storage.persistence import SqlitePersistence
-from storage.sends import SendsRepo
+from storage.sends import SendRow, SendsRepo, SendState
 
 from .alerts import CreditWatch
 from .bridge import Bridge
 from .buttons import Buttons
 from .config import AmootAccount, Config, PayamAccount, SmsirAccount
 from .delivery import DeliveryTracker
-from .handlers import admin, balance, send, start, tools
+from .handlers import admin, balance, inbox, replies, report, send, start, tools
 from .handlers.common import Services, check_button, on_error, stale_button
 from .locales import COMMANDS
 from .messages import Messages
 from .metrics import Metrics
 from .outbox import Outbox
+from .polling import Polling
 from .ratelimit import TelegramPacer
+from .replies import Replies
 from .sending import SendService
 from .unknowns import SCHEDULE, UnknownResolver
 from .web import MAX_CONNECTIONS, Web
@@ -107,6 +111,8 @@ class Running:
     outbox: Outbox
     workers: Workers
     web_url: str
+    polling: Polling
+    credit: CreditWatch
 
 
 def build_application(config: Config, db: Database, pacer: TelegramPacer) -> Application:  # type: ignore[type-arg]
@@ -147,39 +153,55 @@ async def running(
             stack.push_async_callback(providers[account.name].aclose)
         access, inbound, outbox_repo = AccessRepo(db), InboundRepo(db), OutboxRepo(db)
         sends_repo = SendsRepo(db)
-        bridge = Bridge(config, providers, inbound, access, metrics, timing.reconcile_every)
-        await bridge.load_routes()
-        sends = SendService(config, providers, sends_repo, metrics, inbound)
-        tracker = DeliveryTracker(providers, sends_repo, first_check=timing.delivery_first,
-                                  longest_wait=timing.delivery_longest)  # fmt: skip
+        workers = Workers()
+        stack.push_async_callback(workers.stop)
         pacer = pacer or TelegramPacer()
         pacer.on_429 = lambda: metrics.telegram_429.inc()
         application = build_application(config, db, pacer)
-        messages = Messages(config, access, inbound, outbox_repo, sends, application.bot)
-        outbox = Outbox(outbox_repo, application.bot, messages.render, digest=messages.render_digest,
-                        first_retry=timing.outbox_retry,
-                        interval=pacer.interval, on_dead=messages.notify_dead)  # fmt: skip
-        bridge.outbox = outbox
+
+        def wake_outbox() -> None:
+            outbox.wake()
 
         def announce(send_ids: list[int]) -> None:
-            """Sends changed, and edits of their chat messages were queued: post them, and follow
-            the sends' delivery."""
-            outbox.wake()
+            """Sends changed and edits of their chat messages were queued: post them, and
+            follow the sends' delivery."""
+            wake_outbox()
             for send_id in send_ids:
                 tracker.track(send_id)
 
+        def followed(row: SendRow) -> None:
+            """After a provider call: follow delivery, check credit, look up what is unknown."""
+            if row.state in (SendState.SENT, SendState.PARTIAL, SendState.UNKNOWN):
+                tracker.track(row.id)
+                workers.waker("credit")()
+            if row.state is SendState.UNKNOWN:
+                workers.waker("unknown-sends")()
+
+        bridge = Bridge(config, inbound, wake_outbox, metrics)
+        await bridge.load_routes()
+        polling = Polling(config, providers, inbound, bridge, timing.reconcile_every)
+        sends = SendService(config, providers, sends_repo, metrics, inbound, followed)
+        tracker = DeliveryTracker(
+            providers, sends_repo, announce, workers.waker("delivery"),
+            first_check=timing.delivery_first, longest_wait=timing.delivery_longest,
+        )  # fmt: skip
         resolver = UnknownResolver(providers, sends_repo, announce, timing.unknown_lookups)
-        tracker.on_change = announce
+        messages = Messages(
+            config, access, inbound, outbox_repo, sends, application.bot, wake_outbox
+        )
+        outbox = Outbox(outbox_repo, application.bot, messages.render, digest=messages.render_digest,
+                        first_retry=timing.outbox_retry, interval=pacer.interval,
+                        on_dead=messages.notify_dead)  # fmt: skip
+        credit = CreditWatch(config, providers, AlertsRepo(db), messages.tell_admins,
+                             timing.credit_every)  # fmt: skip
         svc = Services(
             config=config, providers=providers, access=access, sends=sends, bridge=bridge,
-            outbox=outbox_repo, delivery=tracker, unknowns=resolver,
-            buttons=Buttons(await access.button_key()),
-            credit=CreditWatch(config, providers, access, inbound, outbox_repo, timing.credit_every),
+            replies=Replies(inbound, outbox_repo, outbox, polling), outbox=outbox_repo,
+            wake_outbox=wake_outbox, buttons=Buttons(await access.button_key()),
         )  # fmt: skip
-        svc.credit.queued = outbox.wake
         application.bot_data["services"] = svc
         application.add_handler(TypeHandler(Update, check_button), group=-1)
-        for feature in (start, balance, send, admin, tools):
+        for feature in (start, balance, send, replies, admin, inbox, report, tools):
             feature.register(application)
         application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)
@@ -203,19 +225,16 @@ async def running(
 
         await resolver.recover()  # sends a stopped process left mid-call are unknown now
         await tracker.resume()
-        workers = Workers()
-        stack.push_async_callback(workers.stop)
         workers.loop("outbox", 60.0, outbox.run, retry=1.0)
-        svc.credit.soon = workers.start("credit", svc.credit.interval, svc.credit.step, 60.0).wake
-        tracker.wake = workers.start("delivery", tracker.longest_wait, tracker.step, 5.0).wake
-        resolver.soon = workers.start("unknown-sends", 60.0, resolver.step, 5.0).wake
+        workers.start("credit", credit.interval, credit.step, 60.0)
+        workers.start("delivery", tracker.longest_wait, tracker.step, 5.0)
+        workers.start("unknown-sends", 60.0, resolver.step, 5.0)
         for a in config.accounts:
             interval = float(getattr(a, "poll_interval", 0) or 30.0)
-            workers.start(
-                f"poll:{a.name}", interval, functools.partial(_step, bridge.poll_step, a.name)
-            )
-            workers.start(f"reconcile:{a.name}", bridge.reconcile_every,
-                          functools.partial(_step, bridge.reconcile_step, a.name))  # fmt: skip
+            poll = functools.partial(_step, polling.poll_step, a.name)
+            reconcile = functools.partial(_step, polling.reconcile_step, a.name)
+            workers.start(f"poll:{a.name}", interval, poll)
+            workers.start(f"reconcile:{a.name}", polling.reconcile_every, reconcile)
         web = Web(config, db, bridge, sends_repo, outbox_repo, outbox, application, metrics,
                   announce, workers)  # fmt: skip
         server = config.server
@@ -225,7 +244,7 @@ async def running(
         )  # fmt: skip
         log.info("smsbridge is running with %d account(s); HTTP on %s", len(config.accounts),
                  web_url)  # fmt: skip
-        yield Running(config, db, application, svc, outbox, workers, web_url)
+        yield Running(config, db, application, svc, outbox, workers, web_url, polling, credit)
 
 
 async def _step(

@@ -37,6 +37,8 @@ class DeliveryTracker:
         self,
         providers: Mapping[str, SmsProvider],
         repo: SendsRepo,
+        on_change: OnChange = lambda send_ids: None,
+        wake: Callable[[], None] = lambda: None,
         *,
         first_check: float = 1.0,
         longest_wait: float = 60.0,
@@ -44,12 +46,12 @@ class DeliveryTracker:
     ) -> None:
         self.providers = providers
         self.repo = repo
-        self.on_change: OnChange | None = None
+        self.on_change = on_change  # sends whose chat-message edits were queued
+        self.wake = wake  # the worker: a send to follow was added
         self.first_check = first_check
         self.longest_wait = longest_wait
         self.give_up_after = give_up_after
         self._due: dict[int, tuple[float, float, float]] = {}  # send → (next check, wait, deadline)
-        self.wake: Callable[[], None] = lambda: None
 
     def track(self, send_id: int) -> None:
         if send_id not in self._due:
@@ -99,6 +101,6 @@ class DeliveryTracker:
             return row.state != "unknown"  # an unknown send may yet gain accepted recipients
         reports = await provider.deliveries([r.message_id or "" for r in pending], row.campaign_id)
         changed = await self.repo.update_delivery(row.account, updates_for(row, reports))
-        if changed and self.on_change is not None:
+        if changed:
             self.on_change(changed)
         return False

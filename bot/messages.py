@@ -5,13 +5,14 @@ several, a notice, or an edit of a send's chat message to its current state."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from telegram import Bot
 from telegram.error import TelegramError
 
 from storage.access import AccessRepo
-from storage.inbound import InboundRepo, InboundRow, Link, OutboxItem, OutboxRepo
+from storage.inbound import InboundRepo, InboundRow
+from storage.outbox import Link, OutboxItem, OutboxRepo
 
 from . import render
 from .config import Config
@@ -30,6 +31,7 @@ class Messages:
         outbox: OutboxRepo,
         sends: SendService,
         bot: Bot,
+        wake: Callable[[], None],
     ) -> None:
         self.config = config
         self.access = access
@@ -37,6 +39,7 @@ class Messages:
         self.outbox = outbox
         self.sends = sends
         self.bot = bot
+        self.wake = wake  # the outbox: something was queued
         self.topic_chats = {r.chat_id for r in config.routes if r.topics}
 
     async def language(self, chat_id: int) -> str:
@@ -58,7 +61,7 @@ class Messages:
         return Rendered(render.inbound_sms(lang, row), link, thread)
 
     async def _send_status(self, lang: str, item: OutboxItem) -> Rendered | None:
-        row = await self.sends.repo.get(int(item.payload["send_id"]))
+        row = await self.sends.get(int(item.payload["send_id"]))
         if row is None or row.chat_message_id is None:
             return None
         text = render.send_status(lang, row, await self.sends.reply_to(row))
@@ -78,6 +81,18 @@ class Messages:
         await self.inbound.set_topic(chat_id, row.account, row.sender, row.line, thread)
         return thread
 
+    async def tell_admins(self, text: Callable[[str], str], *, skip: int | None = None) -> int:
+        """A notice for every admin (from the config and from /users), each in their chat's
+        language; returns how many were queued."""
+        admins = set(self.config.access.admins)
+        admins |= {u for u, role in await self.access.users() if role == "admin"}
+        admins.discard(skip or 0)
+        for chat_id in sorted(admins):
+            notice = text(await self.language(chat_id))
+            await self.outbox.enqueue(chat_id, {"kind": "text", "text": notice})
+        self.wake()
+        return len(admins)
+
     async def notify_dead(self, item: OutboxItem, reason: str) -> None:
         """An SMS Telegram will not take in its chat: the admins get it, with the reason, so that
         no SMS is left unseen. (Notices and edits that die tell nobody: no loops.)"""
@@ -86,13 +101,13 @@ class Messages:
         row = await self.inbound.get(int(item.payload["inbound_id"]))
         if row is None:
             return
-        admins = set(self.config.access.admins)
-        admins |= {u for u, role in await self.access.users() if role == "admin"}
-        for chat_id in sorted(admins - {item.chat_id}):
-            lang = await self.language(chat_id)
-            text = render.t(lang, "outbox.dead", chat=render.ltr(str(item.chat_id)),
-                            reason=render.esc(reason[:200]), sms=render.inbound_sms(lang, row))  # fmt: skip
-            await self.outbox.enqueue(chat_id, {"kind": "text", "text": text})
+        await self.tell_admins(
+            lambda lang: render.t(
+                lang, "outbox.dead", chat=render.ltr(str(item.chat_id)),
+                reason=render.esc(reason[:200]), sms=render.inbound_sms(lang, row),
+            ),
+            skip=item.chat_id,
+        )  # fmt: skip
 
     async def render_digest(self, items: Sequence[OutboxItem], limit: int = 4096) -> Digest | None:
         """As many of a chat's queued SMS (in order) as fit one message, each numbered so that

@@ -21,7 +21,7 @@ from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from storage.inbound import Link, OutboxItem, OutboxRepo
+from storage.outbox import Link, OutboxItem, OutboxRepo
 
 from .ratelimit import retry_seconds
 from .workers import Worker
@@ -110,6 +110,7 @@ class Outbox:
         self._stopping = False
         self._wake = asyncio.Event()
         self._busy: dict[int, asyncio.Task[None]] = {}
+        self._recorded = asyncio.Condition()  # notified after each post is recorded
         self.alive = False
         self.worker: Worker | None = None
 
@@ -200,9 +201,27 @@ class Outbox:
             await self.repo.delivered_digest(digest.items, sent, digest.entries)
         else:
             await self.repo.delivered(item, sent, rendered.link, rendered.covers)
+        async with self._recorded:
+            self._recorded.notify_all()
         if self.worker is not None:
             self.worker.succeeded()
         return True
+
+    async def linked(self, chat_id: int, message_id: int, wait: float) -> Link | None:
+        """The link of a message the outbox posted (an SMS it shows), waiting up to ``wait``
+        seconds for the outbox to record it (a person may answer a message before its post is
+        recorded); None at once for a digest, which has entries instead."""
+        deadline = asyncio.get_running_loop().time() + wait
+        async with self._recorded:
+            while True:
+                link = await self.repo.link(chat_id, message_id)
+                if link is not None or await self.repo.digest(chat_id, message_id):
+                    return link
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._recorded.wait(), remaining)
 
     async def _post(
         self, item: OutboxItem, rendered: Rendered, *, main_thread: bool = False

@@ -25,7 +25,7 @@ from providers.text import TextInfo, analyze
 from providers.timeutil import TEHRAN
 from storage.access import ROLES
 from storage.inbound import InboundRow
-from storage.sends import Recipient, SendRow
+from storage.sends import Recipient, SendRow, SendState
 
 from .locales import CAPABILITY_NAMES, COMMANDS, STRINGS
 
@@ -269,7 +269,7 @@ def result_text(lang: str, row: SendRow) -> str:
 
 def send_status(lang: str, row: SendRow, reply_to: str | None = None) -> str:
     """A send's chat message after Confirm: its preview, then its result so far."""
-    if row.state == "sending":
+    if row.state is SendState.SENDING:
         return preview_text(lang, row, reply_to) + "\n\n" + t(lang, "sending")
     return preview_text(lang, row, reply_to) + "\n\n" + result_text(lang, row)
 

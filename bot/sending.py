@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,11 +21,11 @@ from providers.base import (
     RecipientResult,
     SmsProvider,
 )
-from providers.outcome import results_for, send_state
+from providers.outcome import results_for
 from providers.text import analyze
 from providers.timeutil import TEHRAN
 from storage.inbound import InboundRepo
-from storage.sends import Claim, Recipient, SendRow, SendsRepo
+from storage.sends import Claim, ClaimStatus, Recipient, SendRow, SendsRepo, SendState
 
 from .config import Config, SmsirAccount
 from .metrics import Metrics
@@ -48,6 +48,20 @@ def outcome(recipient: Recipient) -> Outcome:
     if recipient.message_id:
         return Outcome.ACCEPTED
     return Outcome.UNKNOWN if recipient.state == "unknown" else Outcome.FAILED
+
+
+def send_state(outcomes: Iterable[Outcome]) -> SendState:
+    """A send's state from its recipients' outcomes: ``unknown`` while any is unknown, ``sent``
+    when all were accepted, ``failed`` when none was, else ``partial``."""
+    found = list(outcomes)
+    if not found:
+        return SendState.FAILED
+    if Outcome.UNKNOWN in found:
+        return SendState.UNKNOWN
+    accepted = found.count(Outcome.ACCEPTED)
+    if accepted == len(found):
+        return SendState.SENT
+    return SendState.PARTIAL if accepted else SendState.FAILED
 
 
 def sms_of(row: SendRow) -> OutgoingSms:
@@ -196,12 +210,39 @@ class SendService:
         repo: SendsRepo,
         metrics: Metrics | None = None,
         inbound: InboundRepo | None = None,
+        on_sent: Callable[[SendRow], None] = lambda row: None,
     ) -> None:
         self.config = config
         self.providers = providers
         self.repo = repo
         self.metrics = metrics
         self.inbound = inbound
+        self.on_sent = on_sent  # after a provider call: follow delivery, check credit…
+
+    # --- the sends a person looks at: the services own the bookkeeping, handlers only ask
+
+    async def get(self, send_id: int) -> SendRow | None:
+        return await self.repo.get(send_id)
+
+    async def recent(self, limit: int) -> list[SendRow]:
+        """The latest sends that went to a provider (previews left out), newest first."""
+        return await self.repo.recent(limit)
+
+    async def scheduled(self, account: str) -> list[SendRow]:
+        """The bridge's sends of ``account`` still waiting for their time, soonest first."""
+        return await self.repo.scheduled(account, datetime.now(UTC).isoformat())
+
+    async def owner_of(self, account: str, message_id: str) -> tuple[int, int] | None:
+        """(user, chat) of the bridge's send that holds this provider message id."""
+        return await self.repo.owner_of(account, message_id)
+
+    async def shown_as(self, send_id: int, message_id: int) -> None:
+        """The chat message that shows this send (its preview, later its result)."""
+        await self.repo.set_chat_message(send_id, message_id)
+
+    async def cancel(self, send_id: int, user_id: int) -> bool:
+        """Cancel a preview (only its author's, only before it went out)."""
+        return await self.repo.cancel(send_id, user_id)
 
     async def reply_to(self, row: SendRow) -> str | None:
         """The customer a send answers, when it is a reply to a forwarded SMS."""
@@ -332,7 +373,7 @@ class SendService:
             recipients=valid, invalid=[],
         )  # fmt: skip
         claim = await self.claim(send_id, user_id, 1)
-        if claim.status == "quota":
+        if claim.status is ClaimStatus.QUOTA:
             await self.repo.cancel(send_id, user_id)
             raise UserError("confirm.quota", quota=self.config.access.daily_quota,
                             used=claim.used_today)  # fmt: skip
@@ -360,8 +401,9 @@ class SendService:
         campaign_id: str | None = None,
         price: float | None = None,
         error: str | None = None,
-    ) -> None:
-        """Store what the provider call did to each recipient, and the send's state from it."""
+    ) -> SendRow:
+        """Store what the provider call did to each recipient and the send's state from it; then
+        its follow-up (delivery, credit, look-ups) is set going."""
         await self.repo.record_result(
             send_id, state=send_state(r.outcome for r in results), campaign_id=campaign_id,
             price=price, error=error, results=[recipient_row(r) for r in results],
@@ -369,22 +411,20 @@ class SendService:
         if self.metrics is not None:
             for r in results:
                 self.metrics.outbound.inc(account=account, result=r.outcome.value)
+        row = await self.repo.get(send_id)
+        assert row is not None
+        self.on_sent(row)
+        return row
 
     async def execute(self, row: SendRow) -> tuple[SendRow, ProviderError | None]:
         """Call the provider once, then record each recipient by the outcome rule
         (``providers/outcome.py``): nothing is repeated after a possible arrival."""
         sms = sms_of(row)
-        error: ProviderError | None = None
         try:
             result = await self.providers[row.account].send(sms)
         except ProviderError as exc:
-            error = exc
-            await self._record(
-                row.id, row.account, results_for(sms.recipients, exc), error=exc.code
-            )
-        else:
-            await self._record(row.id, row.account, result.items, campaign_id=result.campaign_id,
-                               price=result.price)  # fmt: skip
-        final = await self.repo.get(row.id)
-        assert final is not None
-        return final, error
+            failed = results_for(sms.recipients, exc)
+            return await self._record(row.id, row.account, failed, error=exc.code), exc
+        final = await self._record(row.id, row.account, result.items,
+                                   campaign_id=result.campaign_id, price=result.price)  # fmt: skip
+        return final, None

@@ -10,11 +10,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from providers.base import Capability, DeliveryReport, ProviderError, SmsProvider
-from providers.outcome import send_state
-from storage.sends import Recipient, SendsRepo
+from storage.sends import Recipient, SendsRepo, SendState
 
 from .delivery import updates_for
-from .sending import outcome, recipient_row, sms_of
+from .sending import outcome, recipient_row, send_state, sms_of
 
 log = logging.getLogger("smsbridge.unknowns")
 
@@ -36,7 +35,6 @@ class UnknownResolver:
         self.repo = repo
         self.on_change = on_change
         self.schedule = schedule
-        self.soon: Callable[[], None] = lambda: None  # a send was just recorded as unknown
 
     async def recover(self) -> list[int]:
         """At start: sends a stopped process left ``sending`` become unknown, and their chat
@@ -66,7 +64,7 @@ class UnknownResolver:
     async def resolve(self, send_id: int) -> bool:
         """Ask the provider about this send's unknown recipients once; True when any settled."""
         row = await self.repo.get(send_id)
-        if row is None or row.state != "unknown":
+        if row is None or row.state is not SendState.UNKNOWN:
             return False
         provider = self.providers.get(row.account)
         pending = [r for r in row.recipients if r.state == "unknown"]

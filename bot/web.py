@@ -25,7 +25,7 @@ from telegram.ext import Application
 from providers.amootsms import parse_delivery_item, parse_inbound_item
 from providers.base import InboundSms, ProviderProtocolError
 from storage.db import Database
-from storage.inbound import OutboxRepo
+from storage.outbox import OutboxRepo
 from storage.sends import SendsRepo
 
 from .bridge import Bridge

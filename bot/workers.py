@@ -76,6 +76,16 @@ class Workers:
         self.workers: dict[str, Worker] = {}
         self.tasks: list[asyncio.Task[None]] = []
 
+    def waker(self, name: str) -> Callable[[], None]:
+        """Wakes the worker ``name`` (once it is started): for what must happen soon."""
+
+        def wake() -> None:
+            worker = self.workers.get(name)
+            if worker is not None:
+                worker.wake()
+
+        return wake
+
     def start(self, name: str, interval: float, step: Step, retry: float | None = None) -> Worker:
         """Run ``step`` again and again; after a failure wait ``retry`` (default: ``interval``)
         seconds, doubling while it keeps failing."""

@@ -12,8 +12,8 @@ delivery report), and until then the chat says "may have been sent; check /repor
 again".
 
 Every provider module wraps each send request in ``send_request()`` and builds per-recipient
-failures with ``results_for()``; the bot records what ``outcome_of()`` says and summarises a send
-with ``send_state()``. Nothing else decides.
+failures with ``results_for()``; the bot records what each recipient's ``Outcome`` is (and a send
+is ``unknown`` while any of its recipients is). Nothing else decides.
 """
 
 from __future__ import annotations
@@ -108,15 +108,3 @@ def results_for(recipients: Iterable[str], exc: ProviderError) -> list[Recipient
     if outcome_of(exc) is Outcome.FAILED:
         return [RecipientResult.refused(r, exc.code) for r in recipients]
     return [RecipientResult.unknown(r, exc.code) for r in recipients]
-
-
-def send_state(outcomes: Iterable[Outcome]) -> str:
-    """A send's state from its recipients' outcomes: ``unknown`` while any is unknown, ``sent``
-    when all were accepted, ``failed`` when none was, else ``partial``."""
-    found = list(outcomes)
-    if not found or Outcome.UNKNOWN in found:
-        return "unknown" if found else "failed"
-    accepted = found.count(Outcome.ACCEPTED)
-    if accepted == len(found):
-        return "sent"
-    return "partial" if accepted else "failed"

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from aiosqlite import Connection
 
-from .db import Database
+from .db import Database, now_iso
 
 ROLES = ("viewer", "operator", "admin")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)

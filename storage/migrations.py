@@ -154,6 +154,13 @@ STEPS: tuple[str, ...] = (
     CREATE INDEX sends_unknown ON sends (id) WHERE state = 'unknown';
     ALTER TABLE outbox ADD COLUMN send_id INTEGER;
     """,
+    # 6: the low-credit alert that stands, per account, in a table of its own (was a cursor)
+    """
+    CREATE TABLE credit_alerts (account TEXT PRIMARY KEY, standing INTEGER NOT NULL);
+    INSERT INTO credit_alerts (account, standing)
+        SELECT account, value = '1' FROM cursors WHERE name = 'low_credit';
+    DELETE FROM cursors WHERE name = 'low_credit';
+    """,
 )
 
 

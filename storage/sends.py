@@ -7,11 +7,12 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from aiosqlite import Connection
 
-from .access import insert_audit, now_iso
-from .db import Database, Row
+from .access import insert_audit
+from .db import Database, Row, now_iso
 
 _COLUMNS = (
     "id, created_at, user_id, chat_id, account, line, text, send_at, state, invalid, "
@@ -22,6 +23,37 @@ _COLUMNS = (
 
 # How many people a send reaches: the provider's count, else one per recipient row.
 _REACH = "coalesce(audience, (SELECT count(*) FROM send_recipients r WHERE r.send_id = sends.id))"
+
+
+class SendState(StrEnum):
+    """Where a send is: a preview (``draft``; ``armed`` after the first of a bulk send's two
+    confirmations), ``sending`` during the provider call, then what the call did — ``sent``,
+    ``partial``, ``failed`` or ``unknown`` (the outcome rule: ``providers/outcome.py``) — or
+    ``cancelled`` from its preview."""
+
+    DRAFT = "draft"
+    ARMED = "armed"
+    SENDING = "sending"
+    SENT = "sent"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+
+
+PREVIEWS = (SendState.DRAFT, SendState.ARMED, SendState.CANCELLED)  # never went to a provider
+
+
+class ClaimStatus(StrEnum):
+    """What pressing Confirm did."""
+
+    OK = "ok"  # the send is the presser's to execute now
+    ARMED = "armed"  # the first of a bulk send's two confirmations
+    GONE = "gone"  # sent or cancelled already
+    NOT_OWNER = "not_owner"  # someone else's preview, or another chat's
+    QUOTA = "quota"  # the presser's daily quota would be exceeded
+    NEEDS_SECOND = "needs_second"  # a bulk send's first Confirm pressed again
+    NEEDS_FIRST = "needs_first"  # a second confirmation of a send never armed
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +75,7 @@ class SendRow:
     line: str
     text: str
     send_at: str | None
-    state: str
+    state: SendState
     invalid: list[str]
     price_estimate: float | None
     price: float | None
@@ -69,9 +101,7 @@ class SendRow:
 class Claim:
     """The outcome of pressing Confirm: ``ok``, or why the send may not go out."""
 
-    # "ok" | "gone" | "not_owner" | "quota" | "armed" (the first of two confirmations taken) |
-    # "needs_second" (a bulk send's first Confirm pressed again) | "needs_first"
-    status: str
+    status: ClaimStatus
     row: SendRow | None = None
     used_today: int = 0
 
@@ -80,7 +110,7 @@ def _row(r: Row, recipients: list[Recipient]) -> SendRow:
     return SendRow(
         id=r["id"], created_at=r["created_at"], user_id=r["user_id"], chat_id=r["chat_id"],
         account=r["account"], line=r["line"], text=r["text"], send_at=r["send_at"],
-        state=r["state"], invalid=json.loads(r["invalid"]), price_estimate=r["price_estimate"],
+        state=SendState(r["state"]), invalid=json.loads(r["invalid"]), price_estimate=r["price_estimate"],
         price=r["price"], campaign_id=r["campaign_id"], error=r["error"],
         chat_message_id=r["chat_message_id"], reply_to_message_id=r["reply_to_message_id"],
         inbound_id=r["inbound_id"], reference=r["reference"] or "", audience=r["audience"],
@@ -176,13 +206,13 @@ class SendsRepo:
             )
             row = await cursor.fetchone()
             if row is None or row["state"] not in ("draft", "armed"):
-                return Claim("gone")
+                return Claim(ClaimStatus.GONE)
             if row["user_id"] != user_id or (chat_id is not None and row["chat_id"] != chat_id):
-                return Claim("not_owner")
+                return Claim(ClaimStatus.NOT_OWNER)
             if needs_second_confirm and row["state"] == "armed" and not second:
-                return Claim("needs_second")
+                return Claim(ClaimStatus.NEEDS_SECOND)
             if second and row["state"] != "armed":
-                return Claim("needs_first")
+                return Claim(ClaimStatus.NEEDS_FIRST)
             cursor = await conn.execute(
                 f"SELECT coalesce(sum({_REACH}), 0) FROM sends WHERE user_id = ? "
                 "AND confirmed_at >= ? AND state NOT IN ('draft', 'armed', 'cancelled')",
@@ -190,10 +220,10 @@ class SendsRepo:
             )
             used = int((await cursor.fetchone() or (0,))[0])
             if used + int(row["n"]) > quota:
-                return Claim("quota", used_today=used)
+                return Claim(ClaimStatus.QUOTA, used_today=used)
             if needs_second_confirm and row["state"] == "draft":
                 await conn.execute("UPDATE sends SET state = 'armed' WHERE id = ?", (send_id,))
-                return Claim("armed")
+                return Claim(ClaimStatus.ARMED)
             await conn.execute(
                 "UPDATE sends SET state = 'sending', confirmed_at = ? WHERE id = ?",
                 (now_iso(), send_id),
@@ -202,7 +232,7 @@ class SendsRepo:
                 conn, "send", user_id, row["chat_id"], row["account"], int(row["n"]),
                 f"send #{send_id}",
             )  # fmt: skip
-        return Claim("ok", await self.get(send_id), used)
+        return Claim(ClaimStatus.OK, await self.get(send_id), used)
 
     async def cancel(self, send_id: int, user_id: int) -> bool:
         async with self.db.transaction() as conn:

@@ -1,8 +1,6 @@
-"""Who may do what, and where SMS go: /lang, /users, /audit, /lines, /route, /inbox, /report."""
+"""Who may do what, and where SMS go: /lang, /users, /audit, /lines, /route."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -13,18 +11,18 @@ from storage.access import ROLES
 from .. import render
 from ..buttons import signed
 from ..sending import UserError
-from .common import Caller, Context, Services, answer, button_handler, command, reply
-
-LIST_DEFAULT, LIST_MAX = 10, 50
-
-
-def _count(args: list[str], default: int = LIST_DEFAULT) -> int:
-    digits = to_ascii_digits(args[0]) if args else ""
-    return max(1, min(LIST_MAX, int(digits))) if digits.isdecimal() else default
-
-
-def _when(lang: str, iso: str) -> str:
-    return render.when(lang, datetime.fromisoformat(iso))[0]
+from .common import (
+    Caller,
+    Context,
+    Services,
+    answer,
+    button_handler,
+    command,
+    count,
+    fit,
+    reply,
+    when,
+)
 
 
 @command("viewer")
@@ -101,34 +99,26 @@ async def users(update: Update, context: Context, svc: Services, caller: Caller)
 
 @command("admin")
 async def audit(update: Update, context: Context, svc: Services, caller: Caller) -> None:
-    entries = await svc.access.recent_audit(_count(context.args or []))
+    entries = await svc.access.recent_audit(count(context.args or []))
     if not entries:
         await reply(update, render.t(caller.lang, "audit.empty"))
         return
     lines = [render.t(caller.lang, "audit.title")]
     for e in entries:
         lines.append(render.t(
-            caller.lang, "audit.line", at=_when(caller.lang, e.at), action=render.esc(e.action),
+            caller.lang, "audit.line", at=when(caller.lang, e.at), action=render.esc(e.action),
             user=render.ltr(str(e.user_id or "—")), chat=render.ltr(str(e.chat_id or "—")),
             account=f" — {render.esc(e.account)}" if e.account else "",
             recipients=f" — {render.number(caller.lang, e.recipients)}" if e.recipients else "",
             detail=render.esc(e.detail),
         ))  # fmt: skip
-    await reply(update, _fit("\n".join(lines)))
-
-
-def _fit(text: str, limit: int = 4000) -> str:
-    """Telegram takes 4096 characters: keep whole lines that fit."""
-    if len(text) <= limit:
-        return text
-    return text[: text.rfind("\n", 0, limit)] + "\n…"
+    await reply(update, fit("\n".join(lines)))
 
 
 @command("viewer")
 async def lines_(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     lang_ = caller.lang
-    routes = [(r.account, r.line or "", r.chat_id) for r in svc.config.routes]
-    routes += await svc.bridge.inbound.routes()
+    routes = svc.bridge.routes()
     out = [render.t(lang_, "lines.title")]
     for account in svc.config.accounts:
         shown = ", ".join(render.ltr(render.esc(x)) for x in account.lines) or "—"
@@ -142,7 +132,7 @@ async def lines_(update: Update, context: Context, svc: Services, caller: Caller
                                     chats=", ".join(render.ltr(str(c)) for c in chats)))  # fmt: skip
             elif line:
                 out.append(render.t(lang_, "lines.no_route", line=label))
-    await reply(update, _fit("\n".join(out)))
+    await reply(update, fit("\n".join(out)))
 
 
 @command("admin")
@@ -186,76 +176,11 @@ async def route_button(
 
 
 async def _set_route(svc: Services, caller: Caller, account: str, line: str, on: bool) -> str:
-    await svc.bridge.inbound.set_route(account, line, caller.chat_id, on)
-    await svc.bridge.load_routes()
+    await svc.bridge.set_route(account, line, caller.chat_id, on)
     await svc.access.audit("route", user_id=caller.user_id, chat_id=caller.chat_id,
                            account=account, detail=f"{line or '*'} {'here' if on else 'off'}")  # fmt: skip
     target = render.ltr(render.esc(f"{account}:{line}" if line else account))
     return render.t(caller.lang, "route.on" if on else "route.off", target=target)
-
-
-@command("viewer")
-async def inbox(update: Update, context: Context, svc: Services, caller: Caller) -> None:
-    rows = await svc.bridge.inbound.recent_for_chat(caller.chat_id, _count(context.args or []))
-    if not rows:
-        await reply(update, render.t(caller.lang, "inbox.empty"))
-        return
-    lines = [render.t(caller.lang, "inbox.title")]
-    for r in reversed(rows):
-        lines.append(render.t(
-            caller.lang, "inbox.line", when=_when(caller.lang, r.received_at),
-            sender=render.phone(caller.lang, r.sender), line=render.ltr(render.esc(r.line or "—")),
-            account=render.esc(r.account), text=render.esc(r.text),
-        ))  # fmt: skip
-    await reply(update, _fit("\n\n".join(lines)))
-
-
-@command("viewer")
-async def report(update: Update, context: Context, svc: Services, caller: Caller) -> None:
-    args = context.args or []
-    if args:
-        await reply(update, await _detail(svc, caller, args[0]))
-        return
-    rows = await svc.sends.repo.recent(LIST_DEFAULT)
-    buttons = [[svc.buttons.button(f"#{row.id}", caller.chat_id, f"rep:{row.id}") for row in rows[i : i + 5]]
-               for i in range(0, len(rows), 5)]  # fmt: skip
-    await reply(update, _fit(await _recent(svc, caller)),
-                InlineKeyboardMarkup(buttons) if buttons else None)  # fmt: skip
-
-
-@button_handler("viewer")
-async def report_button(
-    update: Update, context: Context, svc: Services, caller: Caller, payload: str
-) -> None:
-    """A tap on #id under /report: that send's per-recipient report."""
-    assert update.callback_query is not None
-    await answer(update.callback_query)
-    await reply(update, await _detail(svc, caller, payload.split(":", 1)[1]))
-
-
-async def _detail(svc: Services, caller: Caller, raw_id: str) -> str:
-    send_id = to_ascii_digits(raw_id.lstrip("#"))
-    row = await svc.sends.repo.get(int(send_id)) if send_id.isdecimal() else None
-    if row is None or row.state in ("draft", "armed", "cancelled"):
-        raise UserError("report.not_found", id=raw_id)
-    head = render.t(caller.lang, "report.detail", id=render.digits(caller.lang, str(row.id)), account=render.esc(row.account),
-                    when=_when(caller.lang, row.created_at),
-                    state=render.t(caller.lang, f"state.{row.state}"),
-                    text=render.esc(row.text))  # fmt: skip
-    return _fit(head + "\n\n" + render.result_text(caller.lang, row))
-
-
-async def _recent(svc: Services, caller: Caller) -> str:
-    rows = await svc.sends.repo.recent(LIST_DEFAULT)
-    if not rows:
-        return render.t(caller.lang, "report.empty")
-    lines = [render.t(caller.lang, "report.title")]
-    for row in rows:
-        summary = render.delivery_counts(caller.lang, row.recipients)
-        lines.append(render.t(caller.lang, "report.line", id=render.digits(caller.lang, str(row.id)), account=render.esc(row.account),
-                              when=_when(caller.lang, row.created_at),
-                              state=render.t(caller.lang, f"state.{row.state}"), summary=summary))  # fmt: skip
-    return "\n".join(lines)
 
 
 @button_handler("admin")
@@ -285,6 +210,3 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("route", route))
     app.add_handler(CallbackQueryHandler(route_button, pattern=signed(r"rt:[a-z0-9_-]+:.*")))
     app.add_handler(CallbackQueryHandler(users_button, pattern=signed(r"usr:-?\d+:[a-z]+")))
-    app.add_handler(CommandHandler("inbox", inbox))
-    app.add_handler(CommandHandler("report", report))
-    app.add_handler(CallbackQueryHandler(report_button, pattern=signed(r"rep:\d+")))

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
@@ -15,18 +16,17 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes, ConversationHandler
 
 from providers.base import ProviderError, SmsProvider
+from providers.numbers import to_ascii_digits
 from storage.access import ROLES, AccessRepo
-from storage.inbound import OutboxRepo
+from storage.outbox import OutboxRepo
 
 from .. import render
-from ..alerts import CreditWatch
 from ..bridge import Bridge
 from ..buttons import Buttons
 from ..config import Config
-from ..delivery import DeliveryTracker
 from ..outbox import NO_PREVIEW
+from ..replies import Replies
 from ..sending import NothingSendable, SendService, UserError
-from ..unknowns import UnknownResolver
 
 log = logging.getLogger("smsbridge.bot")
 Context = ContextTypes.DEFAULT_TYPE
@@ -35,15 +35,16 @@ REFUSAL_INTERVAL = 60.0
 
 @dataclass
 class Services:
+    """What handlers call: they parse, call one of these, and render."""
+
     config: Config
     providers: Mapping[str, SmsProvider]
     access: AccessRepo
     sends: SendService
     bridge: Bridge
+    replies: Replies
     outbox: OutboxRepo
-    delivery: DeliveryTracker
-    credit: CreditWatch
-    unknowns: UnknownResolver
+    wake_outbox: Callable[[], None]
     buttons: Buttons
     _refused: dict[tuple[str, int], float] = field(default_factory=dict)
 
@@ -173,6 +174,27 @@ async def stale_button(update: Update, context: Context) -> None:
         chat = update.effective_chat
         lang = await svc.language(chat.id) if chat else svc.config.telegram.language
         await answer(update.callback_query, render.t(lang, "button.stale"))
+
+
+LIST_DEFAULT, LIST_MAX = 10, 50
+
+
+def count(args: list[str], default: int = LIST_DEFAULT) -> int:
+    """``/inbox 20``, ``/audit ۵``: how many to list, within limits."""
+    digits = to_ascii_digits(args[0]) if args else ""
+    return max(1, min(LIST_MAX, int(digits))) if digits.isdecimal() else default
+
+
+def when(lang: str, iso: str) -> str:
+    """A stored moment as the chat reads it (Jalali in Persian)."""
+    return render.when(lang, datetime.fromisoformat(iso))[0]
+
+
+def fit(text: str, limit: int = 4000) -> str:
+    """Telegram takes 4096 characters: keep whole lines that fit."""
+    if len(text) <= limit:
+        return text
+    return text[: text.rfind("\n", 0, limit)] + "\n…"
 
 
 Command = Callable[[Update, Context, Services, Caller], Awaitable[None]]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
 import warnings
 from datetime import datetime
 from typing import Any
@@ -22,9 +20,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from providers.numbers import to_ascii_digits
-from storage.inbound import Link
-from storage.sends import SendRow
+from storage.sends import ClaimStatus, SendRow, SendState
 
 from .. import render
 from ..buttons import signed
@@ -48,7 +44,7 @@ async def show_later(svc: Services, row: SendRow) -> None:
     """The chat message of a send could not be edited now: the outbox edits it when it can."""
     if row.chat_message_id is not None:
         await svc.outbox.enqueue_send_update(row.chat_id, row.id)
-        svc.bridge.wake()
+        svc.wake_outbox()
 
 
 def keyboard(
@@ -64,7 +60,7 @@ def keyboard(
     return InlineKeyboardMarkup([[confirm, cancel]])
 
 
-async def _preview(
+async def preview(
     update: Update, svc: Services, caller: Caller, parsed: ParsedSend, *,
     inbound_id: int | None = None, reply_to: str | None = None, note: str | None = None,
 ) -> None:  # fmt: skip
@@ -81,7 +77,7 @@ async def _preview(
         keyboard(svc, caller.chat_id, caller.lang, row.id),
     )
     if message is not None:
-        await svc.sends.repo.set_chat_message(row.id, message.message_id)
+        await svc.sends.shown_as(row.id, message.message_id)
 
 
 ACCOUNT, RECIPIENTS, TEXT = range(3)
@@ -100,7 +96,7 @@ async def send(update: Update, context: Context) -> int:
     args = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
     parsed = parse_send(args)
     if parsed.recipients and parsed.text:
-        await _preview(update, svc, caller, parsed)
+        await preview(update, svc, caller, parsed)
         return END
     if parsed.target:
         svc.sends.resolve(parsed.target)  # an unknown account or line is refused now, not later
@@ -178,7 +174,7 @@ async def flow_recipients(update: Update, context: Context) -> int:
         return RECIPIENTS
     flow["recipients"] = list(parsed.recipients)
     if parsed.text:  # numbers and text in one message: straight to the preview
-        await _preview(update, svc, caller, ParsedSend(flow["target"], parsed.recipients,
+        await preview(update, svc, caller, ParsedSend(flow["target"], parsed.recipients,
                                                        parsed.text, _flow_time(flow)))  # fmt: skip
         _user_data(context).pop(FLOW, None)
         return END
@@ -199,7 +195,7 @@ async def flow_text(update: Update, context: Context) -> int:
         return END
     parsed = ParsedSend(flow["target"], tuple(flow["recipients"]), caller.message.text or "",
                         _flow_time(flow))  # fmt: skip
-    await _preview(update, svc, caller, parsed)
+    await preview(update, svc, caller, parsed)
     _user_data(context).pop(FLOW, None)
     return END
 
@@ -230,80 +226,6 @@ def send_flow() -> ConversationHandler[Any]:
         )
 
 
-_DIGEST_PICK = re.compile(r"\s*#?\s*([0-9۰-۹٠-٩]+)[\s:.)\-]+(.+)", re.S)
-
-
-async def reply_to_sms(update: Update, context: Context) -> None:
-    """A Telegram reply to a forwarded SMS answers its sender from the same line; a reply to a
-    digest answers the SMS whose number it starts with."""
-    message = update.effective_message
-    if message is None or update.effective_chat is None:
-        return
-    svc = services(context)
-    chat_id, replied = update.effective_chat.id, message.reply_to_message
-    link: Link | None = None
-    digest: dict[int, int] = {}
-    topic = None
-    thread = message.message_thread_id if message.is_topic_message else None
-    if thread is not None and (replied is None or replied.message_id == thread):
-        # typed in a topic (Telegram makes it a reply to the topic's first message)
-        topic = await svc.bridge.inbound.topic_owner(chat_id, thread)
-        if topic is None:
-            return  # a topic that is not a correspondent's
-    elif replied is None:
-        return
-    else:
-        ours = bool(replied.from_user and replied.from_user.id == context.bot.id)
-        # The person may answer before the outbox has committed the link of the message it
-        # just delivered: for a message of ours, look again for a moment.
-        for _attempt in range(10):
-            link = await svc.outbox.link(chat_id, replied.message_id)
-            digest = await svc.outbox.digest(chat_id, replied.message_id) if link is None else {}
-            if link is not None or digest or not ours:
-                break
-            await asyncio.sleep(0.1)
-        if (link is None or link.inbound_id is None) and not digest:
-            return  # people talking among themselves
-    caller = await guard(update, svc, "viewer")
-    if caller is None:
-        return
-    if caller.role == "viewer":
-        await reply(update, render.t(caller.lang, "reply.viewer"))
-        return
-    text = message.text or ""
-    if topic is not None:
-        account, counterparty, line = topic
-        target = f"{account}:{line}" if line else f"{account}:"
-        parsed = ParsedSend(target, (counterparty,), text)
-        await _preview(update, svc, caller, parsed, reply_to=counterparty)
-        return
-    if digest:
-        picked = _DIGEST_PICK.match(text)
-        number = int(to_ascii_digits(picked.group(1))) if picked else 0
-        if picked is None or number not in digest:
-            await reply(update, render.t(caller.lang, "digest.choose",
-                                         example=f"#{render.digits(caller.lang, '1')}"))  # fmt: skip
-            return
-        text, inbound_id = picked.group(2), digest[number]
-    else:
-        assert link is not None and link.inbound_id is not None
-        inbound_id = link.inbound_id
-    sms = await svc.bridge.inbound.get(inbound_id)
-    if sms is None:
-        return
-    line, known = await svc.bridge.reply_line(sms)
-    target = f"{sms.account}:{line}" if line else f"{sms.account}:"
-    parsed = ParsedSend(target, (sms.sender,), text)
-    note = (
-        None
-        if known
-        else render.t(caller.lang, "reply.line_unknown", line=render.ltr(render.esc(line or "—")))
-    )
-    await _preview(
-        update, svc, caller, parsed, inbound_id=inbound_id, reply_to=sms.sender, note=note
-    )
-
-
 async def on_button(update: Update, context: Context) -> None:
     """Confirm, the bulk send's second Confirm, or Cancel under a send's preview. Once a send is
     claimed it is executed whatever Telegram answers: the chat message is edited when it can be,
@@ -318,14 +240,14 @@ async def on_button(update: Update, context: Context) -> None:
     _prefix, action, raw_id = pressed(update, svc).split(":")
     send_id = int(raw_id)
     lang = caller.lang
-    row = await svc.sends.repo.get(send_id)
+    row = await svc.sends.get(send_id)
     if row is None or row.chat_id != caller.chat_id:
         await answer(query, render.t(lang, "confirm.gone"))
         return
     reply_to = await svc.sends.reply_to(row)
     preview = render.preview_text(lang, row, reply_to)
     if action == "no":
-        if await svc.sends.repo.cancel(send_id, caller.user_id):
+        if await svc.sends.cancel(send_id, caller.user_id):
             await answer(query)
             await _edit(query, preview + "\n\n" + render.t(lang, "cancelled", id=send_id))
         else:
@@ -334,7 +256,7 @@ async def on_button(update: Update, context: Context) -> None:
     claim = await svc.sends.claim(
         send_id, caller.user_id, row.reach, second=action == "ok2", chat_id=caller.chat_id
     )
-    if claim.status == "armed":
+    if claim.status is ClaimStatus.ARMED:
         await answer(query)
         threshold = render.number(lang, svc.config.access.bulk_confirm_threshold)
         armed = render.t(
@@ -343,21 +265,16 @@ async def on_button(update: Update, context: Context) -> None:
         markup = keyboard(svc, caller.chat_id, lang, send_id, row.reach)
         await _edit(query, preview + "\n\n" + armed, markup)
         return
-    if claim.status != "ok" or claim.row is None:
-        key = {"quota": "confirm.quota", "not_owner": "confirm.not_owner",
-               "needs_second": "confirm.needs_second"}.get(claim.status, "confirm.gone")  # fmt: skip
+    if claim.status is not ClaimStatus.OK or claim.row is None:
+        key = {ClaimStatus.QUOTA: "confirm.quota", ClaimStatus.NOT_OWNER: "confirm.not_owner",
+               ClaimStatus.NEEDS_SECOND: "confirm.needs_second"}.get(claim.status, "confirm.gone")  # fmt: skip
         await answer(query, render.t(lang, key, quota=svc.config.access.daily_quota,
                                       used=claim.used_today))  # fmt: skip
         return
     await answer(query, render.t(lang, "sending"), alert=False)
     await _edit(query, preview + "\n\n" + render.t(lang, "sending"))
     final, error = await svc.sends.execute(claim.row)
-    if final.state in ("sent", "partial", "unknown"):
-        svc.delivery.track(final.id)
-        svc.credit.soon()
-    if final.state == "unknown":
-        svc.unknowns.soon()
-    if error is not None and final.state == "failed":
+    if error is not None and final.state is SendState.FAILED:
         outcome = render.t(lang, "result.error", error=render.provider_error(lang, error))
     else:
         outcome = render.result_text(lang, final)
@@ -380,9 +297,3 @@ async def _edit(
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(send_flow())
     app.add_handler(CallbackQueryHandler(on_button, pattern=signed(r"snd:(ok|ok2|no):\d+")))
-    app.add_handler(
-        MessageHandler(
-            (filters.REPLY | filters.IS_TOPIC_MESSAGE) & filters.TEXT & ~filters.COMMAND,
-            reply_to_sms,
-        )
-    )

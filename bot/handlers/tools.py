@@ -268,7 +268,7 @@ async def schedule(update: Update, context: Context, svc: Services, caller: Call
                     buttons.append([svc.buttons.button(
                         render.t(lang, "button.cancel_scheduled", n=n), caller.chat_id, payload)])  # fmt: skip
         elif Capability.SCHEDULE in provider.capabilities:
-            rows = await svc.sends.repo.scheduled(account.name, now.isoformat())
+            rows = await svc.sends.scheduled(account.name)
             for row in rows:
                 when = render.when(lang, datetime.fromisoformat(row.send_at or ""))[0]
                 lines.append("• " + render.t(
@@ -296,7 +296,7 @@ async def cancel_scheduled(
     if provider is None:
         await answer(query)
         return
-    owner = await svc.sends.repo.owner_of(account, message_id)
+    owner = await svc.sends.owner_of(account, message_id)
     mine = owner is not None and (owner[0] == caller.user_id or owner[1] == caller.chat_id)
     if caller.role != "admin" and not mine:
         await answer(query, render.t(caller.lang, "schedule.not_yours"))

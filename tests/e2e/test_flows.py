@@ -78,7 +78,7 @@ async def test_route_and_user_roles_by_tapping(w: World) -> None:
         await asyncio.sleep(0.02)
     await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), 0)
     await w.tg.wait_text(ADMIN, "now come to this chat")
-    assert ("payam", "98200012345", ADMIN) in await w.bridge.services.bridge.inbound.routes()  # type: ignore[union-attr]
+    assert ("payam", "98200012345", ADMIN) in w.bridge.services.bridge.routes()  # type: ignore[union-attr]
     question = await _says(w, "/users add 5005", "Which role for user")
     await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), 1)  # operator
     await w.tg.wait_text(ADMIN, "now has the role")

@@ -7,13 +7,13 @@ from tests.conftest import GROUP, World
 
 async def test_an_sms_lost_after_hand_out_is_recovered_with_its_line(w: World) -> None:
     assert w.bridge is not None
-    bridge = w.bridge.services.bridge
+    polling = w.bridge.polling
     w.amoot.inject_inbound("09125551111", "lost in a crash", line="10001234")
     w.amoot.inbound[-1].read = True  # handed out to a process that died before its commit
-    await bridge.reconcile_once("amoot")  # (the reconciliation run at start may beat it to it)
+    await polling.reconcile_once("amoot")  # (the reconciliation run at start may beat it to it)
     forwarded = await w.tg.wait_text(GROUP, "lost in a crash")
     assert "10001234" in forwarded["text"]
-    assert await bridge.reconcile_once("amoot") == 0  # never twice
+    assert await polling.reconcile_once("amoot") == 0  # never twice
     rows = await w.bridge.db.fetchall("SELECT line FROM inbound WHERE text = 'lost in a crash'")
     assert [r[0] for r in rows] == ["10001234"]
 

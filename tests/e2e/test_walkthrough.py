@@ -63,7 +63,8 @@ async def test_inbound_sms_reaches_routed_chats_and_a_reply_goes_back_as_sms(w: 
 
 
 async def test_provider_token_error_reads_as_a_sentence(w: World) -> None:
-    w.amoot.fail_next("token_expired", method="AccountStatus")
+    # (the credit watch may ask AccountStatus first: enough expired answers for both)
+    w.amoot.fail_next("token_expired", count=3, method="AccountStatus")
     await w.tg.send(ADMIN, ADMIN, "/balance")
     message = await w.tg.wait_text(ADMIN, "amoot")
     assert "expired" in message["text"]

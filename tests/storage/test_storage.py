@@ -8,8 +8,9 @@ import aiosqlite
 import pytest
 
 from storage.db import Database
-from storage.inbound import InboundRepo, NewInbound, OutboxRepo
+from storage.inbound import InboundRepo, NewInbound
 from storage.migrations import STEPS, SchemaTooNew
+from storage.outbox import OutboxRepo
 from storage.sends import SendsRepo
 
 
