@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 
 from httpserve import serving_all
-from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
-from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
-from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
+from sandbox.amootsms import AmootSim
+from sandbox.configs import config as sandbox_config
+from sandbox.payamsms import PayamSim
+from sandbox.smsir import SmsirSim
 from sandbox.telegram import TelegramSim
 
 from .loadgen import load
@@ -42,53 +43,19 @@ def _free_port() -> int:
 async def footprint(tmp: Path) -> list[Row]:
     tg, amoot, smsir, payam = TelegramSim(), AmootSim(), SmsirSim(), PayamSim()
     tg.group(-1001)
-    login = DEFAULT_LOGIN
     port = _free_port()
     async with serving_all([tg.app, amoot.app, smsir.app, payam.app]) as (
         tg_url, amoot_url, smsir_url, payam_url,
     ):  # fmt: skip
         config = tmp / "config.toml"
-        config.write_text(f"""
-[telegram]
-token = "{tg.token}"
-base_url = "{tg_url}/bot"
-[server]
-port = {port}
-[storage]
-path = "footprint.db"
-[logging]
-level = "WARNING"
-[access]
-admins = [1]
-[[accounts]]
-name = "amoot"
-provider = "amootsms"
-base_url = "{amoot_url}"
-token = "{DEFAULT_TOKEN}"
-lines = ["public", "10001234"]
-poll_interval = 1
-relay_secret = "{RELAY_SECRET}"
-[[accounts]]
-name = "smsir"
-provider = "smsir"
-base_url = "{smsir_url}/users/v1"
-api_key = "{DEFAULT_API_KEY}"
-secret_key = "{DEFAULT_SECRET_KEY}"
-[[accounts]]
-name = "payam"
-provider = "payamsms"
-base_url = "{payam_url}"
-client_id = "{login['client_id']}"
-client_secret = "{login['client_secret']}"
-system_name = "{login['system_name']}"
-username = "{login['username']}"
-password = "{login['password']}"
-lines = ["98200012345"]
-poll_interval = 1
-[[routes]]
-account = "amoot"
-chat_id = -1001
-""", encoding="utf-8")  # fmt: skip
+        urls = {"tg": tg_url, "amoot": amoot_url, "smsir": smsir_url, "payam": payam_url}
+        config.write_text(sandbox_config(
+            urls, tg.token, server={"port": port}, storage={"path": "footprint.db"},
+            access={"admins": [1]},
+            account_options={"amoot": {"poll_interval": 1, "relay_secret": RELAY_SECRET},
+                             "payam": {"poll_interval": 1}},
+            routes=[{"account": "amoot", "chat_id": -1001}],
+        ), encoding="utf-8")  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(

@@ -14,7 +14,8 @@ from bot.app import Running, running
 from bot.config import load_config
 from bot.ratelimit import TelegramPacer
 from httpserve import serving as serve
-from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
+from sandbox.amootsms import AmootSim
+from sandbox.configs import config
 from sandbox.telegram import TelegramSim
 
 RELAY_SECRET = "benchrelaysecret0001"
@@ -47,42 +48,17 @@ async def stage(
     for chat in chats:
         tg.private_chat(chat) if chat > 0 else tg.group(chat)
     async with serve(tg.app) as tg_url, serve(amoot.app) as amoot_url:
-        lines = ", ".join(f'"L{k}"' for k in range(len(chats)))
-        routes = "".join(
-            f'\n[[routes]]\naccount = "amoot"\nline = "L{k}"\nchat_id = {chat}\n'
-            for k, chat in enumerate(chats)
-        )
+        urls = {"tg": tg_url, "amoot": amoot_url}
+        text = config(
+            urls, tg.token, use=["amoot"], telegram={"language": "en"},
+            storage={"path": "bench.db"}, logging={"level": "ERROR"}, access={"admins": [ADMIN]},
+            account_options={"amoot": {"lines": [f"L{k}" for k in range(len(chats))],
+                                       "poll_interval": 0, "relay_secret": RELAY_SECRET}},
+            routes=[{"account": "amoot", "line": f"L{k}", "chat_id": chat}
+                    for k, chat in enumerate(chats)],
+        )  # fmt: skip
         path = tmp / "config.toml"
-        path.write_text(
-            f"""
-[telegram]
-token = "{tg.token}"
-base_url = "{tg_url}/bot"
-language = "en"
-
-[server]
-port = 0
-
-[storage]
-path = "bench.db"
-
-[logging]
-level = "ERROR"
-
-[access]
-admins = [{ADMIN}]
-
-[[accounts]]
-name = "amoot"
-provider = "amootsms"
-base_url = "{amoot_url}"
-token = "{DEFAULT_TOKEN}"
-lines = [{lines}]
-poll_interval = 0
-relay_secret = "{RELAY_SECRET}"
-{routes}""",
-            encoding="utf-8",
-        )
+        path.write_text(text, encoding="utf-8")
         async with running(load_config(path), pacer=pacer) as bridge:
             yield Stage(tg, tg_url, amoot, bridge)
 

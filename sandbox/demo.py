@@ -21,67 +21,14 @@ from typing import Any
 
 from httpserve import serving_all
 
-from .amootsms import DEFAULT_TOKEN, AmootSim
-from .payamsms import DEFAULT_LOGIN, PayamSim
-from .smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
+from .amootsms import AmootSim
+from .configs import config
+from .payamsms import PayamSim
+from .smsir import SmsirSim
 from .telegram import Event, TelegramSim
 
 ADMIN = 100
 BridgeStarter = Callable[[Path], contextlib.AbstractAsyncContextManager[Any]]
-CONFIG = """
-[telegram]
-token = "{token}"
-base_url = "{tg}/bot"
-language = "{lang}"
-
-[server]
-port = 0
-
-[storage]
-path = "demo.db"
-
-[logging]
-level = "WARNING"
-
-[access]
-admins = [{admin}]
-
-[[accounts]]
-name = "amoot"
-provider = "amootsms"
-base_url = "{amoot}"
-token = "{amoot_token}"
-lines = ["public", "10001234"]
-poll_interval = 1
-delivery_codes = {{ 0 = "queued", 35 = "sent", 1 = "delivered", 2 = "failed" }}
-
-[[accounts]]
-name = "smsir"
-provider = "smsir"
-base_url = "{smsir}/users/v1"
-api_key = "{smsir_key}"
-secret_key = "{smsir_secret}"
-
-[[accounts]]
-name = "payam"
-provider = "payamsms"
-base_url = "{payam}"
-client_id = "{payam_client}"
-client_secret = "{payam_client_secret}"
-system_name = "{payam_system}"
-username = "{payam_user}"
-password = "{payam_password}"
-lines = ["98200012345"]
-poll_interval = 1
-
-[[routes]]
-account = "amoot"
-chat_id = {admin}
-
-[[routes]]
-account = "payam"
-chat_id = {admin}
-"""
 # sms.ir White SMS reaches only phonebook contacts: the demo's phonebook.
 CONTACTS = ("09121234567", "09125550000", "09351112233")
 
@@ -209,18 +156,14 @@ async def run(start_bridge: BridgeStarter, lang: str = "en") -> None:
         apps = [tg.app, sims.amoot.app, sims.smsir.app, sims.payam.app]
         async with serving_all(apps) as (tg_url, amoot_url, smsir_url, payam_url):
             path = Path(tmp) / "config.toml"
-            path.write_text(
-                CONFIG.format(
-                    token=tg.token, tg=tg_url, admin=ADMIN, lang=lang,
-                    amoot=amoot_url, amoot_token=DEFAULT_TOKEN,
-                    smsir=smsir_url, smsir_key=DEFAULT_API_KEY, smsir_secret=DEFAULT_SECRET_KEY,
-                    payam=payam_url, payam_client=DEFAULT_LOGIN["client_id"],
-                    payam_client_secret=DEFAULT_LOGIN["client_secret"],
-                    payam_system=DEFAULT_LOGIN["system_name"], payam_user=DEFAULT_LOGIN["username"],
-                    payam_password=DEFAULT_LOGIN["password"],
-                ),
-                encoding="utf-8",
+            urls = {"tg": tg_url, "amoot": amoot_url, "smsir": smsir_url, "payam": payam_url}
+            text = config(
+                urls, tg.token, telegram={"language": lang}, storage={"path": "demo.db"},
+                access={"admins": [ADMIN]},
+                account_options={"amoot": {"poll_interval": 1}, "payam": {"poll_interval": 1}},
+                routes=[{"account": "amoot", "chat_id": ADMIN}, {"account": "payam", "chat_id": ADMIN}],
             )  # fmt: skip
+            path.write_text(text, encoding="utf-8")
             async with start_bridge(path):
                 terminal = Terminal(tg, sims)
                 print(__doc__.split("\n\n", 1)[1].strip() if __doc__ else "", flush=True)

@@ -62,7 +62,9 @@ async def test_every_kind_of_button_refuses_data_the_bot_did_not_offer(w: World,
     assert w.bridge is not None
     assert await w.bridge.services.access.role(STRANGER) is None
     assert await w.bridge.services.access.language(ADMIN) is None
-    assert w.bridge.services.bridge.routes() == [(a.account, a.line or "", a.chat_id) for a in w.bridge.config.routes]
+    assert w.bridge.services.bridge.routes() == [
+        (a.account, a.line or "", a.chat_id) for a in w.bridge.config.routes
+    ]
 
 
 async def test_only_an_admin_cancels_what_was_scheduled_elsewhere(w: World) -> None:
