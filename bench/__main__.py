@@ -32,8 +32,11 @@ async def main(only: set[str]) -> list[Row]:
         print(f"… {figure.__name__}", flush=True)
         with tempfile.TemporaryDirectory(prefix="smsbridge-bench-") as tmp:
             for row in await figure(Path(tmp)):
-                print(f"  {row.figure}: {row.measured} vs {row.ceiling} → {row.ratio:.2f} "
-                      f"(target {row.target}) {'ok' if row.met else 'MISSED'}", flush=True)  # fmt: skip
+                print(
+                    f"  {row.figure}: {row.measured} vs {row.ceiling} → {row.ratio:.2f} "
+                    f"(target {row.target}) {'ok' if row.met else 'MISSED'}",
+                    flush=True,
+                )
                 if row.note:
                     print(f"    {row.note}", flush=True)
                 rows.append(row)

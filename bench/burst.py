@@ -29,8 +29,12 @@ async def burst(tmp: Path) -> list[Row]:
         texts = {f"bench sms {n}" for n in range(1, SMS + 1)}
         deadline = started + 120
         while time.perf_counter() < deadline:
-            shown = {line.strip() for e in tg.events if e.kind == "send"
-                     for line in e.message.get("text", "").split("\n")}  # fmt: skip
+            shown = {
+                line.strip()
+                for e in tg.events
+                if e.kind == "send"
+                for line in e.message.get("text", "").split("\n")
+            }
             if texts <= shown:
                 break
             await asyncio.sleep(0.02)
@@ -40,12 +44,20 @@ async def burst(tmp: Path) -> list[Row]:
     floor = floor_messages * window / 20  # the fewest messages, at the group rate
     naive = SMS * window / 20
     ratio = visible / floor
-    note = (f"time scale ×{SCALE} (20 messages per {window:g} s instead of per 60 s); "
-            f"{result['ok']} relays accepted; {len(sent)} messages sent, floor {floor_messages}; "
-            f"{tg.count_429} answers 429, {tg.violations} requests inside a retry window; "
-            f"naive (one message per SMS) {naive:.0f} s → speed-up ×{naive / visible:.0f}")  # fmt: skip
+    note = (
+        f"time scale ×{SCALE} (20 messages per {window:g} s instead of per 60 s); "
+        f"{result['ok']} relays accepted; {len(sent)} messages sent, floor {floor_messages}; "
+        f"{tg.count_429} answers 429, {tg.violations} requests inside a retry window; "
+        f"naive (one message per SMS) {naive:.0f} s → speed-up ×{naive / visible:.0f}"
+    )
     return [
-        Row("Burst of 1,000 SMS to a group, until all visible", f"{floor:.1f} s floor",
-            f"{visible:.1f} s", ratio, "≤ 1.25, no 429",
-            ratio <= 1.25 and tg.count_429 == 0 and texts <= shown, note),
-    ]  # fmt: skip
+        Row(
+            "Burst of 1,000 SMS to a group, until all visible",
+            f"{floor:.1f} s floor",
+            f"{visible:.1f} s",
+            ratio,
+            "≤ 1.25, no 429",
+            ratio <= 1.25 and tg.count_429 == 0 and texts <= shown,
+            note,
+        ),
+    ]

@@ -45,23 +45,40 @@ async def footprint(tmp: Path) -> list[Row]:
     tg.group(-1001)
     port = _free_port()
     async with serving_all([tg.app, amoot.app, smsir.app, payam.app]) as (
-        tg_url, amoot_url, smsir_url, payam_url,
-    ):  # fmt: skip
+        tg_url,
+        amoot_url,
+        smsir_url,
+        payam_url,
+    ):
         config = tmp / "config.toml"
         urls = {"tg": tg_url, "amoot": amoot_url, "smsir": smsir_url, "payam": payam_url}
-        config.write_text(sandbox_config(
-            urls, tg.token, server={"port": port}, storage={"path": "footprint.db"},
-            access={"admins": [1]},
-            account_options={"amoot": {"poll_interval": 1, "relay_secret": RELAY_SECRET},
-                             "payam": {"poll_interval": 1}},
-            routes=[{"account": "amoot", "chat_id": -1001}],
-        ), encoding="utf-8")  # fmt: skip
+        config.write_text(
+            sandbox_config(
+                urls,
+                tg.token,
+                server={"port": port},
+                storage={"path": "footprint.db"},
+                access={"admins": [1]},
+                account_options={
+                    "amoot": {"poll_interval": 1, "relay_secret": RELAY_SECRET},
+                    "payam": {"poll_interval": 1},
+                },
+                routes=[{"account": "amoot", "chat_id": -1001}],
+            ),
+            encoding="utf-8",
+        )
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--config", str(config),
-            env=dict(os.environ, PYTHONPATH=ROOT), stdout=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--config",
+            str(config),
+            env=dict(os.environ, PYTHONPATH=ROOT),
+            stdout=asyncio.subprocess.DEVNULL,
+        )
         try:
             async with httpx.AsyncClient() as http:
                 for _ in range(1000):  # up to ~10 s
@@ -81,10 +98,23 @@ async def footprint(tmp: Path) -> list[Row]:
             proc.terminate()
             await proc.wait()
     return [
-        Row("Start to ready (3 accounts, polling on)", "2 s target", f"{ready:.2f} s", ready / 2,
-            "≤ 1.00", ready <= 2, "from process start until /healthz answers 200"),
+        Row(
+            "Start to ready (3 accounts, polling on)",
+            "2 s target",
+            f"{ready:.2f} s",
+            ready / 2,
+            "≤ 1.00",
+            ready <= 2,
+            "from process start until /healthz answers 200",
+        ),
         Row("Idle RSS", "100 MB target", f"{idle:.0f} MB", idle / 100, "≤ 1.00", idle <= 100),
-        Row(f"RSS after {INBOUND:,} inbound SMS", f"{idle:.0f} MB idle", f"{loaded:.0f} MB",
-            loaded / idle, "≤ 1.20", loaded / idle <= 1.2,
-            "relayed over 64 connections and forwarded to one group chat"),
-    ]  # fmt: skip
+        Row(
+            f"RSS after {INBOUND:,} inbound SMS",
+            f"{idle:.0f} MB idle",
+            f"{loaded:.0f} MB",
+            loaded / idle,
+            "≤ 1.20",
+            loaded / idle <= 1.2,
+            "relayed over 64 connections and forwarded to one group chat",
+        ),
+    ]

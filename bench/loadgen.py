@@ -16,14 +16,17 @@ from urllib.parse import urlsplit
 from .stage import percentile, relay_body
 
 
-async def _connection(host: str, port: int, path: str, numbers: list[int],
-                      latencies: list[float], statuses: list[int]) -> None:  # fmt: skip
+async def _connection(
+    host: str, port: int, path: str, numbers: list[int], latencies: list[float], statuses: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         for n in numbers:
             body = json.dumps(relay_body(n)).encode()
-            head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")  # fmt: skip
+            head = (
+                f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
             started = time.perf_counter()
             writer.write(head.encode() + body)
             status_line = await reader.readline()
@@ -47,9 +50,15 @@ async def load(
 ) -> dict[str, float]:
     """Run the load generator in a process of its own; its JSON answer."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.loadgen", url, str(total), str(connections), str(first),
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        url,
+        str(total),
+        str(connections),
+        str(first),
         stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    )
     out, _ = await proc.communicate()
     return dict(json.loads(out))
 
@@ -61,16 +70,22 @@ async def main(url: str, total: int, concurrency: int, first: int) -> dict[str, 
     latencies: list[float] = []
     statuses: list[int] = []
     started = time.perf_counter()
-    await asyncio.gather(*(
-        _connection(host, port, parts.path, numbers[k::concurrency], latencies, statuses)
-        for k in range(concurrency)
-    ))  # fmt: skip
+    await asyncio.gather(
+        *(
+            _connection(host, port, parts.path, numbers[k::concurrency], latencies, statuses)
+            for k in range(concurrency)
+        )
+    )
     seconds = time.perf_counter() - started
     ok = sum(1 for s in statuses if 200 <= s < 300)
     return {
-        "requests": total, "ok": ok, "seconds": seconds, "rps": ok / seconds,
-        "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
-    }  # fmt: skip
+        "requests": total,
+        "ok": ok,
+        "seconds": seconds,
+        "rps": ok / seconds,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+    }
 
 
 if __name__ == "__main__":

@@ -45,14 +45,23 @@ async def relay_intake(tmp: Path) -> list[Row]:
     bridge_rps = median([r["rps"] for r in runs["bridge"]])
     p99 = median([r["p99_ms"] for r in runs["bridge"]])
     ok = all(r["ok"] == r["requests"] for r in runs["bridge"])
-    note = (f"{ROUNDS} rounds of {REQUESTS} POSTs over {CONNECTIONS} connections from a separate "
-            f"process, medians; every 2xx followed a committed write (synchronous=FULL); "
-            f"{stored} SMS stored; bare p99 {median([r['p99_ms'] for r in runs['bare']]):.1f} ms")  # fmt: skip
+    note = (
+        f"{ROUNDS} rounds of {REQUESTS} POSTs over {CONNECTIONS} connections from a separate "
+        f"process, medians; every 2xx followed a committed write (synchronous=FULL); "
+        f"{stored} SMS stored; bare p99 {median([r['p99_ms'] for r in runs['bare']]):.1f} ms"
+    )
     return [
-        Row("Relay intake (2xx/s)", f"{bare_rps:,.0f}/s bare endpoint", f"{bridge_rps:,.0f}/s",
-            bridge_rps / bare_rps, "≥ 0.60", ok and bridge_rps / bare_rps >= 0.6, note),
+        Row(
+            "Relay intake (2xx/s)",
+            f"{bare_rps:,.0f}/s bare endpoint",
+            f"{bridge_rps:,.0f}/s",
+            bridge_rps / bare_rps,
+            "≥ 0.60",
+            ok and bridge_rps / bare_rps >= 0.6,
+            note,
+        ),
         Row("Relay p99 latency", "50 ms target", f"{p99:.1f} ms", p99 / 50, "≤ 1.00", p99 <= 50),
-    ]  # fmt: skip
+    ]
 
 
 CHATS = 20
@@ -91,15 +100,30 @@ async def sms_to_chat_latency(tmp: Path) -> list[Row]:
         floor = await _floor(st, http)
     latencies = [v * 1000 for v in arrived.values()]
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-    note = (f"{PROBES} relayed SMS at 10/s over {CHATS} routed private chats, all {len(arrived)} "
-            f"arrived; the same run's floor (a 404 relay POST plus one sendMessage straight to the "
-            f"stand-in) is {floor:.1f} ms")  # fmt: skip
+    note = (
+        f"{PROBES} relayed SMS at 10/s over {CHATS} routed private chats, all {len(arrived)} "
+        f"arrived; the same run's floor (a 404 relay POST plus one sendMessage straight to the "
+        f"stand-in) is {floor:.1f} ms"
+    )
     return [
-        Row("SMS → chat latency p50", "30 ms target", f"{p50:.1f} ms", p50 / 30, "≤ 1.00",
-            p50 <= 30 and len(arrived) == PROBES, note),
-        Row("SMS → chat latency p99", "150 ms target", f"{p99:.1f} ms", p99 / 150, "≤ 1.00",
-            p99 <= 150),
-    ]  # fmt: skip
+        Row(
+            "SMS → chat latency p50",
+            "30 ms target",
+            f"{p50:.1f} ms",
+            p50 / 30,
+            "≤ 1.00",
+            p50 <= 30 and len(arrived) == PROBES,
+            note,
+        ),
+        Row(
+            "SMS → chat latency p99",
+            "150 ms target",
+            f"{p99:.1f} ms",
+            p99 / 150,
+            "≤ 1.00",
+            p99 <= 150,
+        ),
+    ]
 
 
 async def _floor(st: Stage, http: httpx.AsyncClient) -> float:
@@ -110,7 +134,9 @@ async def _floor(st: Stage, http: httpx.AsyncClient) -> float:
         st.tg.private_chat(20_000 + n)
         started = time.perf_counter()
         await http.post(st.relay_url.replace(RELAY_SECRET, "wrong"), json={})
-        await http.post(f"{st.tg_url}/bot{st.tg.token}/sendMessage",
-                        data={"chat_id": 20_000 + n, "text": "floor"})  # fmt: skip
+        await http.post(
+            f"{st.tg_url}/bot{st.tg.token}/sendMessage",
+            data={"chat_id": 20_000 + n, "text": "floor"},
+        )
         samples.append((time.perf_counter() - started) * 1000)
     return median(samples)

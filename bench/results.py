@@ -32,13 +32,18 @@ def table(rows: Sequence[Row], seconds: float) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r.figure} | {r.ceiling} | {r.measured} | {r.ratio:.2f} | {r.target} | "
-                     f"{'yes' if r.met else '**no**'} |")  # fmt: skip
+        lines.append(
+            f"| {r.figure} | {r.ceiling} | {r.measured} | {r.ratio:.2f} | {r.target} | "
+            f"{'yes' if r.met else '**no**'} |"
+        )
     notes = [f"- **{r.figure}**: {r.note}" for r in rows if r.note]
     if notes:
         lines += ["", "## Notes", "", *notes]
-    missed = [text for prefix, text in ANALYSIS.items() if any(
-        r.figure.startswith(prefix) and not r.met for r in rows)]  # fmt: skip
+    missed = [
+        text
+        for prefix, text in ANALYSIS.items()
+        if any(r.figure.startswith(prefix) and not r.met for r in rows)
+    ]
     if missed:
         lines += ["", "## Where a target is missed", "", *missed]
     return "\n".join(lines) + "\n"

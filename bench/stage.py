@@ -50,13 +50,25 @@ async def stage(
     async with serve(tg.app) as tg_url, serve(amoot.app) as amoot_url:
         urls = {"tg": tg_url, "amoot": amoot_url}
         text = config(
-            urls, tg.token, use=["amoot"], telegram={"language": "en"},
-            storage={"path": "bench.db"}, logging={"level": "ERROR"}, access={"admins": [ADMIN]},
-            account_options={"amoot": {"lines": [f"L{k}" for k in range(len(chats))],
-                                       "poll_interval": 0, "relay_secret": RELAY_SECRET}},
-            routes=[{"account": "amoot", "line": f"L{k}", "chat_id": chat}
-                    for k, chat in enumerate(chats)],
-        )  # fmt: skip
+            urls,
+            tg.token,
+            use=["amoot"],
+            telegram={"language": "en"},
+            storage={"path": "bench.db"},
+            logging={"level": "ERROR"},
+            access={"admins": [ADMIN]},
+            account_options={
+                "amoot": {
+                    "lines": [f"L{k}" for k in range(len(chats))],
+                    "poll_interval": 0,
+                    "relay_secret": RELAY_SECRET,
+                }
+            },
+            routes=[
+                {"account": "amoot", "line": f"L{k}", "chat_id": chat}
+                for k, chat in enumerate(chats)
+            ],
+        )
         path = tmp / "config.toml"
         path.write_text(text, encoding="utf-8")
         async with running(load_config(path), pacer=pacer) as bridge:
@@ -64,8 +76,12 @@ async def stage(
 
 
 def relay_body(n: int, line: str = "L0", text: str | None = None) -> dict[str, object]:
-    return {"MessageID": 10_000_000 + n, "Mobile": f"0912{n % 10_000_000:07d}",
-            "MessageText": text or f"bench sms {n}", "LineNumber": line}  # fmt: skip
+    return {
+        "MessageID": 10_000_000 + n,
+        "Mobile": f"0912{n % 10_000_000:07d}",
+        "MessageText": text or f"bench sms {n}",
+        "LineNumber": line,
+    }
 
 
 def percentile(values: Sequence[float], q: float) -> float:

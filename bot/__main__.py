@@ -75,8 +75,10 @@ async def _relay(config: Config, action: str, name: str) -> int:
             return 0
         secret = getattr(account, "relay_secret", None)
         if not config.server.public_url or secret is None:
-            print("relay register needs [server] public_url and the account's relay_secret",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                "relay register needs [server] public_url and the account's relay_secret",
+                file=sys.stderr,
+            )
             return 2
         base = config.server.public_url.rstrip("/").lower()
         for kind in RelayKind:

@@ -31,9 +31,11 @@ class CreditWatch:
         self.interval = interval
 
     def watched(self) -> list[str]:
-        return [a.name for a in self.config.accounts
-                if a.low_credit_alert > 0
-                and Capability.BALANCE in self.providers[a.name].capabilities]  # fmt: skip
+        return [
+            a.name
+            for a in self.config.accounts
+            if a.low_credit_alert > 0 and Capability.BALANCE in self.providers[a.name].capabilities
+        ]
 
     async def check(self, account: str) -> bool:
         """Look at the credit now; True when an alert was queued."""
@@ -51,13 +53,20 @@ class CreditWatch:
         currency = cfg.currency or balance.currency
         told = await self.tell_admins(
             lambda lang: render.t(
-                lang, "low_credit", account=render.esc(account),
+                lang,
+                "low_credit",
+                account=render.esc(account),
                 credit=render.money(lang, balance.credit, currency),
                 threshold=render.money(lang, cfg.low_credit_alert, currency),
             )
-        )  # fmt: skip
-        log.warning("%s: credit %s below %s, %d admin(s) told", account, balance.credit,
-                    cfg.low_credit_alert, told)  # fmt: skip
+        )
+        log.warning(
+            "%s: credit %s below %s, %d admin(s) told",
+            account,
+            balance.credit,
+            cfg.low_credit_alert,
+            told,
+        )
         return True
 
     async def step(self, _worker: object = None) -> float | None:

@@ -182,23 +182,40 @@ async def running(
         polling = Polling(config, providers, inbound, bridge, timing.reconcile_every)
         sends = SendService(config, providers, sends_repo, metrics, inbound, followed)
         tracker = DeliveryTracker(
-            providers, sends_repo, announce, workers.waker("delivery"),
-            first_check=timing.delivery_first, longest_wait=timing.delivery_longest,
-        )  # fmt: skip
+            providers,
+            sends_repo,
+            announce,
+            workers.waker("delivery"),
+            first_check=timing.delivery_first,
+            longest_wait=timing.delivery_longest,
+        )
         resolver = UnknownResolver(providers, sends_repo, announce, timing.unknown_lookups)
         messages = Messages(
             config, access, inbound, outbox_repo, sends, application.bot, wake_outbox
         )
-        outbox = Outbox(outbox_repo, application.bot, messages.render, digest=messages.render_digest,
-                        first_retry=timing.outbox_retry, interval=pacer.interval,
-                        on_dead=messages.notify_dead)  # fmt: skip
-        credit = CreditWatch(config, providers, AlertsRepo(db), messages.tell_admins,
-                             timing.credit_every)  # fmt: skip
+        outbox = Outbox(
+            outbox_repo,
+            application.bot,
+            messages.render,
+            digest=messages.render_digest,
+            first_retry=timing.outbox_retry,
+            interval=pacer.interval,
+            on_dead=messages.notify_dead,
+        )
+        credit = CreditWatch(
+            config, providers, AlertsRepo(db), messages.tell_admins, timing.credit_every
+        )
         svc = Services(
-            config=config, providers=providers, access=access, sends=sends, bridge=bridge,
-            replies=Replies(inbound, outbox_repo, outbox, polling), outbox=outbox_repo,
-            wake_outbox=wake_outbox, buttons=Buttons(await access.button_key()),
-        )  # fmt: skip
+            config=config,
+            providers=providers,
+            access=access,
+            sends=sends,
+            bridge=bridge,
+            replies=Replies(inbound, outbox_repo, outbox, polling),
+            outbox=outbox_repo,
+            wake_outbox=wake_outbox,
+            buttons=Buttons(await access.button_key()),
+        )
         application.bot_data["services"] = svc
         application.add_handler(TypeHandler(Update, check_button), group=-1)
         for feature in (start, balance, send, replies, admin, inbox, report, tools):
@@ -235,15 +252,33 @@ async def running(
             reconcile = functools.partial(_step, polling.reconcile_step, a.name)
             workers.start(f"poll:{a.name}", interval, poll)
             workers.start(f"reconcile:{a.name}", polling.reconcile_every, reconcile)
-        web = Web(config, db, bridge, sends_repo, outbox_repo, outbox, application, metrics,
-                  announce, workers)  # fmt: skip
+        web = Web(
+            config,
+            db,
+            bridge,
+            sends_repo,
+            outbox_repo,
+            outbox,
+            application,
+            metrics,
+            announce,
+            workers,
+        )
         server = config.server
         web_url = await stack.enter_async_context(
-            serving(web.app(), server.host, server.port, deadline=timing.request_deadline,
-                    max_connections=MAX_CONNECTIONS, lifespan="off", graceful=2.0)
-        )  # fmt: skip
-        log.info("smsbridge is running with %d account(s); HTTP on %s", len(config.accounts),
-                 web_url)  # fmt: skip
+            serving(
+                web.app(),
+                server.host,
+                server.port,
+                deadline=timing.request_deadline,
+                max_connections=MAX_CONNECTIONS,
+                lifespan="off",
+                graceful=2.0,
+            )
+        )
+        log.info(
+            "smsbridge is running with %d account(s); HTTP on %s", len(config.accounts), web_url
+        )
         yield Running(config, db, application, svc, outbox, workers, web_url, polling, credit)
 
 

@@ -215,9 +215,11 @@ def load_config(
         problems = _placeholders(raw)
         if problems:
             raise ConfigError(
-                "\n".join(f"{path}: {key}: still the example placeholder; set a real value"
-                          for key in problems)
-            )  # fmt: skip
+                "\n".join(
+                    f"{path}: {key}: still the example placeholder; set a real value"
+                    for key in problems
+                )
+            )
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -258,9 +260,18 @@ def _apply_env(raw: dict[str, Any], env: Any) -> None:
 
 
 _SECRET_KEYS = frozenset(
-    {"token", "api_key", "secret_key", "client_id", "client_secret", "username", "password",
-     "relay_secret", "system_name"}
-)  # fmt: skip
+    {
+        "token",
+        "api_key",
+        "secret_key",
+        "client_id",
+        "client_secret",
+        "username",
+        "password",
+        "relay_secret",
+        "system_name",
+    }
+)
 
 
 def _placeholders(raw: Any, prefix: str = "") -> list[str]:

@@ -56,8 +56,11 @@ class DeliveryTracker:
     def track(self, send_id: int) -> None:
         if send_id not in self._due:
             now = time.monotonic()
-            self._due[send_id] = (now + self.first_check, self.first_check,
-                                  now + self.give_up_after)  # fmt: skip
+            self._due[send_id] = (
+                now + self.first_check,
+                self.first_check,
+                now + self.give_up_after,
+            )
             self.wake()
 
     async def resume(self) -> int:

@@ -342,22 +342,38 @@ STRINGS: dict[str, dict[str, str]] = {
 
 CAPABILITY_NAMES = {
     "fa": {
-        "balance": "نمایش اعتبار", "send": "ارسال پیامک", "send_p2p": "ارسال متن جدا برای هر شماره",
-        "otp": "کد یکبارمصرف", "pattern": "ارسال با الگو", "schedule": "ارسال زمان‌بندی‌شده",
-        "cancel_scheduled": "لغو ارسال زمان‌بندی‌شده", "delivery": "گزارش تحویل",
-        "inbound_poll": "دریافت پیامک", "relay": "انتقال خودکار (relay)", "price": "برآورد هزینه",
-        "contact_groups": "ارسال به گروه مخاطبان", "drafts": "متن‌های ذخیره‌شده",
+        "balance": "نمایش اعتبار",
+        "send": "ارسال پیامک",
+        "send_p2p": "ارسال متن جدا برای هر شماره",
+        "otp": "کد یکبارمصرف",
+        "pattern": "ارسال با الگو",
+        "schedule": "ارسال زمان‌بندی‌شده",
+        "cancel_scheduled": "لغو ارسال زمان‌بندی‌شده",
+        "delivery": "گزارش تحویل",
+        "inbound_poll": "دریافت پیامک",
+        "relay": "انتقال خودکار (relay)",
+        "price": "برآورد هزینه",
+        "contact_groups": "ارسال به گروه مخاطبان",
+        "drafts": "متن‌های ذخیره‌شده",
         "find_sent": "یافتن ارسال در سوابق سرویس‌دهنده",
     },
     "en": {
-        "balance": "show credit", "send": "send SMS", "send_p2p": "a different text per number",
-        "otp": "one-time codes", "pattern": "template sends", "schedule": "scheduled sends",
-        "cancel_scheduled": "cancel scheduled sends", "delivery": "delivery reports",
-        "inbound_poll": "receive SMS", "relay": "relay push", "price": "price estimates",
-        "contact_groups": "send to contact groups", "drafts": "stored texts",
+        "balance": "show credit",
+        "send": "send SMS",
+        "send_p2p": "a different text per number",
+        "otp": "one-time codes",
+        "pattern": "template sends",
+        "schedule": "scheduled sends",
+        "cancel_scheduled": "cancel scheduled sends",
+        "delivery": "delivery reports",
+        "inbound_poll": "receive SMS",
+        "relay": "relay push",
+        "price": "price estimates",
+        "contact_groups": "send to contact groups",
+        "drafts": "stored texts",
         "find_sent": "looking a send up in the provider's records",
     },
-}  # fmt: skip
+}
 
 
 # Every command with the least role that may use it and its menu text (setMyCommands, /help).

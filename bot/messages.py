@@ -103,11 +103,14 @@ class Messages:
             return
         await self.tell_admins(
             lambda lang: render.t(
-                lang, "outbox.dead", chat=render.ltr(str(item.chat_id)),
-                reason=render.esc(reason[:200]), sms=render.inbound_sms(lang, row),
+                lang,
+                "outbox.dead",
+                chat=render.ltr(str(item.chat_id)),
+                reason=render.esc(reason[:200]),
+                sms=render.inbound_sms(lang, row),
             ),
             skip=item.chat_id,
-        )  # fmt: skip
+        )
 
     async def render_digest(self, items: Sequence[OutboxItem], limit: int = 4096) -> Digest | None:
         """As many of a chat's queued SMS (in order) as fit one message, each numbered so that

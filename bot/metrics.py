@@ -86,7 +86,12 @@ class Metrics:
         lines: list[str] = []
         for name, help_text, value in gauges:
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
-        for metric in (self.inbound, self.outbound, self.provider_seconds,
-                       self.provider_errors, self.telegram_429):  # fmt: skip
+        for metric in (
+            self.inbound,
+            self.outbound,
+            self.provider_seconds,
+            self.provider_errors,
+            self.telegram_429,
+        ):
             lines += list(metric.lines())
         return "\n".join(lines) + "\n"

@@ -180,8 +180,12 @@ class Outbox:
             try:
                 sent = await self._post(item, rendered)
             except BadRequest as exc:  # never accepted as it is: a form Telegram takes
-                log.warning("outbox row %s to chat %s refused (%s): posting it plainly",
-                            item.id, item.chat_id, exc.message)  # fmt: skip
+                log.warning(
+                    "outbox row %s to chat %s refused (%s): posting it plainly",
+                    item.id,
+                    item.chat_id,
+                    exc.message,
+                )
                 sent = await self._post_plainly(item, rendered, exc.message)
         except RetryAfter as exc:
             await self._later(item, retry_seconds(exc), "429")
@@ -230,9 +234,12 @@ class Outbox:
         if rendered.edit is not None:
             try:
                 await self.bot.edit_message_text(
-                    rendered.text, chat_id=item.chat_id, message_id=rendered.edit,
-                    parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-                )  # fmt: skip
+                    rendered.text,
+                    chat_id=item.chat_id,
+                    message_id=rendered.edit,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                )
             except BadRequest as exc:
                 if "not modified" not in exc.message.lower():
                     raise
@@ -241,9 +248,12 @@ class Outbox:
             raise BadRequest("message is too long")
         thread = None if main_thread else rendered.thread_id or item.thread_id
         message = await self.bot.send_message(
-            item.chat_id, rendered.text, parse_mode=ParseMode.HTML, message_thread_id=thread,
+            item.chat_id,
+            rendered.text,
+            parse_mode=ParseMode.HTML,
+            message_thread_id=thread,
             link_preview_options=NO_PREVIEW,
-        )  # fmt: skip
+        )
         return [message.message_id]
 
     async def _post_plainly(self, item: OutboxItem, rendered: Rendered, reason: str) -> list[int]:
@@ -279,7 +289,8 @@ class Outbox:
     async def _later(self, item: OutboxItem, seconds: float, error: str) -> None:
         if self.worker is not None and error != "429":
             self.worker.failed(error)
-        log.warning("outbox row %s to chat %s retried in %.1f s: %s", item.id, item.chat_id,
-                    seconds, error)  # fmt: skip
+        log.warning(
+            "outbox row %s to chat %s retried in %.1f s: %s", item.id, item.chat_id, seconds, error
+        )
         await self.repo.retry_later(item.id, time.time() + seconds, error)
         self._wake.set()

@@ -64,8 +64,10 @@ class Polling:
                 if len(messages) < len(page.messages):
                     log.info(
                         "%s: first poll skipped %d SMS older than %s",
-                        account, len(page.messages) - len(messages), BACKFILL,
-                    )  # fmt: skip
+                        account,
+                        len(page.messages) - len(messages),
+                        BACKFILL,
+                    )
             if messages or (page.cursor is not None and page.cursor != stored):
                 cursor = (CURSOR, page.cursor) if page.cursor is not None else None
                 try:
@@ -113,8 +115,12 @@ class Polling:
                     if len(found) == len(wanted):
                         break
             except ProviderError as exc:
-                log.info("%s: the receiving lines of %d SMS stay unknown: %s",
-                         account, len(wanted) - len(found), exc)  # fmt: skip
+                log.info(
+                    "%s: the receiving lines of %d SMS stay unknown: %s",
+                    account,
+                    len(wanted) - len(found),
+                    exc,
+                )
         await self.inbound.fill_lines(account, list(found.items()))
 
     async def reply_line(self, row: InboundRow) -> tuple[str | None, bool]:
@@ -124,8 +130,9 @@ class Polling:
         if row.line:
             return row.line, True
         received = datetime.fromisoformat(row.received_at)
-        await self.learn_lines(row.account, [InboundSms(row.provider_id, row.sender, row.text,
-                                                        received)])  # fmt: skip
+        await self.learn_lines(
+            row.account, [InboundSms(row.provider_id, row.sender, row.text, received)]
+        )
         fresh = await self.inbound.get(row.id)
         if fresh is not None and fresh.line:
             return fresh.line, True

@@ -133,15 +133,24 @@ def provider_error(lang: str, exc: ProviderError) -> str:
 
 def balance_block(lang: str, account: str, provider: str, balance: Balance) -> str:
     lines = [
-        t(lang, "balance.line", account=esc(account), provider=provider,
-          credit=money(lang, balance.credit, balance.currency))
-    ]  # fmt: skip
+        t(
+            lang,
+            "balance.line",
+            account=esc(account),
+            provider=provider,
+            credit=money(lang, balance.credit, balance.currency),
+        )
+    ]
     fa, en = balance.tariffs.get("base_fa"), balance.tariffs.get("base_en")
     if fa is not None and en is not None:
         lines.append(
-            t(lang, "balance.tariffs", fa=money(lang, fa, balance.currency),
-              en=money(lang, en, balance.currency))
-        )  # fmt: skip
+            t(
+                lang,
+                "balance.tariffs",
+                fa=money(lang, fa, balance.currency),
+                en=money(lang, en, balance.currency),
+            )
+        )
     if balance.lines:
         lines.append(t(lang, "balance.lines", lines=", ".join(ltr(esc(x)) for x in balance.lines)))
     if balance.expires is not None:
@@ -166,18 +175,24 @@ def topic_name(sender: str) -> str:
 def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]]) -> str:
     """One line per recipient the provider will not reach, with the reason in words."""
     return "\n".join(
-        t(lang, "preview.refused",
-          recipient=phone(lang, r),
-          reason=t(lang, f"refused.{reason}", account=esc(account)))
+        t(
+            lang,
+            "preview.refused",
+            recipient=phone(lang, r),
+            reason=t(lang, f"refused.{reason}", account=esc(account)),
+        )
         for r, reason in refused
-    )  # fmt: skip
+    )
 
 
 def text_info(lang: str, info: TextInfo) -> str:
     return t(
-        lang, "preview.parts", encoding=info.encoding.value, length=number(lang, info.length),
+        lang,
+        "preview.parts",
+        encoding=info.encoding.value,
+        length=number(lang, info.length),
         parts=number(lang, info.parts),
-    )  # fmt: skip
+    )
 
 
 def number_list(lang: str, numbers: Sequence[str], limit: int = 20) -> str:
@@ -200,8 +215,14 @@ def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
     if reply_to:
         lines.append(t(lang, "preview.reply_to", sender=phone(lang, reply_to)))
     lines.append(t(lang, "preview.from", account=esc(row.account), line=ltr(esc(row.line or "—"))))
-    lines.append(t(lang, "preview.recipients", count=number(lang, len(numbers)),
-                   numbers=number_list(lang, numbers)))  # fmt: skip
+    lines.append(
+        t(
+            lang,
+            "preview.recipients",
+            count=number(lang, len(numbers)),
+            numbers=number_list(lang, numbers),
+        )
+    )
     if row.audience is not None and row.audience != len(numbers):
         lines.append(t(lang, "preview.audience", count=number(lang, row.audience)))
     if row.invalid:
@@ -240,23 +261,40 @@ def result_text(lang: str, row: SendRow) -> str:
     unknown = [r for r in row.recipients if not r.message_id and r.state == "unknown"]
     refused = [r for r in row.recipients if not r.message_id and r.state != "unknown"]
     if unknown:
-        lines.append(t(lang, "result.unknown", count=number(lang, len(unknown)),
-                       id=digits(lang, str(row.id))))  # fmt: skip
+        lines.append(
+            t(
+                lang,
+                "result.unknown",
+                count=number(lang, len(unknown)),
+                id=digits(lang, str(row.id)),
+            )
+        )
     if len(row.recipients) > LIST_LIMIT:
         lines.append(t(lang, "result.summary", counts=delivery_counts(lang, row.recipients)))
         accepted = []
     for r in accepted:
-        lines.append(t(
-            lang, "result.ok", mark=DELIVERY_MARKS.get(r.state, "❔"), number=phone(lang, r.number),
-            state=t(lang, f"delivery.{r.state}") if r.state in DELIVERY_MARKS else esc(r.state),
-            message_id=ltr(esc(r.message_id or "")),
-        ))  # fmt: skip
+        lines.append(
+            t(
+                lang,
+                "result.ok",
+                mark=DELIVERY_MARKS.get(r.state, "❔"),
+                number=phone(lang, r.number),
+                state=t(lang, f"delivery.{r.state}") if r.state in DELIVERY_MARKS else esc(r.state),
+                message_id=ltr(esc(r.message_id or "")),
+            )
+        )
     for r in unknown[:LIST_LIMIT]:
         reason = "result.absent" if r.raw_status == "absent" else "result.maybe"
         lines.append(t(lang, reason, number=phone(lang, r.number)))
     for r in refused[:LIST_LIMIT]:
-        lines.append(t(lang, "result.failed", number=phone(lang, r.number),
-                       error=esc(r.error or row.error or "")))  # fmt: skip
+        lines.append(
+            t(
+                lang,
+                "result.failed",
+                number=phone(lang, r.number),
+                error=esc(r.error or row.error or ""),
+            )
+        )
     for rest in (unknown, refused):
         if len(rest) > LIST_LIMIT:
             lines.append(f"… (+{number(lang, len(rest) - LIST_LIMIT)})")
@@ -281,9 +319,15 @@ def inbound_sms(lang: str, row: InboundRow) -> str:
     """A forwarded SMS: sender, line, account, Jalali and Gregorian time, the text verbatim."""
     jalali, gregorian = when(lang, datetime.fromisoformat(row.received_at))
     return t(
-        lang, "inbound", sender=phone(lang, row.sender), line=ltr(esc(row.line or "—")),
-        account=esc(row.account), jalali=jalali, gregorian=gregorian, text=esc(row.text),
-    )  # fmt: skip
+        lang,
+        "inbound",
+        sender=phone(lang, row.sender),
+        line=ltr(esc(row.line or "—")),
+        account=esc(row.account),
+        jalali=jalali,
+        gregorian=gregorian,
+        text=esc(row.text),
+    )
 
 
 def digest_title(lang: str, count: int) -> str:
@@ -293,7 +337,12 @@ def digest_title(lang: str, count: int) -> str:
 def digest_item(lang: str, position: int, row: InboundRow) -> str:
     """One SMS inside a digest, numbered so that a reply can pick it."""
     return t(
-        lang, "digest.item", number=f"#{digits(lang, str(position))}",
-        sender=phone(lang, row.sender), line=ltr(esc(row.line or "—")), account=esc(row.account),
-        time=when(lang, datetime.fromisoformat(row.received_at))[0], text=esc(row.text),
-    )  # fmt: skip
+        lang,
+        "digest.item",
+        number=f"#{digits(lang, str(position))}",
+        sender=phone(lang, row.sender),
+        line=ltr(esc(row.line or "—")),
+        account=esc(row.account),
+        time=when(lang, datetime.fromisoformat(row.received_at))[0],
+        text=esc(row.text),
+    )

@@ -39,8 +39,9 @@ _STATE = {Outcome.ACCEPTED: "queued", Outcome.FAILED: "failed", Outcome.UNKNOWN:
 
 def recipient_row(item: RecipientResult) -> Recipient:
     """How a recipient's outcome is stored: accepted ones start ``queued`` for delivery."""
-    return Recipient(item.number, item.message_id, _STATE[item.outcome],
-                     error=None if item.ok else item.error)  # fmt: skip
+    return Recipient(
+        item.number, item.message_id, _STATE[item.outcome], error=None if item.ok else item.error
+    )
 
 
 def outcome(recipient: Recipient) -> Outcome:
@@ -67,10 +68,12 @@ def send_state(outcomes: Iterable[Outcome]) -> SendState:
 def sms_of(row: SendRow) -> OutgoingSms:
     """The send as it went (or goes) to the provider, recipients in their stored order."""
     return OutgoingSms(
-        row.line, tuple(r.number for r in row.recipients), row.text,
+        row.line,
+        tuple(r.number for r in row.recipients),
+        row.text,
         send_at=datetime.fromisoformat(row.send_at) if row.send_at else None,
         reference=row.reference,
-    )  # fmt: skip
+    )
 
 
 class UserError(Exception):
@@ -257,9 +260,10 @@ class SendService:
         account = self.config.account(name) if name else self.config.accounts[0]
         if account is None:
             raise UserError(
-                "send.unknown_account", account=name,
+                "send.unknown_account",
+                account=name,
                 accounts=", ".join(a.name for a in self.config.accounts),
-            )  # fmt: skip
+            )
         chosen = line or account.line
         if chosen is None and isinstance(account, SmsirAccount):
             return account.name, ""  # White SMS sends from the product's own line
@@ -314,12 +318,20 @@ class SendService:
             except ProviderError as exc:  # an estimate is a nicety; the send decides
                 log.info("no price estimate for %s: %s", account, exc)
         send_id = await self.repo.create_draft(
-            user_id=user_id, chat_id=chat_id, account=account, line=line, text=text,
-            recipients=audience.accepted, invalid=invalid, price_estimate=estimate,
-            reply_to_message_id=reply_to_message_id, inbound_id=inbound_id,
-            audience=audience.count, refused=audience.refused,
+            user_id=user_id,
+            chat_id=chat_id,
+            account=account,
+            line=line,
+            text=text,
+            recipients=audience.accepted,
+            invalid=invalid,
+            price_estimate=estimate,
+            reply_to_message_id=reply_to_message_id,
+            inbound_id=inbound_id,
+            audience=audience.count,
+            refused=audience.refused,
             send_at=send_at.astimezone(UTC).isoformat() if send_at else None,
-        )  # fmt: skip
+        )
         row = await self.repo.get(send_id)
         assert row is not None
         return row
@@ -369,14 +381,20 @@ class SendService:
         cfg = self.config.account(account)
         line = cfg.line if cfg is not None else None
         send_id = await self.repo.create_draft(
-            user_id=user_id, chat_id=chat_id, account=account, line=line or "", text=label,
-            recipients=valid, invalid=[],
-        )  # fmt: skip
+            user_id=user_id,
+            chat_id=chat_id,
+            account=account,
+            line=line or "",
+            text=label,
+            recipients=valid,
+            invalid=[],
+        )
         claim = await self.claim(send_id, user_id, 1)
         if claim.status is ClaimStatus.QUOTA:
             await self.repo.cancel(send_id, user_id)
-            raise UserError("confirm.quota", quota=self.config.access.daily_quota,
-                            used=claim.used_today)  # fmt: skip
+            raise UserError(
+                "confirm.quota", quota=self.config.access.daily_quota, used=claim.used_today
+            )
         draft = await self.repo.get(send_id)
         assert draft is not None
         try:
@@ -405,9 +423,13 @@ class SendService:
         """Store what the provider call did to each recipient and the send's state from it; then
         its follow-up (delivery, credit, look-ups) is set going."""
         await self.repo.record_result(
-            send_id, state=send_state(r.outcome for r in results), campaign_id=campaign_id,
-            price=price, error=error, results=[recipient_row(r) for r in results],
-        )  # fmt: skip
+            send_id,
+            state=send_state(r.outcome for r in results),
+            campaign_id=campaign_id,
+            price=price,
+            error=error,
+            results=[recipient_row(r) for r in results],
+        )
         if self.metrics is not None:
             for r in results:
                 self.metrics.outbound.inc(account=account, result=r.outcome.value)
@@ -425,6 +447,7 @@ class SendService:
         except ProviderError as exc:
             failed = results_for(sms.recipients, exc)
             return await self._record(row.id, row.account, failed, error=exc.code), exc
-        final = await self._record(row.id, row.account, result.items,
-                                   campaign_id=result.campaign_id, price=result.price)  # fmt: skip
+        final = await self._record(
+            row.id, row.account, result.items, campaign_id=result.campaign_id, price=result.price
+        )
         return final, None

@@ -105,8 +105,9 @@ class UnknownResolver:
         settled = {n: u for n, u in updates.items() if u.state != "unknown"}
         after = [updates.get(r.number, r) for r in row.recipients]
         state = send_state(outcome(r) for r in after)
-        await self.repo.settle(row.id, state, updates.values(), campaign if settled else None,
-                               announce=bool(settled))  # fmt: skip
+        await self.repo.settle(
+            row.id, state, updates.values(), campaign if settled else None, announce=bool(settled)
+        )
         if not settled:
             return False
         log.info("send %s: the provider settled %d unknown recipient(s)", row.id, len(settled))

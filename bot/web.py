@@ -197,17 +197,23 @@ class Web:
         if not self.outbox.alive:
             checks["outbox"] = "stopped"
         healthy = all(v == "ok" for v in checks.values())
-        body = {"status": "ok" if healthy else "degraded", "checks": checks,
-                "last_success": self.workers.last_success()}  # fmt: skip
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "checks": checks,
+            "last_success": self.workers.last_success(),
+        }
         return JSONResponse(body, 200 if healthy else 503)
 
     async def prometheus(self, request: Request) -> Response:
         depth, oldest = await self.outbox_repo.depth()
         gauges = [
             ("smsbridge_outbox_depth", "Telegram messages waiting in the outbox.", float(depth)),
-            ("smsbridge_outbox_oldest_age_seconds", "Age of the oldest waiting message.",
-             0.0 if oldest is None else max(0.0, time.time() - oldest)),
-        ]  # fmt: skip
+            (
+                "smsbridge_outbox_oldest_age_seconds",
+                "Age of the oldest waiting message.",
+                0.0 if oldest is None else max(0.0, time.time() - oldest),
+            ),
+        ]
         return PlainTextResponse(
             self.metrics.render(gauges), media_type="text/plain; version=0.0.4"
         )

@@ -111,8 +111,13 @@ class Workers:
                 wait = await step(worker)
             except Exception as exc:  # anything at all: log it, back off, go on
                 worker.failed(exc)
-                log.warning("%s failed (%d in a row): %s", worker.name, worker.failures,
-                            worker.last_error, exc_info=worker.failures == 1)  # fmt: skip
+                log.warning(
+                    "%s failed (%d in a row): %s",
+                    worker.name,
+                    worker.failures,
+                    worker.last_error,
+                    exc_info=worker.failures == 1,
+                )
                 wait = worker.backoff()
             else:
                 if wait is None:

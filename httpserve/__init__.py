@@ -96,10 +96,15 @@ async def serving_all(
         for app in apps:
             sock = _socket(host, port)
             config = uvicorn.Config(
-                app, http=protocol, log_config=None, log_level="warning", access_log=False,
-                lifespan=lifespan, timeout_graceful_shutdown=max(1, round(graceful)),
+                app,
+                http=protocol,
+                log_config=None,
+                log_level="warning",
+                access_log=False,
+                lifespan=lifespan,
+                timeout_graceful_shutdown=max(1, round(graceful)),
                 limit_concurrency=max_connections,
-            )  # fmt: skip
+            )
             server = _Server(config)
             servers.append((server, asyncio.create_task(server.serve(sockets=[sock])), sock))
         for server, task, _sock in servers:

@@ -104,10 +104,13 @@ def find_error(body: Any) -> tuple[str, str] | None:
     obj = lower_keys(body)
     if isinstance(obj, dict):
         code = next(
-            (str(obj[k]) for k in ("errorcode", "code", "error_description", "error")
-             if isinstance(obj.get(k), str | int) and _ECODE.search(str(obj[k]))),
+            (
+                str(obj[k])
+                for k in ("errorcode", "code", "error_description", "error")
+                if isinstance(obj.get(k), str | int) and _ECODE.search(str(obj[k]))
+            ),
             None,
-        )  # fmt: skip
+        )
         description = str(obj.get("description") or obj.get("message") or "")
         if code is not None:
             found = _ECODE.search(code)
@@ -239,17 +242,22 @@ class PayamSmsClient(ProviderBase):
                 {"json": self._login_fields} if self.login_json else {"data": self._login_fields}
             )
             response = await self._http.request(
-                "POST", "auth/oauth/token", headers={"Authorization": self._basic},
-                ok_statuses=(400, 401, 403), **login,
-            )  # fmt: skip
+                "POST",
+                "auth/oauth/token",
+                headers={"Authorization": self._basic},
+                ok_statuses=(400, 401, 403),
+                **login,
+            )
             if response.status_code >= 400:
                 found = find_error(_maybe_json(response))
                 if found is not None and found[0] in ECODES:
                     raise error_for(self.account, found[0], found[1])
                 raise AuthFailed(
-                    self.account, f"http_{response.status_code}",
-                    "PayamSMS refused the client id or secret", "شناسه یا رمز کلاینت پذیرفته نشد",
-                )  # fmt: skip
+                    self.account,
+                    f"http_{response.status_code}",
+                    "PayamSMS refused the client id or secret",
+                    "شناسه یا رمز کلاینت پذیرفته نشد",
+                )
             obj = lower_keys(json_body(self.account, response.content))
             if not isinstance(obj, dict) or not obj.get("access_token"):
                 raise ProviderProtocolError(self.account, "bad_shape", "the login has no token")
@@ -283,20 +291,26 @@ class PayamSmsClient(ProviderBase):
         for attempt in (1, 2):
             token = await self._get_token(stale)
             response = await self._http.request(
-                verb, path, params=params, json=body,
-                headers={"Authorization": f"Bearer {token}"}, ok_statuses=(400, 401, 403, 404),
-            )  # fmt: skip
+                verb,
+                path,
+                params=params,
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                ok_statuses=(400, 401, 403, 404),
+            )
             status = response.status_code
             if status == 401 and attempt == 1:
                 stale = token
                 continue
             if status in (401, 403):
                 raise AuthFailed(
-                    self.account, f"http_{status}",
-                    "PayamSMS refused the token" if status == 401
+                    self.account,
+                    f"http_{status}",
+                    "PayamSMS refused the token"
+                    if status == 401
                     else "this PayamSMS user may not do that",
                     "توکن پذیرفته نشد" if status == 401 else "اجازه این کار را ندارید",
-                )  # fmt: skip
+                )
             if status >= 400:
                 found = find_error(_maybe_json(response))
                 if found is None:
@@ -350,16 +364,22 @@ class PayamSmsClient(ProviderBase):
         """PayamSMS has no OTP service: a generated code goes out as a plain SMS."""
         if not self.lines:
             raise ProviderRejected(
-                self.account, "no_line", "the account has no line to send from",
+                self.account,
+                "no_line",
+                "the account has no line to send from",
                 "این حساب خطی برای ارسال ندارد",
-            )  # fmt: skip
+            )
         code = code or "".join(secrets.choice("0123456789") for _ in range(max(4, length)))
         text = self.otp_text.format(code=code)
         result = await self.send(OutgoingSms(self.lines[0], (number,), text, reference=reference))
         item = result.items[0]
         if item.outcome is Outcome.UNKNOWN:
-            raise OutcomeUnknown(self.account, item.error or "unknown",
-                                 "the code may have been sent", "ممکن است کد رفته باشد")  # fmt: skip
+            raise OutcomeUnknown(
+                self.account,
+                item.error or "unknown",
+                "the code may have been sent",
+                "ممکن است کد رفته باشد",
+            )
         if not item.ok:
             raise error_for(self.account, item.error or "")
         return OtpResult(number, code, item.message_id)
@@ -457,11 +477,14 @@ class PayamSmsClient(ProviderBase):
         ids = [f"{sms.reference}-{i}" for i in range(len(sms.recipients))]
         statuses = await self._statuses(ids, by_customer=True)
         known = {s.customer_id: s.server_id for s in statuses if s.customer_id and s.server_id}
-        return SendResult(tuple(
-            RecipientResult.accepted(n, known[c]) if c in known
-            else RecipientResult.unknown(n, "absent")
-            for n, c in zip(sms.recipients, ids, strict=True)
-        ))  # fmt: skip
+        return SendResult(
+            tuple(
+                RecipientResult.accepted(n, known[c])
+                if c in known
+                else RecipientResult.unknown(n, "absent")
+                for n, c in zip(sms.recipients, ids, strict=True)
+            )
+        )
 
     async def deliveries(
         self, message_ids: Sequence[str], campaign_id: str | None = None
@@ -481,8 +504,12 @@ class PayamSmsClient(ProviderBase):
         found: list[ScheduledSms] = []
         page = 0
         while True:
-            params = {"from": format_tehran(start), "to": format_tehran(end),
-                      "page": page, "size": 100}  # fmt: skip
+            params = {
+                "from": format_tehran(start),
+                "to": format_tehran(end),
+                "page": page,
+                "size": 100,
+            }
             value = await self._call("GET", "panel/webservice/scheduledList", params=params)
             data = model(self.account, _ScheduledPage, lower_keys(value))
             for s in data.items:

@@ -236,26 +236,33 @@ class SmsirClient(ProviderBase):
         for attempt in (1, 2):
             token = await self._get_token(stale)
             response = await self._http.request(
-                verb, path, params=params, json=body,
-                headers={HEADER: token}, ok_statuses=(400, 401, 403, 404, 409, 422),
-            )  # fmt: skip
+                verb,
+                path,
+                params=params,
+                json=body,
+                headers={HEADER: token},
+                ok_statuses=(400, 401, 403, 404, 409, 422),
+            )
             if response.status_code in (401, 403):
                 if attempt == 1:
                     stale = token
                     continue
                 raise AuthFailed(
-                    self.account, f"http_{response.status_code}", "sms.ir refused the token",
+                    self.account,
+                    f"http_{response.status_code}",
+                    "sms.ir refused the token",
                     "sms.ir توکن را نپذیرفت",
-                )  # fmt: skip
+                )
             try:  # IsSuccessful decides, whatever the HTTP status
                 obj = self._envelope(response.content)
             except ProviderProtocolError:
                 if response.status_code < 400:
                     raise
                 raise ProviderProtocolError(
-                    self.account, f"http_{response.status_code}",
+                    self.account,
+                    f"http_{response.status_code}",
                     f"unexpected HTTP {response.status_code} from sms.ir",
-                ) from None  # fmt: skip
+                ) from None
             if obj.get("issuccessful") is True:
                 return obj
             refused = self._rejected(obj, _looks_like_token_trouble(str(obj.get("message") or "")))
@@ -333,9 +340,10 @@ class SmsirClient(ProviderBase):
         count: int | None = len(accepted_phones) if self.send_by_mobile_numbers else 0
         if group_ids or relation_ids:
             obj = await self._call(
-                "POST", "Message/GroupContactsDistinctCount",
+                "POST",
+                "Message/GroupContactsDistinctCount",
                 body={"ContactsGroupIds": group_ids, "ContactRelationIds": relation_ids},
-            )  # fmt: skip
+            )
             count = int(obj.get("count") or 0) + (count or 0)
         accepted = tuple(r for r in recipients if r not in dict(refused))
         return Audience(accepted, tuple(refused), count)
@@ -396,10 +404,11 @@ class SmsirClient(ProviderBase):
                     )
         if not results or all(r.error == "not_contact" for r in results.values()):
             raise InvalidRecipient(
-                self.account, "not_contact",
+                self.account,
+                "not_contact",
                 "none of the numbers is a contact of this sms.ir account",
                 "هیچ‌یک از شماره‌ها در دفترچه تلفن این حساب sms.ir نیست",
-            )  # fmt: skip
+            )
         return SendResult(
             items=tuple(results[r] for r in sms.recipients),
             campaign_id=",".join(b for b in batches if b) or None,
@@ -432,11 +441,13 @@ class SmsirClient(ProviderBase):
                 if number:
                     ids.setdefault(number, item.id)
         results = [
-            RecipientResult.accepted(n, ids[n]) if n in ids
-            else RecipientResult.refused(n, "not_in_batch") if len(matches) == calls
+            RecipientResult.accepted(n, ids[n])
+            if n in ids
+            else RecipientResult.refused(n, "not_in_batch")
+            if len(matches) == calls
             else RecipientResult.unknown(n, "absent")
             for n in phones
-        ]  # fmt: skip
+        ]
         results += [RecipientResult.accepted(g, matches[-1].id) for g in groups]
         by_recipient = {r.number: r for r in results}
         return SendResult(
@@ -452,8 +463,9 @@ class SmsirClient(ProviderBase):
             obj = await self._call(
                 "GET", "Message/GetLastSentMessagesFromLastId", params={"lastId": last_id}
             )
-            page = [model(self.account, _SentMessage, m)
-                    for m in lower_keys(obj.get("messages") or [])]  # fmt: skip
+            page = [
+                model(self.account, _SentMessage, m) for m in lower_keys(obj.get("messages") or [])
+            ]
             recent = [m for m in page if (parse_local(m.sent) or earliest) >= earliest]
             found += recent
             ids = [int(m.id) for m in page if m.id.isdigit()]
@@ -469,11 +481,13 @@ class SmsirClient(ProviderBase):
         last_id = 0
         while True:
             obj = await self._call(
-                "GET", "Message/GetSentMessagesMobileNumbers",
+                "GET",
+                "Message/GetSentMessagesMobileNumbers",
                 params={"lastId": last_id, "batchKey": batch_key},
-            )  # fmt: skip
-            page = [model(self.account, _SentNumber, m)
-                    for m in lower_keys(obj.get("messages") or [])]  # fmt: skip
+            )
+            page = [
+                model(self.account, _SentNumber, m) for m in lower_keys(obj.get("messages") or [])
+            ]
             fresh = [m for m in page if m.id not in seen]
             seen.update((m.id, m) for m in fresh)
             if len(page) < PAGE or not fresh:
@@ -517,7 +531,8 @@ def _by_number(phones: Sequence[str], answer: _SendAnswer) -> dict[str, Recipien
         if isinstance(i, dict) and i.get("id") is not None
     }
     return {
-        n: RecipientResult.accepted(n, ids[n]) if n in ids
+        n: RecipientResult.accepted(n, ids[n])
+        if n in ids
         else RecipientResult.refused(n, "not_in_batch")
         for n in phones
-    }  # fmt: skip
+    }

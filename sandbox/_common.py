@@ -136,8 +136,16 @@ class FaultySim:
     ) -> None:
         """The next ``count`` calls of ``method`` (any method: None) fail as ``kind``, once
         ``after`` of them have gone through untouched."""
-        known = {"http_500", "http_503", "garbage", "hang", "token_expired", "accept_then_hang",
-                 "accept_then_500", "accept_then_garbage"} | self.SPECIFIC_FAULTS  # fmt: skip
+        known = {
+            "http_500",
+            "http_503",
+            "garbage",
+            "hang",
+            "token_expired",
+            "accept_then_hang",
+            "accept_then_500",
+            "accept_then_garbage",
+        } | self.SPECIFIC_FAULTS
         if kind not in known:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(sorted(known))}")
         self._pending.append(_Fault(kind, count, method, after))

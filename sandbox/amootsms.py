@@ -294,9 +294,14 @@ class AmootSim(FaultySim):
                 f"Content-Type: {ctype}\r\n\r\n".encode() + raw
             )
             return Params(
-                [(str(part.get_param("name", header="content-disposition") or ""),
-                  part.get_content()) for part in message.iter_parts()]
-            )  # fmt: skip
+                [
+                    (
+                        str(part.get_param("name", header="content-disposition") or ""),
+                        part.get_content(),
+                    )
+                    for part in message.iter_parts()
+                ]
+            )
         text = raw.decode("utf-8", errors="replace").strip()
         if text.startswith("{"):
             try:
@@ -349,9 +354,12 @@ class AmootSim(FaultySim):
 
         def convert(value: Any) -> Any:
             if isinstance(value, dict):
-                return {(self.payload_key if k == "Data" else k):
-                        (self._status(v) if k == "Status" and isinstance(v, str) else convert(v))
-                        for k, v in value.items()}  # fmt: skip
+                return {
+                    (self.payload_key if k == "Data" else k): (
+                        self._status(v) if k == "Status" and isinstance(v, str) else convert(v)
+                    )
+                    for k, v in value.items()
+                }
             if isinstance(value, list):
                 return [convert(v) for v in value]
             return value
@@ -383,19 +391,32 @@ class AmootSim(FaultySim):
             title = "User_NotExists"  # the documented answer of AccountStatus to a bad token
         shapes: dict[str, Any] = {
             "AccountStatus": {
-                "Status": title, "AccountName": None, "RemaindCredit": 0,
-                "BaseSMS_PersianPrice": 0, "BaseSMS_EnglishPrice": 0, "ServiceSMS_PersianPrice": 0,
-                "ServiceSMS_EnglishPrice": 0, "AdsSMS_PersianPrice": 0, "AdsSMS_EnglishPrice": 0,
-                "Avanak_SecondPrice": 0, "ListLineNumbers": [],
+                "Status": title,
+                "AccountName": None,
+                "RemaindCredit": 0,
+                "BaseSMS_PersianPrice": 0,
+                "BaseSMS_EnglishPrice": 0,
+                "ServiceSMS_PersianPrice": 0,
+                "ServiceSMS_EnglishPrice": 0,
+                "AdsSMS_PersianPrice": 0,
+                "AdsSMS_EnglishPrice": 0,
+                "Avanak_SecondPrice": 0,
+                "ListLineNumbers": [],
             },
-            "SendSimple": {"MessageText": None, "SMSPagesCount": 1, "CampaignID": 0, "Price": 0,
-                           "Status": title, "Data": []},
+            "SendSimple": {
+                "MessageText": None,
+                "SMSPagesCount": 1,
+                "CampaignID": 0,
+                "Price": 0,
+                "Status": title,
+                "Data": [],
+            },
             "SendPeerToPeer": {"Data": None, "Status": title},
             "RelayRecieveMessageCreate": {"Status": title, "RelayRecieveMessageID": 0},
             "RelayMessageDeliveryCreate": {"Status": title, "RelayMessageDeliveryID": 0},
             "RecieveNewMessages": {"Status": title, "Message": "خطا", "Data": []},
             "GetMessage": {"Status": title, "Data": None},
-        }  # fmt: skip
+        }
         if method in ("RelayRecieveMessageSetActive", "RelayMessageDeliverySetActive"):
             return JSONResponse(title)
         if method == "CalculateMessagePrice":  # a failure is negative, never a price (A18)
@@ -430,14 +451,19 @@ class AmootSim(FaultySim):
     def _account_status(self, params: Params) -> Response:
         return self._json(
             {
-                "Status": "Success", "AccountName": "sandbox", "RemaindCredit": self.credit,
-                "BaseSMS_PersianPrice": self.prices["fa"], "BaseSMS_EnglishPrice": self.prices["en"],
-                "ServiceSMS_PersianPrice": 2050, "ServiceSMS_EnglishPrice": 6670,
-                "AdsSMS_PersianPrice": 3870, "AdsSMS_EnglishPrice": 11560,
+                "Status": "Success",
+                "AccountName": "sandbox",
+                "RemaindCredit": self.credit,
+                "BaseSMS_PersianPrice": self.prices["fa"],
+                "BaseSMS_EnglishPrice": self.prices["en"],
+                "ServiceSMS_PersianPrice": 2050,
+                "ServiceSMS_EnglishPrice": 6670,
+                "AdsSMS_PersianPrice": 3870,
+                "AdsSMS_EnglishPrice": 11560,
                 "Avanak_SecondPrice": 23,
                 "ListLineNumbers": [ln.capitalize() if ln == "public" else ln for ln in self.lines],
             }
-        )  # fmt: skip
+        )
 
     def _line(self, params: Params, required: bool = True) -> str:
         line = params.text("LineNumber").strip()
@@ -462,11 +488,22 @@ class AmootSim(FaultySim):
         parts = sms_parts(text)
         return parts, parts * self.prices["en" if text.isascii() else "fa"]
 
-    def _record(self, mobile: str, line: str, text: str, send_at: datetime, method: str,
-                campaign: int) -> Sent:  # fmt: skip
+    def _record(
+        self, mobile: str, line: str, text: str, send_at: datetime, method: str, campaign: int
+    ) -> Sent:
         parts, price = self._price_of(text)
-        sent = Sent(next(self._ids), campaign, mobile, line, text, send_at, self.clock(), parts,
-                    price, method)  # fmt: skip
+        sent = Sent(
+            next(self._ids),
+            campaign,
+            mobile,
+            line,
+            text,
+            send_at,
+            self.clock(),
+            parts,
+            price,
+            method,
+        )
         self.outgoing.append(sent)
         self.credit -= price
         return sent
@@ -498,16 +535,27 @@ class AmootSim(FaultySim):
         items, total, parts = [], 0, sms_parts(text)
         for raw_number, mobile in zip(raw, mobiles, strict=True):
             if mobile is None or mobile in self.blacklist:
-                items.append({"Mobile": _as_number(mobile or raw_number), "MessageID": 0,
-                              "Status": "Mobile_Invalid"})  # fmt: skip
+                items.append(
+                    {
+                        "Mobile": _as_number(mobile or raw_number),
+                        "MessageID": 0,
+                        "Status": "Mobile_Invalid",
+                    }
+                )
                 continue
             sent = self._record(mobile, line, text, send_at, "SendSimple", campaign)
             total += sent.price
             items.append({"Mobile": int(mobile), "MessageID": sent.message_id, "Status": "Success"})
         return self._json(
-            {"MessageText": text, "SMSPagesCount": parts, "CampaignID": campaign, "Price": total,
-             "Status": "Success", "Data": items}
-        )  # fmt: skip
+            {
+                "MessageText": text,
+                "SMSPagesCount": parts,
+                "CampaignID": campaign,
+                "Price": total,
+                "Status": "Success",
+                "Data": items,
+            }
+        )
 
     def _send_p2p(self, params: Params) -> Response:
         line = self._line(params)
@@ -540,14 +588,28 @@ class AmootSim(FaultySim):
                 sent = self._record(mobile, line, text, send_at, "SendPeerToPeer", campaign)
                 numbers.append({"ID": sent.message_id, "Number": "@@0" + mobile})
                 created += 1
-            campaigns.append({"Numbers": numbers, "Status": "Success", "MessageText": text,
-                              "ID": campaign, "SMSPagesCount": sms_parts(text)})  # fmt: skip
-        body = bytes(self._json(
-            {"Data": {"CampaignsCreated": len(campaigns),
-                      "TotalCampaignNumbersCreated": created,
-                      "FailedCount": failed, "Campaigns": campaigns},
-             "Status": "Success"},
-        ).body).decode()  # fmt: skip
+            campaigns.append(
+                {
+                    "Numbers": numbers,
+                    "Status": "Success",
+                    "MessageText": text,
+                    "ID": campaign,
+                    "SMSPagesCount": sms_parts(text),
+                }
+            )
+        body = bytes(
+            self._json(
+                {
+                    "Data": {
+                        "CampaignsCreated": len(campaigns),
+                        "TotalCampaignNumbersCreated": created,
+                        "FailedCount": failed,
+                        "Campaigns": campaigns,
+                    },
+                    "Status": "Success",
+                },
+            ).body
+        ).decode()
         # The documented example carries the number with its leading zero as a bare JSON number.
         replacement = r"\1" if self.leading_zero_quirk else r"\2"
         body = re.sub(r'"@@(0(9\d{9}))"', replacement, body)
@@ -570,12 +632,18 @@ class AmootSim(FaultySim):
             code = str(int(time.time_ns() % 10**length)).zfill(length)
         text = f"کد تایید شما: {code}"
         self._charge_check(text, 1)
-        sent = self._record(mobile, "OTP", text, self.clock.wall(), "SendQuickOTP",
-                            next(self._campaigns))  # fmt: skip
-        item = {"Status": "Success", "MessageID": sent.message_id, "Mobile": params.text("Mobile"),
-                "Code": code}  # fmt: skip
-        return self._json({"Status": "Success",
-                           "Data": [item] if self.otp_shape == "array" else item})  # fmt: skip
+        sent = self._record(
+            mobile, "OTP", text, self.clock.wall(), "SendQuickOTP", next(self._campaigns)
+        )
+        item = {
+            "Status": "Success",
+            "MessageID": sent.message_id,
+            "Mobile": params.text("Mobile"),
+            "Code": code,
+        }
+        return self._json(
+            {"Status": "Success", "Data": [item] if self.otp_shape == "array" else item}
+        )
 
     def _render_pattern(self, params: Params) -> tuple[str, str, list[str]]:
         raw = params.text("Mobile")
@@ -604,28 +672,50 @@ class AmootSim(FaultySim):
             mobile, "pattern", text, self.clock.wall(), "SendWithPattern", next(self._campaigns)
         )
         return self._json(
-            {"Status": "Success", "MessageID": str(sent.message_id), "Mobile": "0" + mobile,
-             "PatternCodeID": int(params.text("PatternCodeID")), "PatternValues": values}
-        )  # fmt: skip
+            {
+                "Status": "Success",
+                "MessageID": str(sent.message_id),
+                "Mobile": "0" + mobile,
+                "PatternCodeID": int(params.text("PatternCodeID")),
+                "PatternValues": values,
+            }
+        )
 
     def _send_pattern_own(self, params: Params) -> Response:
         line = self._line(params)
         mobile, text, values = self._render_pattern(params)
         self._charge_check(text, 1)
-        sent = self._record(mobile, line, text, self.clock.wall(), "SendWithPatternOWN",
-                            next(self._campaigns))  # fmt: skip
+        sent = self._record(
+            mobile, line, text, self.clock.wall(), "SendWithPatternOWN", next(self._campaigns)
+        )
         return self._json(
-            {"Status": "Success", "MessageID": str(sent.message_id), "Mobile": "0" + mobile,
-             "LineNumber": line, "PatternCodeID": int(params.text("PatternCodeID")),
-             "PatternValues": values}
-        )  # fmt: skip
+            {
+                "Status": "Success",
+                "MessageID": str(sent.message_id),
+                "Mobile": "0" + mobile,
+                "LineNumber": line,
+                "PatternCodeID": int(params.text("PatternCodeID")),
+                "PatternValues": values,
+            }
+        )
 
     def _pattern_list(self, params: Params) -> Response:
         return self._json(
-            {"Status": "Success", "Data": [
-                {"ID": p.id, "Status": p.status, "IsOTP": p.is_otp, "MessageText": p.text,
-                 "Patterns": p.variables, "NumberPatterns": []} for p in self.patterns]}
-        )  # fmt: skip
+            {
+                "Status": "Success",
+                "Data": [
+                    {
+                        "ID": p.id,
+                        "Status": p.status,
+                        "IsOTP": p.is_otp,
+                        "MessageText": p.text,
+                        "Patterns": p.variables,
+                        "NumberPatterns": [],
+                    }
+                    for p in self.patterns
+                ],
+            }
+        )
 
     def _price(self, params: Params) -> Response:
         text = params.text("SMSMessageText")
@@ -641,9 +731,13 @@ class AmootSim(FaultySim):
 
     def _delivery_item(self, sent: Sent, number: bool = False) -> dict[str, Any]:
         item: dict[str, Any] = {
-            "MessageID": sent.message_id, "DeliveryType": self.delivery_type(sent), "Cost": 0,
-            "RegDateTime": iso(sent.send_at), "SendDateTime": iso(sent.send_at), "Status": "Success",
-        }  # fmt: skip
+            "MessageID": sent.message_id,
+            "DeliveryType": self.delivery_type(sent),
+            "Cost": 0,
+            "RegDateTime": iso(sent.send_at),
+            "SendDateTime": iso(sent.send_at),
+            "Status": "Success",
+        }
         return {"Number": sent.mobile, **item} if number else item
 
     def _deliveries(self, params: Params) -> Response:
@@ -688,16 +782,20 @@ class AmootSim(FaultySim):
                 {"Status": "Success", "Message": "هیچ پیام جدیدی یافت نشد", "Data": []}
             )
         return self._json(
-            {"Status": "Success", "Message": "پیامک‌های جدید با موفقیت دریافت شدند",
-             "Data": [self._inbound_item(m, with_line=False) for m in handed]}
-        )  # fmt: skip
+            {
+                "Status": "Success",
+                "Message": "پیامک‌های جدید با موفقیت دریافت شدند",
+                "Data": [self._inbound_item(m, with_line=False) for m in handed],
+            }
+        )
 
     def _inbound_item(self, message: Inbound, with_line: bool = True) -> dict[str, Any]:
         item: dict[str, Any] = {
             "MessageID": str(message.message_id) if not with_line else message.message_id,
-            "Mobile": "0" + message.mobile, "MessageText": message.text,
+            "Mobile": "0" + message.mobile,
+            "MessageText": message.text,
             "ReceiveDateTime": message.received.isoformat(timespec="seconds"),
-        }  # fmt: skip
+        }
         if with_line:
             item["LineNumber"] = message.line
         return item
@@ -736,10 +834,20 @@ class AmootSim(FaultySim):
 
     def _relay_list(self, kind: str) -> Response:
         return self._json(
-            {"Status": "Success", "Data": [
-                {"ID": h.id, "EncryptedID": "", "Active": h.active,
-                 "RegDateTime": iso(h.registered), "URLAddress": h.url} for h in self.hooks[kind]]}
-        )  # fmt: skip
+            {
+                "Status": "Success",
+                "Data": [
+                    {
+                        "ID": h.id,
+                        "EncryptedID": "",
+                        "Active": h.active,
+                        "RegDateTime": iso(h.registered),
+                        "URLAddress": h.url,
+                    }
+                    for h in self.hooks[kind]
+                ],
+            }
+        )
 
     def _relay_active(self, params: Params, kind: str) -> Response:
         field_name = "RelayRecieveMessageID" if kind == "inbound" else "RelayMessageDeliveryID"

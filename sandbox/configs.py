@@ -21,21 +21,32 @@ def accounts(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     login = DEFAULT_LOGIN
     every = {
         "amoot": {
-            "name": "amoot", "provider": "amootsms", "base_url": urls.get("amoot", ""),
-            "token": DEFAULT_TOKEN, "lines": ["public", "10001234"],
+            "name": "amoot",
+            "provider": "amootsms",
+            "base_url": urls.get("amoot", ""),
+            "token": DEFAULT_TOKEN,
+            "lines": ["public", "10001234"],
             "delivery_codes": AMOOT_DELIVERY_CODES,
         },
         "smsir": {
-            "name": "smsir", "provider": "smsir", "base_url": urls.get("smsir", "") + "/users/v1",
-            "api_key": DEFAULT_API_KEY, "secret_key": DEFAULT_SECRET_KEY,
+            "name": "smsir",
+            "provider": "smsir",
+            "base_url": urls.get("smsir", "") + "/users/v1",
+            "api_key": DEFAULT_API_KEY,
+            "secret_key": DEFAULT_SECRET_KEY,
         },
         "payam": {
-            "name": "payam", "provider": "payamsms", "base_url": urls.get("payam", ""),
-            "client_id": login["client_id"], "client_secret": login["client_secret"],
-            "system_name": login["system_name"], "username": login["username"],
-            "password": login["password"], "lines": [PAYAM_LINE],
+            "name": "payam",
+            "provider": "payamsms",
+            "base_url": urls.get("payam", ""),
+            "client_id": login["client_id"],
+            "client_secret": login["client_secret"],
+            "system_name": login["system_name"],
+            "username": login["username"],
+            "password": login["password"],
+            "lines": [PAYAM_LINE],
         },
-    }  # fmt: skip
+    }
     return {name: account for name, account in every.items() if name in urls}
 
 

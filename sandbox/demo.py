@@ -158,18 +158,27 @@ async def run(start_bridge: BridgeStarter, lang: str = "en") -> None:
             path = Path(tmp) / "config.toml"
             urls = {"tg": tg_url, "amoot": amoot_url, "smsir": smsir_url, "payam": payam_url}
             text = config(
-                urls, tg.token, telegram={"language": lang}, storage={"path": "demo.db"},
+                urls,
+                tg.token,
+                telegram={"language": lang},
+                storage={"path": "demo.db"},
                 access={"admins": [ADMIN]},
                 account_options={"amoot": {"poll_interval": 1}, "payam": {"poll_interval": 1}},
-                routes=[{"account": "amoot", "chat_id": ADMIN}, {"account": "payam", "chat_id": ADMIN}],
-            )  # fmt: skip
+                routes=[
+                    {"account": "amoot", "chat_id": ADMIN},
+                    {"account": "payam", "chat_id": ADMIN},
+                ],
+            )
             path.write_text(text, encoding="utf-8")
             async with start_bridge(path):
                 terminal = Terminal(tg, sims)
                 print(__doc__.split("\n\n", 1)[1].strip() if __doc__ else "", flush=True)
-                print("Try: /balance · /send 09121234567 hello · !press 1 · !sms 09125550000 hi "
-                      "· !reply thanks · /send payam: 09121234567 salam · /send smsir: group:1 hi "
-                      "· !sms payam:09125550000 hello\n", flush=True)  # fmt: skip
+                print(
+                    "Try: /balance · /send 09121234567 hello · !press 1 · !sms 09125550000 hi "
+                    "· !reply thanks · /send payam: 09121234567 salam · /send smsir: group:1 hi "
+                    "· !sms payam:09125550000 hello\n",
+                    flush=True,
+                )
                 interactive = sys.stdin.isatty()
                 if interactive:
                     print("you ▸ ", end="", flush=True)

@@ -56,13 +56,19 @@ DEFAULT_LOGIN = {
 MAX_ITEMS = 250
 MO_PAGE = 90
 DESCRIPTIONS = {
-    "E2": "همه پارامترها الزامی هستند", "E4": "دسترسی غیرمجاز به سامانه", "E6": "اعتبار کافی نیست",
-    "E7": "پیام دریافتی خوانده نشده جدیدی وجود ندارد", "E8": "شناسه پیام نامعتبر است",
-    "E43": "شماره گیرنده نامعتبر است", "E107": "تعداد گیرندگان بیش از ۲۵۰ است",
-    "E132": "متن حاوی کلمات حساس است", "E211": "متن بیش از حد مجاز است",
-    "E223": "شماره اختصاصی نامعتبر است", "E305": "شناسه پیام وجود ندارد",
+    "E2": "همه پارامترها الزامی هستند",
+    "E4": "دسترسی غیرمجاز به سامانه",
+    "E6": "اعتبار کافی نیست",
+    "E7": "پیام دریافتی خوانده نشده جدیدی وجود ندارد",
+    "E8": "شناسه پیام نامعتبر است",
+    "E43": "شماره گیرنده نامعتبر است",
+    "E107": "تعداد گیرندگان بیش از ۲۵۰ است",
+    "E132": "متن حاوی کلمات حساس است",
+    "E211": "متن بیش از حد مجاز است",
+    "E223": "شماره اختصاصی نامعتبر است",
+    "E305": "شناسه پیام وجود ندارد",
     "E766": "متن پیام خالی است",
-}  # fmt: skip
+}
 _RECIPIENT = re.compile(r"98(9\d{9})")
 
 
@@ -203,18 +209,27 @@ class PayamSim(FaultySim):
         if fields.get("scope") != "webservice" or fields.get("grant_type") != "password":
             return JSONResponse({"error": "invalid_request"}, 400)
         if (fields.get("systemName"), fields.get("username"), fields.get("password")) != (
-            self.login["system_name"], self.login["username"], self.login["password"],
-        ):  # fmt: skip
+            self.login["system_name"],
+            self.login["username"],
+            self.login["password"],
+        ):
             return JSONResponse({"error": "invalid_grant", "error_description": "E5"}, 400)
         self.logins += 1
         now = self.clock()
         if self.token is None or self.token[1] <= now:
             self.token = (secrets.token_urlsafe(24), now + self.token_lifetime)
         token, expires = self.token
-        return JSONResponse({
-            "access_token": token, "expires_in": int(expires - now), "scope": "webservice",
-            "userDetails": {"username": self.login["username"], "systemName": self.login["system_name"]},
-        })  # fmt: skip
+        return JSONResponse(
+            {
+                "access_token": token,
+                "expires_in": int(expires - now),
+                "scope": "webservice",
+                "userDetails": {
+                    "username": self.login["username"],
+                    "systemName": self.login["system_name"],
+                },
+            }
+        )
 
     # ------------------------------------------------------------------ API plumbing
 
@@ -308,10 +323,17 @@ class PayamSim(FaultySim):
         now_wall = self.clock.wall()
         due = send_at if send_at is not None and send_at > now_wall else now_wall
         message = Message(
-            str(next(self._server_ids)), customer_id, str(sender), match.group(1), text, due,
-            self.clock() + (due - now_wall).total_seconds(), parts, parts * self.part_price,
+            str(next(self._server_ids)),
+            customer_id,
+            str(sender),
+            match.group(1),
+            text,
+            due,
+            self.clock() + (due - now_wall).total_seconds(),
+            parts,
+            parts * self.part_price,
             self.clock(),
-        )  # fmt: skip
+        )
         self.credit -= message.price
         self.messages.append(message)
         return answer | {"serverId": message.server_id}
@@ -324,15 +346,22 @@ class PayamSim(FaultySim):
         return value
 
     def _send(self, _request: Request, body: Any) -> Any:
-        return [self._accept(i.get("sender") if isinstance(i, dict) else None, i,
-                             i.get("body") if isinstance(i, dict) else None)
-                for i in self._items(body)]  # fmt: skip
+        return [
+            self._accept(
+                i.get("sender") if isinstance(i, dict) else None,
+                i,
+                i.get("body") if isinstance(i, dict) else None,
+            )
+            for i in self._items(body)
+        ]
 
     def _send_with_src(self, _request: Request, body: Any) -> Any:
         body = body if isinstance(body, dict) else {}
         items = self._items(body.get("smsItems"))
-        return [self._accept(body.get("sender"), i, i.get("body") if isinstance(i, dict) else None)
-                for i in items]  # fmt: skip
+        return [
+            self._accept(body.get("sender"), i, i.get("body") if isinstance(i, dict) else None)
+            for i in items
+        ]
 
     def _send_with_src_body(self, _request: Request, body: Any) -> Any:
         body = body if isinstance(body, dict) else {}
@@ -351,22 +380,27 @@ class PayamSim(FaultySim):
         wanted = set(ids)
         visible = self.clock() - self.status_delay
         found = [
-            m for m in self.messages
+            m
+            for m in self.messages
             if (m.customer_id if by_customer == "true" else m.server_id) in wanted
             and m.accepted_clock <= visible
-        ]  # fmt: skip
+        ]
         if not found:
             raise Refused("E305")
         result = []
         for m in found:
             status = self.status_of(m)
-            result.append({
-                "customerId": m.customer_id, "serverId": m.server_id, "totalParts": m.parts,
-                "totalDeliveredParts": m.parts if status == "Send Successfully" else 0,
-                "totalUnDeliveredParts": m.parts if status == "Failed" else 0,
-                "totalUnKnownParts": m.parts if status.startswith("Pending") else 0,
-                "status": status,
-            })  # fmt: skip
+            result.append(
+                {
+                    "customerId": m.customer_id,
+                    "serverId": m.server_id,
+                    "totalParts": m.parts,
+                    "totalDeliveredParts": m.parts if status == "Send Successfully" else 0,
+                    "totalUnDeliveredParts": m.parts if status == "Failed" else 0,
+                    "totalUnKnownParts": m.parts if status.startswith("Pending") else 0,
+                    "status": status,
+                }
+            )
         return result
 
     def _mo(self, request: Request, _body: Any) -> Any:
@@ -385,8 +419,16 @@ class PayamSim(FaultySim):
             if not raw_id.isdigit():
                 raise Refused("E2")
             page = [m for m in mine if m.id > int(raw_id)][:MO_PAGE]
-        return [{"body": m.body, "id": m.id, "from": m.sender,
-                 "date": m.date.strftime("%Y-%m-%d %H:%M:%S"), "to": m.line} for m in page]  # fmt: skip
+        return [
+            {
+                "body": m.body,
+                "id": m.id,
+                "from": m.sender,
+                "date": m.date.strftime("%Y-%m-%d %H:%M:%S"),
+                "to": m.line,
+            }
+            for m in page
+        ]
 
     def _waiting(self) -> list[Message]:
         now = self.clock.wall()
@@ -398,21 +440,31 @@ class PayamSim(FaultySim):
             raise Refused("E2")
         start, end = self._send_date(q.get("from")), self._send_date(q.get("to"))
         found = [
-            m for m in self._waiting()
+            m
+            for m in self._waiting()
             if (not q.get("serverId") or m.server_id == q["serverId"])
             and (not q.get("customerId") or m.customer_id == q["customerId"])
-            and (start is None or m.send_at >= start) and (end is None or m.send_at <= end)
-        ]  # fmt: skip
+            and (start is None or m.send_at >= start)
+            and (end is None or m.send_at <= end)
+        ]
         page, size = int(q.get("page") or 0), max(1, int(q.get("size") or 10))
         return {
-            "totalItem": len(found), "totalPages": -(-len(found) // size), "currentPage": page,
+            "totalItem": len(found),
+            "totalPages": -(-len(found) // size),
+            "currentPage": page,
             "scheduledMessages": [
-                {"serverId": m.server_id, "customerId": m.customer_id,
-                 "sendDate": m.send_at.strftime("%Y-%m-%d %H:%M:%S"), "recipient": "98" + m.mobile,
-                 "message": m.body, "totalPrice": m.price, "parts": m.parts}
+                {
+                    "serverId": m.server_id,
+                    "customerId": m.customer_id,
+                    "sendDate": m.send_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "recipient": "98" + m.mobile,
+                    "message": m.body,
+                    "totalPrice": m.price,
+                    "parts": m.parts,
+                }
                 for m in found[page * size : (page + 1) * size]
             ],
-        }  # fmt: skip
+        }
 
     def _cancel_scheduled(self, _request: Request, body: Any) -> Any:
         server_id = str(body.get("serverId") or "") if isinstance(body, dict) else ""
@@ -423,5 +475,8 @@ class PayamSim(FaultySim):
         if message is not None and cancelled:
             message.cancelled = True
             self.credit += message.price
-        return {"serverId": server_id, "recipient": "98" + message.mobile if message else "",
-                "status": cancelled}  # fmt: skip
+        return {
+            "serverId": server_id,
+            "recipient": "98" + message.mobile if message else "",
+            "status": cancelled,
+        }

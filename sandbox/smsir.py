@@ -41,8 +41,11 @@ DEFAULT_API_KEY = "sandbox-smsir-key"
 DEFAULT_SECRET_KEY = "sandbox-smsir-secret"
 PAGE = 50
 QUEUED, AT_OPERATOR, DELIVERED, FAILED = (
-    "در صف ارسال", "رسیده به مخابرات", "رسیده به گوشی", "نرسیده به گوشی",
-)  # fmt: skip
+    "در صف ارسال",
+    "رسیده به مخابرات",
+    "رسیده به گوشی",
+    "نرسیده به گوشی",
+)
 
 
 class Refused(Exception):
@@ -158,9 +161,12 @@ class SmsirSim(FaultySim):
         """A phonebook contact; returns its ContactRelationId."""
         number = require_mobile(mobile)
         contact = Contact(
-            next(self._relation_ids), group_id, number, name,
+            next(self._relation_ids),
+            group_id,
+            number,
+            name,
             self.clock() + (self.contact_wait if wait is None else wait),
-        )  # fmt: skip
+        )
         self.contacts.append(contact)
         return contact.relation_id
 
@@ -218,8 +224,12 @@ class SmsirSim(FaultySim):
     def _envelope(self, payload: dict[str, Any], refused: Refused | None = None) -> Response:
         if refused is None:
             return JSONResponse({**payload, "IsSuccessful": True, "Message": "", "ErrorCode": 0})
-        body = {**payload, "IsSuccessful": False, "Message": refused.message,
-                "ErrorCode": refused.code}  # fmt: skip
+        body = {
+            **payload,
+            "IsSuccessful": False,
+            "Message": refused.message,
+            "ErrorCode": refused.code,
+        }
         return JSONResponse(body, status_code=refused.status)
 
     def _check_token(self, request: Request) -> None:
@@ -244,13 +254,22 @@ class SmsirSim(FaultySim):
     def _user_info(self, _p: dict[str, Any]) -> dict[str, Any]:
         expires = self.clock.wall() + timedelta(days=90)
         return {
-            "FirstName": "سارا", "LastName": "محمدی", "BusinessName": "فروشگاه نمونه",
-            "PersianExpirationDateTime": "1406/03/01 12:00", "IsExpired": False, "IsTrial": False,
-            "SentCount": len(self.sent()), "ExpirationDateTime": expires.isoformat(timespec="seconds"),
-            "MembershipKeyword": "عضویت", "CancelMembershipKeyword": "لغو", "Credit": self.credit,
-            "HasUploadedNationalCard": True, "MobileNumber": "09120000000", "ReagentCode": "",
+            "FirstName": "سارا",
+            "LastName": "محمدی",
+            "BusinessName": "فروشگاه نمونه",
+            "PersianExpirationDateTime": "1406/03/01 12:00",
+            "IsExpired": False,
+            "IsTrial": False,
+            "SentCount": len(self.sent()),
+            "ExpirationDateTime": expires.isoformat(timespec="seconds"),
+            "MembershipKeyword": "عضویت",
+            "CancelMembershipKeyword": "لغو",
+            "Credit": self.credit,
+            "HasUploadedNationalCard": True,
+            "MobileNumber": "09120000000",
+            "ReagentCode": "",
             "ExpirationLeftDays": 90,
-        }  # fmt: skip
+        }
 
     def _int_list(self, p: dict[str, Any], name: str) -> list[int]:
         value = p.get(name)
@@ -334,18 +353,30 @@ class SmsirSim(FaultySim):
         if batch is None:
             raise Refused(3, "کلید دسته ارسال نامعتبر است")
         page = self._page_before(batch.numbers, p.get("lastid"), lambda n: n.id)
-        return {"Messages": [
-            {"Id": n.id, "BatchKey": batch.batch_key, "MobileNumber": int(n.mobile),
-             "SendDateTime": batch.sent_at.isoformat(timespec="seconds"),
-             "PersianSendDateTime": "", "DeliveryStatus": self.status_of(n),
-             "SmsMessageBody": batch.text}
-            for n in page
-        ]}  # fmt: skip
+        return {
+            "Messages": [
+                {
+                    "Id": n.id,
+                    "BatchKey": batch.batch_key,
+                    "MobileNumber": int(n.mobile),
+                    "SendDateTime": batch.sent_at.isoformat(timespec="seconds"),
+                    "PersianSendDateTime": "",
+                    "DeliveryStatus": self.status_of(n),
+                    "SmsMessageBody": batch.text,
+                }
+                for n in page
+            ]
+        }
 
     def _message_item(self, b: Batch) -> dict[str, Any]:
-        return {"Id": b.message_id, "BatchKey": b.batch_key,
-                "SendDateTime": b.sent_at.isoformat(timespec="seconds"), "PersianSendDateTime": "",
-                "DistinctRecipientsCount": len(b.numbers), "Message": b.text}  # fmt: skip
+        return {
+            "Id": b.message_id,
+            "BatchKey": b.batch_key,
+            "SendDateTime": b.sent_at.isoformat(timespec="seconds"),
+            "PersianSendDateTime": "",
+            "DistinctRecipientsCount": len(b.numbers),
+            "Message": b.text,
+        }
 
     def _last_sent(self, p: dict[str, Any]) -> dict[str, Any]:
         page = self._page_before(self.batches, p.get("lastid"), lambda b: b.message_id)
@@ -364,26 +395,42 @@ class SmsirSim(FaultySim):
         wanted = mobile10(p.get("mobile", "")) if p.get("mobile") else None
         group = int(p["groupid"]) if str(p.get("groupid", "")).isdigit() else None
         found = [
-            c for c in self.contacts
+            c
+            for c in self.contacts
             if (wanted is None or c.mobile == wanted) and (group is None or c.group_id == group)
-        ]  # fmt: skip
+        ]
         page_id = int(p.get("pageid") or 0)
-        return {"Contacts": [
-            {"ContactRelationId": c.relation_id, "GroupName": self.groups[c.group_id].name,
-             "Prefix": "", "FirstName": c.first_name, "LastName": "", "Mobile": "0" + c.mobile,
-             "EmojiId": 1}
-            for c in found[page_id * PAGE : (page_id + 1) * PAGE]
-        ]}  # fmt: skip
+        return {
+            "Contacts": [
+                {
+                    "ContactRelationId": c.relation_id,
+                    "GroupName": self.groups[c.group_id].name,
+                    "Prefix": "",
+                    "FirstName": c.first_name,
+                    "LastName": "",
+                    "Mobile": "0" + c.mobile,
+                    "EmojiId": 1,
+                }
+                for c in found[page_id * PAGE : (page_id + 1) * PAGE]
+            ]
+        }
 
     def _contact_groups(self, _p: dict[str, Any]) -> dict[str, Any]:
         now = self.clock()
-        return {"ContactGroups": [
-            {"GroupId": g.id, "Name": g.name, "Color": "#2196f3",
-             "ContactsCount": sum(1 for c in self.contacts if c.group_id == g.id),
-             "InvalidContactsCount": sum(1 for c in self.contacts
-                                         if c.group_id == g.id and c.valid_at > now)}
-            for g in self.groups.values()
-        ]}  # fmt: skip
+        return {
+            "ContactGroups": [
+                {
+                    "GroupId": g.id,
+                    "Name": g.name,
+                    "Color": "#2196f3",
+                    "ContactsCount": sum(1 for c in self.contacts if c.group_id == g.id),
+                    "InvalidContactsCount": sum(
+                        1 for c in self.contacts if c.group_id == g.id and c.valid_at > now
+                    ),
+                }
+                for g in self.groups.values()
+            ]
+        }
 
     def _add_contacts(self, p: dict[str, Any]) -> dict[str, Any]:
         group = p.get("GroupId")
@@ -399,8 +446,13 @@ class SmsirSim(FaultySim):
         return {"AddedList": added, "ErroneousList": wrong or None}
 
     def _drafts(self, _p: dict[str, Any]) -> dict[str, Any]:
-        return {"DraftMessageDetails": [
-            {"Message": text, "CreationDateTime": "2026-01-01T10:00:00",
-             "PersianCreationDateTime": "1404/10/11 10:00"}
-            for text in self.drafts
-        ]}  # fmt: skip
+        return {
+            "DraftMessageDetails": [
+                {
+                    "Message": text,
+                    "CreationDateTime": "2026-01-01T10:00:00",
+                    "PersianCreationDateTime": "1404/10/11 10:00",
+                }
+                for text in self.drafts
+            ]
+        }

@@ -31,12 +31,43 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-_JSON_FIELDS = {"reply_markup", "reply_parameters", "entities", "allowed_updates",
-                "link_preview_options", "commands", "scope"}  # fmt: skip
-_INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "message_thread_id",
-               "reply_to_message_id", "user_id"}  # fmt: skip
-_ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-                 "tg-spoiler", "span", "blockquote", "tg-emoji"}  # fmt: skip
+_JSON_FIELDS = {
+    "reply_markup",
+    "reply_parameters",
+    "entities",
+    "allowed_updates",
+    "link_preview_options",
+    "commands",
+    "scope",
+}
+_INT_FIELDS = {
+    "chat_id",
+    "message_id",
+    "offset",
+    "limit",
+    "timeout",
+    "message_thread_id",
+    "reply_to_message_id",
+    "user_id",
+}
+_ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "tg-spoiler",
+    "span",
+    "blockquote",
+    "tg-emoji",
+}
 
 
 class ApiError(Exception):
@@ -110,8 +141,12 @@ class TelegramSim:
     ) -> None:
         self.token = token
         self.max_poll = 0.5
-        self.bot_user = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "SMS Bridge",
-                         "username": "smsbridge_sandbox_bot"}  # fmt: skip
+        self.bot_user = {
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "SMS Bridge",
+            "username": "smsbridge_sandbox_bot",
+        }
         self.private_limit, self.group_limit = private_limit, group_limit
         self.clock = clock
         self._global = Window(*global_limit)
@@ -145,8 +180,12 @@ class TelegramSim:
     def user(
         self, user_id: int, first_name: str = "User", username: str | None = None
     ) -> dict[str, Any]:
-        self.users[user_id] = {"id": user_id, "is_bot": False, "first_name": first_name,
-                               **({"username": username} if username else {})}  # fmt: skip
+        self.users[user_id] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            **({"username": username} if username else {}),
+        }
         return self.users[user_id]
 
     def private_chat(self, user_id: int) -> dict[str, Any]:
@@ -169,8 +208,14 @@ class TelegramSim:
         self, chat_id: int, sender: dict[str, Any], text: str, **extra: Any
     ) -> dict[str, Any]:
         counter = self._message_ids.setdefault(chat_id, itertools.count(1))
-        message = {"message_id": next(counter), "date": int(time.time()), "chat": self.chats[chat_id],
-                   "from": sender, "text": text, **extra}  # fmt: skip
+        message = {
+            "message_id": next(counter),
+            "date": int(time.time()),
+            "chat": self.chats[chat_id],
+            "from": sender,
+            "text": text,
+            **extra,
+        }
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
@@ -210,9 +255,15 @@ class TelegramSim:
         """The user sends a sticker: a message with no text."""
         message = self._new_message(chat_id, self.users.get(user_id) or self.user(user_id), "")
         del message["text"]
-        message["sticker"] = {"file_id": "sticker-1", "file_unique_id": "s1", "type": "regular",
-                              "width": 512, "height": 512, "is_animated": False,
-                              "is_video": False}  # fmt: skip
+        message["sticker"] = {
+            "file_id": "sticker-1",
+            "file_unique_id": "s1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
         await self._push_update({"message": message})
         return message
 
@@ -235,17 +286,26 @@ class TelegramSim:
         tampered client can send data no button of the message carries."""
         message = self.messages[(chat_id, message_id)]
         query_id = str(next(self._callback_ids))
-        await self._push_update({"callback_query": {
-            "id": query_id, "from": self.users.get(user_id) or self.user(user_id),
-            "message": message, "chat_instance": str(chat_id), "data": data}})  # fmt: skip
+        await self._push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self.users.get(user_id) or self.user(user_id),
+                    "message": message,
+                    "chat_instance": str(chat_id),
+                    "data": data,
+                }
+            }
+        )
         return query_id
 
     def bot_messages(self, chat_id: int | None = None) -> list[dict[str, Any]]:
         """Messages the bot sent, oldest first, in their current (possibly edited) state."""
         return [
-            m for m in self.messages.values()
+            m
+            for m in self.messages.values()
             if m["from"].get("is_bot") and (chat_id is None or m["chat"]["id"] == chat_id)
-        ]  # fmt: skip
+        ]
 
     async def wait_for(
         self, predicate: Callable[[Event], bool], timeout: float = 10.0, after: int = 0
@@ -268,8 +328,9 @@ class TelegramSim:
     ) -> dict[str, Any]:
         event = await self.wait_for(
             lambda e: e.message["chat"]["id"] == chat_id and contains in e.message.get("text", ""),
-            timeout, after,
-        )  # fmt: skip
+            timeout,
+            after,
+        )
         return event.message
 
     # ------------------------------------------------------------------ bot side
@@ -317,8 +378,11 @@ class TelegramSim:
         if failing is not None:
             self.fail_next.remove(failing)
             status = failing if isinstance(failing, int) else failing[0]
-            description = failing[2] if isinstance(failing, tuple) and len(failing) > 2 else (
-                "Bad Request: failed" if status == 400 else "Internal Server Error")  # fmt: skip
+            description = (
+                failing[2]
+                if isinstance(failing, tuple) and len(failing) > 2
+                else ("Bad Request: failed" if status == 400 else "Internal Server Error")
+            )
             return JSONResponse(
                 {"ok": False, "error_code": status, "description": description}, status
             )
@@ -357,8 +421,11 @@ class TelegramSim:
             if now < w.blocked_until:
                 self.violations += 1
                 self.count_429 += 1
-                raise ApiError(429, f"Too Many Requests: retry after {math.ceil(w.blocked_until - now)}",
-                               math.ceil(w.blocked_until - now))  # fmt: skip
+                raise ApiError(
+                    429,
+                    f"Too Many Requests: retry after {math.ceil(w.blocked_until - now)}",
+                    math.ceil(w.blocked_until - now),
+                )
             while w.stamps and w.stamps[0] <= now - w.seconds:
                 w.stamps.popleft()
         for w in (window, self._global):
@@ -394,8 +461,12 @@ class TelegramSim:
         return shown
 
     async def _m_getMe(self, params: dict[str, Any]) -> Any:
-        return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False}  # fmt: skip
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
         if self.webhook["url"]:
@@ -445,8 +516,9 @@ class TelegramSim:
             raise ApiError(400, "Bad Request: invalid topic name")
         self._take(chat["id"])
         topic = {"name": name, "icon_color": 7322096}
-        root = self._new_message(chat["id"], self.bot_user, "", forum_topic_created=topic,
-                                 is_topic_message=True)  # fmt: skip
+        root = self._new_message(
+            chat["id"], self.bot_user, "", forum_topic_created=topic, is_topic_message=True
+        )
         root["message_thread_id"] = root["message_id"]
         self.topics[(chat["id"], root["message_id"])] = topic
         return {"message_thread_id": root["message_id"], **topic}

@@ -94,11 +94,16 @@ class AccessRepo:
         )
         return [
             AuditEntry(
-                r["at"], r["user_id"], r["chat_id"], r["action"], r["account"], r["recipients"],
+                r["at"],
+                r["user_id"],
+                r["chat_id"],
+                r["action"],
+                r["account"],
+                r["recipients"],
                 r["detail"],
             )
             for r in rows
-        ]  # fmt: skip
+        ]
 
 
 async def insert_audit(

@@ -71,8 +71,9 @@ class InboundRepo:
         Concurrent calls share commits (group commit): while one transaction is being written,
         the calls that arrive wait and are written together in the next one.
         """
-        write = _Write(account, messages, source, chats_for, cursor,
-                       asyncio.get_running_loop().create_future())  # fmt: skip
+        write = _Write(
+            account, messages, source, chats_for, cursor, asyncio.get_running_loop().create_future()
+        )
         self._pending.append(write)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
@@ -100,17 +101,21 @@ class InboundRepo:
         """One batch in a handful of statements (the database thread is the bottleneck, not the
         disk): multi-row inserts that return the new ids, then every outbox row at once."""
         stored_at = now_iso()
-        rows = [(w.account, m.provider_id, m.sender, m.line, m.text, m.received_at, stored_at,
-                 w.source) for w in batch for m in w.messages]  # fmt: skip
+        rows = [
+            (w.account, m.provider_id, m.sender, m.line, m.text, m.received_at, stored_at, w.source)
+            for w in batch
+            for m in w.messages
+        ]
         new: dict[tuple[str, str], int] = {}
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
             returned = await conn.execute_fetchall(
                 "INSERT INTO inbound (account, provider_id, sender, line, text, received_at, "
-                "stored_at, source) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                "stored_at, source) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                 + " ON CONFLICT (account, provider_id) DO NOTHING RETURNING id, account, provider_id",
                 [value for row in chunk for value in row],
-            )  # fmt: skip
+            )
             new.update(((r[1], r[2]), int(r[0])) for r in returned)
         results: list[list[int]] = []
         outbox: list[tuple[int, int, str, float]] = []

@@ -126,9 +126,19 @@ class OutboxRepo:
                 await conn.executemany(
                     "INSERT OR REPLACE INTO message_links (chat_id, message_id, account, line, "
                     "counterparty, inbound_id, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(item.chat_id, message_id, link.account, link.line, link.counterparty,
-                      link.inbound_id, link.send_id) for message_id in message_ids],
-                )  # fmt: skip
+                    [
+                        (
+                            item.chat_id,
+                            message_id,
+                            link.account,
+                            link.line,
+                            link.counterparty,
+                            link.inbound_id,
+                            link.send_id,
+                        )
+                        for message_id in message_ids
+                    ],
+                )
 
     async def queue(self, chat_id: int, limit: int) -> list[OutboxItem]:
         """A chat's live rows, oldest first (its head first)."""
@@ -152,9 +162,12 @@ class OutboxRepo:
             await conn.executemany(
                 "INSERT OR REPLACE INTO digest_items (chat_id, message_id, number, inbound_id) "
                 "VALUES (?, ?, ?, ?)",
-                [(items[0].chat_id, message_id, n, inbound_id)
-                 for message_id in message_ids for n, inbound_id in entries],
-            )  # fmt: skip
+                [
+                    (items[0].chat_id, message_id, n, inbound_id)
+                    for message_id in message_ids
+                    for n, inbound_id in entries
+                ],
+            )
 
     async def digest(self, chat_id: int, message_id: int) -> dict[int, int]:
         """The SMS of a digest message: number → inbound id (empty when it is not a digest)."""

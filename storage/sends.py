@@ -108,15 +108,30 @@ class Claim:
 
 def _row(r: Row, recipients: list[Recipient]) -> SendRow:
     return SendRow(
-        id=r["id"], created_at=r["created_at"], user_id=r["user_id"], chat_id=r["chat_id"],
-        account=r["account"], line=r["line"], text=r["text"], send_at=r["send_at"],
-        state=SendState(r["state"]), invalid=json.loads(r["invalid"]), price_estimate=r["price_estimate"],
-        price=r["price"], campaign_id=r["campaign_id"], error=r["error"],
-        chat_message_id=r["chat_message_id"], reply_to_message_id=r["reply_to_message_id"],
-        inbound_id=r["inbound_id"], reference=r["reference"] or "", audience=r["audience"],
-        refused=[(a, b) for a, b in json.loads(r["refused"])], confirmed_at=r["confirmed_at"],
-        lookups=r["lookups"], recipients=recipients,
-    )  # fmt: skip
+        id=r["id"],
+        created_at=r["created_at"],
+        user_id=r["user_id"],
+        chat_id=r["chat_id"],
+        account=r["account"],
+        line=r["line"],
+        text=r["text"],
+        send_at=r["send_at"],
+        state=SendState(r["state"]),
+        invalid=json.loads(r["invalid"]),
+        price_estimate=r["price_estimate"],
+        price=r["price"],
+        campaign_id=r["campaign_id"],
+        error=r["error"],
+        chat_message_id=r["chat_message_id"],
+        reply_to_message_id=r["reply_to_message_id"],
+        inbound_id=r["inbound_id"],
+        reference=r["reference"] or "",
+        audience=r["audience"],
+        refused=[(a, b) for a, b in json.loads(r["refused"])],
+        confirmed_at=r["confirmed_at"],
+        lookups=r["lookups"],
+        recipients=recipients,
+    )
 
 
 class SendsRepo:
@@ -146,11 +161,23 @@ class SendsRepo:
                 "INSERT INTO sends (created_at, user_id, chat_id, account, line, text, send_at, "
                 "state, invalid, price_estimate, reply_to_message_id, inbound_id, reference, "
                 "audience, refused) VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?)",
-                (now_iso(), user_id, chat_id, account, line, text, send_at,
-                 json.dumps(list(invalid), ensure_ascii=False), price_estimate,
-                 reply_to_message_id, inbound_id, reference, audience,
-                 json.dumps([list(r) for r in refused], ensure_ascii=False)),
-            )  # fmt: skip
+                (
+                    now_iso(),
+                    user_id,
+                    chat_id,
+                    account,
+                    line,
+                    text,
+                    send_at,
+                    json.dumps(list(invalid), ensure_ascii=False),
+                    price_estimate,
+                    reply_to_message_id,
+                    inbound_id,
+                    reference,
+                    audience,
+                    json.dumps([list(r) for r in refused], ensure_ascii=False),
+                ),
+            )
             send_id = int(cursor.lastrowid or 0)
             await conn.executemany(
                 "INSERT INTO send_recipients (send_id, number, state) VALUES (?, ?, 'draft')",
@@ -229,9 +256,14 @@ class SendsRepo:
                 (now_iso(), send_id),
             )
             await insert_audit(
-                conn, "send", user_id, row["chat_id"], row["account"], int(row["n"]),
+                conn,
+                "send",
+                user_id,
+                row["chat_id"],
+                row["account"],
+                int(row["n"]),
                 f"send #{send_id}",
-            )  # fmt: skip
+            )
         return Claim(ClaimStatus.OK, await self.get(send_id), used)
 
     async def cancel(self, send_id: int, user_id: int) -> bool:
@@ -285,9 +317,11 @@ class SendsRepo:
             await conn.executemany(
                 "UPDATE send_recipients SET message_id = ?, state = ?, raw_status = ?, error = ?, "
                 "updated_at = ? WHERE send_id = ? AND number = ?",
-                [(r.message_id, r.state, r.raw_status, r.error, now_iso(), send_id, r.number)
-                 for r in updates],
-            )  # fmt: skip
+                [
+                    (r.message_id, r.state, r.raw_status, r.error, now_iso(), send_id, r.number)
+                    for r in updates
+                ],
+            )
             if announce:
                 await _queue_edits(conn, [send_id])
 
@@ -382,8 +416,9 @@ class SendsRepo:
         """Sends of ``account`` accepted for a time after ``after`` (ISO), soonest first."""
         return await self._select(
             "account = ? AND send_at IS NOT NULL AND send_at > ? AND state IN ('sent', 'partial')",
-            (account, after), "ORDER BY send_at",
-        )  # fmt: skip
+            (account, after),
+            "ORDER BY send_at",
+        )
 
 
 async def _queue_edits(conn: Connection, send_ids: Sequence[int]) -> None:

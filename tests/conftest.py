@@ -62,17 +62,25 @@ class World:
 def write_config(path: Path, urls: dict[str, str], tg_token: str, extra: str = "") -> Path:
     """The tests' bridge: every stand-in account, polled fast, routed to the admin and a group."""
     text = config(
-        urls, tg_token,
-        telegram={"language": "en"}, logging={"level": "DEBUG"},
+        urls,
+        tg_token,
+        telegram={"language": "en"},
+        logging={"level": "DEBUG"},
         access={"admins": [ADMIN], "bulk_confirm_threshold": 3, "daily_quota": 20},
         account_options={
-            "amoot": {"poll_interval": 0.2, "relay_secret": RELAY_SECRET, "low_credit_alert": 100000},
+            "amoot": {
+                "poll_interval": 0.2,
+                "relay_secret": RELAY_SECRET,
+                "low_credit_alert": 100000,
+            },
             "payam": {"poll_interval": 0.2},
         },
-        routes=[{"account": "payam", "chat_id": ADMIN},
-                {"account": "amoot", "line": "10001234", "chat_id": ADMIN},
-                {"account": "amoot", "chat_id": GROUP}],
-    )  # fmt: skip
+        routes=[
+            {"account": "payam", "chat_id": ADMIN},
+            {"account": "amoot", "line": "10001234", "chat_id": ADMIN},
+            {"account": "amoot", "chat_id": GROUP},
+        ],
+    )
     path.write_text(text + extra, encoding="utf-8")
     return path
 

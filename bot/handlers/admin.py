@@ -29,8 +29,12 @@ from .common import (
 async def lang(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     wanted = (context.args or [""])[0].lower()
     if not wanted:
-        buttons = [[svc.buttons.button("فارسی", caller.chat_id, "lang:fa"),
-                    svc.buttons.button("English", caller.chat_id, "lang:en")]]  # fmt: skip
+        buttons = [
+            [
+                svc.buttons.button("فارسی", caller.chat_id, "lang:fa"),
+                svc.buttons.button("English", caller.chat_id, "lang:en"),
+            ]
+        ]
         await reply(update, render.t(caller.lang, "lang.choose"), InlineKeyboardMarkup(buttons))
         return
     if wanted not in ("fa", "en"):
@@ -62,8 +66,9 @@ async def users(update: Update, context: Context, svc: Services, caller: Caller)
         ]
         lines += [
             render.t(lang_, "users.line", user=render.ltr(str(u)), role=render.role_name(lang_, r))
-            for u, r in await svc.access.users() if u not in bootstrap
-        ]  # fmt: skip
+            for u, r in await svc.access.users()
+            if u not in bootstrap
+        ]
         lines += ["", render.t(lang_, "users.usage")]
         await reply(update, "\n".join(lines))
         return
@@ -77,23 +82,44 @@ async def users(update: Update, context: Context, svc: Services, caller: Caller)
     if action == "add":
         role = args[2].lower() if len(args) > 2 else ""
         if not role:  # ask with buttons
-            buttons = [[svc.buttons.button(render.role_name(lang_, r), caller.chat_id, f"usr:{user_id}:{r}")
-                        for r in ROLES]]  # fmt: skip
-            await reply(update, render.t(lang_, "users.choose_role", user=render.ltr(str(user_id))),
-                        InlineKeyboardMarkup(buttons))  # fmt: skip
+            buttons = [
+                [
+                    svc.buttons.button(
+                        render.role_name(lang_, r), caller.chat_id, f"usr:{user_id}:{r}"
+                    )
+                    for r in ROLES
+                ]
+            ]
+            await reply(
+                update,
+                render.t(lang_, "users.choose_role", user=render.ltr(str(user_id))),
+                InlineKeyboardMarkup(buttons),
+            )
             return
         if role not in ROLES:
             raise UserError("users.usage")
         await svc.access.set_role(user_id, role, caller.user_id)
-        await svc.access.audit("users.add", user_id=caller.user_id, chat_id=caller.chat_id,
-                               detail=f"{user_id} → {role}")  # fmt: skip
-        await reply(update, render.t(lang_, "users.added", user=render.ltr(str(user_id)),
-                                     role=render.role_name(lang_, role)))  # fmt: skip
+        await svc.access.audit(
+            "users.add",
+            user_id=caller.user_id,
+            chat_id=caller.chat_id,
+            detail=f"{user_id} → {role}",
+        )
+        await reply(
+            update,
+            render.t(
+                lang_,
+                "users.added",
+                user=render.ltr(str(user_id)),
+                role=render.role_name(lang_, role),
+            ),
+        )
         return
     if not await svc.access.remove(user_id):
         raise UserError("users.not_found", user=user_id)
-    await svc.access.audit("users.del", user_id=caller.user_id, chat_id=caller.chat_id,
-                           detail=str(user_id))  # fmt: skip
+    await svc.access.audit(
+        "users.del", user_id=caller.user_id, chat_id=caller.chat_id, detail=str(user_id)
+    )
     await reply(update, render.t(lang_, "users.removed", user=render.ltr(str(user_id))))
 
 
@@ -105,13 +131,19 @@ async def audit(update: Update, context: Context, svc: Services, caller: Caller)
         return
     lines = [render.t(caller.lang, "audit.title")]
     for e in entries:
-        lines.append(render.t(
-            caller.lang, "audit.line", at=when(caller.lang, e.at), action=render.esc(e.action),
-            user=render.ltr(str(e.user_id or "—")), chat=render.ltr(str(e.chat_id or "—")),
-            account=f" — {render.esc(e.account)}" if e.account else "",
-            recipients=f" — {render.number(caller.lang, e.recipients)}" if e.recipients else "",
-            detail=render.esc(e.detail),
-        ))  # fmt: skip
+        lines.append(
+            render.t(
+                caller.lang,
+                "audit.line",
+                at=when(caller.lang, e.at),
+                action=render.esc(e.action),
+                user=render.ltr(str(e.user_id or "—")),
+                chat=render.ltr(str(e.chat_id or "—")),
+                account=f" — {render.esc(e.account)}" if e.account else "",
+                recipients=f" — {render.number(caller.lang, e.recipients)}" if e.recipients else "",
+                detail=render.esc(e.detail),
+            )
+        )
     await reply(update, fit("\n".join(lines)))
 
 
@@ -122,14 +154,27 @@ async def lines_(update: Update, context: Context, svc: Services, caller: Caller
     out = [render.t(lang_, "lines.title")]
     for account in svc.config.accounts:
         shown = ", ".join(render.ltr(render.esc(x)) for x in account.lines) or "—"
-        out.append(render.t(lang_, "lines.account", account=render.esc(account.name),
-                            provider=account.provider, lines=shown))  # fmt: skip
+        out.append(
+            render.t(
+                lang_,
+                "lines.account",
+                account=render.esc(account.name),
+                provider=account.provider,
+                lines=shown,
+            )
+        )
         for line in ["", *account.lines]:
             chats = sorted({c for a, ln, c in routes if a == account.name and ln == line})
             label = render.t(lang_, "lines.all") if not line else render.ltr(render.esc(line))
             if chats:
-                out.append(render.t(lang_, "lines.route", line=label,
-                                    chats=", ".join(render.ltr(str(c)) for c in chats)))  # fmt: skip
+                out.append(
+                    render.t(
+                        lang_,
+                        "lines.route",
+                        line=label,
+                        chats=", ".join(render.ltr(str(c)) for c in chats),
+                    )
+                )
             elif line:
                 out.append(render.t(lang_, "lines.no_route", line=label))
     await reply(update, fit("\n".join(out)))
@@ -142,11 +187,19 @@ async def route(update: Update, context: Context, svc: Services, caller: Caller)
     args = context.args or []
     if not args:
         buttons = [
-            [svc.buttons.button(f"{a.name}:{line}" if line else f"{a.name} ({render.t(caller.lang, 'lines.all')})",
-                                caller.chat_id, f"rt:{a.name}:{line}")]
-            for a in svc.config.accounts for line in ["", *a.lines]
+            [
+                svc.buttons.button(
+                    f"{a.name}:{line}"
+                    if line
+                    else f"{a.name} ({render.t(caller.lang, 'lines.all')})",
+                    caller.chat_id,
+                    f"rt:{a.name}:{line}",
+                )
+            ]
+            for a in svc.config.accounts
+            for line in ["", *a.lines]
             if svc.buttons.fits(f"rt:{a.name}:{line}:here")
-        ]  # fmt: skip
+        ]
         await reply(update, render.t(caller.lang, "route.choose"), InlineKeyboardMarkup(buttons))
         return
     if len(args) != 2 or ":" not in args[0] or args[1].lower() not in ("here", "off"):
@@ -168,8 +221,16 @@ async def route_button(
     await answer(query)
     if not choice:  # the line is chosen: here or off?
         base = f"rt:{account}:{line}"
-        buttons = [[svc.buttons.button(render.t(caller.lang, "route.here"), caller.chat_id, f"{base}:here"),
-                    svc.buttons.button(render.t(caller.lang, "route.off_button"), caller.chat_id, f"{base}:off")]]  # fmt: skip
+        buttons = [
+            [
+                svc.buttons.button(
+                    render.t(caller.lang, "route.here"), caller.chat_id, f"{base}:here"
+                ),
+                svc.buttons.button(
+                    render.t(caller.lang, "route.off_button"), caller.chat_id, f"{base}:off"
+                ),
+            ]
+        ]
         await query.edit_message_reply_markup(InlineKeyboardMarkup(buttons))
         return
     await query.edit_message_text(await _set_route(svc, caller, account, line, choice == "here"))
@@ -177,8 +238,13 @@ async def route_button(
 
 async def _set_route(svc: Services, caller: Caller, account: str, line: str, on: bool) -> str:
     await svc.bridge.set_route(account, line, caller.chat_id, on)
-    await svc.access.audit("route", user_id=caller.user_id, chat_id=caller.chat_id,
-                           account=account, detail=f"{line or '*'} {'here' if on else 'off'}")  # fmt: skip
+    await svc.access.audit(
+        "route",
+        user_id=caller.user_id,
+        chat_id=caller.chat_id,
+        account=account,
+        detail=f"{line or '*'} {'here' if on else 'off'}",
+    )
     target = render.ltr(render.esc(f"{account}:{line}" if line else account))
     return render.t(caller.lang, "route.on" if on else "route.off", target=target)
 
@@ -195,10 +261,17 @@ async def users_button(
     if user_id in svc.config.access.admins or role not in ROLES:
         return
     await svc.access.set_role(user_id, role, caller.user_id)
-    await svc.access.audit("users.add", user_id=caller.user_id, chat_id=caller.chat_id,
-                           detail=f"{user_id} → {role}")  # fmt: skip
-    await query.edit_message_text(render.t(caller.lang, "users.added", user=render.ltr(raw_id),
-                                           role=render.role_name(caller.lang, role)))  # fmt: skip
+    await svc.access.audit(
+        "users.add", user_id=caller.user_id, chat_id=caller.chat_id, detail=f"{user_id} → {role}"
+    )
+    await query.edit_message_text(
+        render.t(
+            caller.lang,
+            "users.added",
+            user=render.ltr(raw_id),
+            role=render.role_name(caller.lang, role),
+        )
+    )
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

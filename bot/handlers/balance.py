@@ -31,14 +31,24 @@ async def balance(update: Update, context: Context, svc: Services, caller: Calle
         assert cfg is not None
         if isinstance(result, Balance):
             if cfg.currency and result.currency != cfg.currency:
-                result = Balance(result.credit, cfg.currency, result.tariffs, result.lines,
-                                 result.expires, result.account_name)  # fmt: skip
+                result = Balance(
+                    result.credit,
+                    cfg.currency,
+                    result.tariffs,
+                    result.lines,
+                    result.expires,
+                    result.account_name,
+                )
             blocks.append(render.balance_block(caller.lang, name, cfg.provider, result))
         elif isinstance(result, ProviderError):
             blocks.append(
-                render.t(caller.lang, "balance.error", account=render.esc(name),
-                         error=render.provider_error(caller.lang, result))
-            )  # fmt: skip
+                render.t(
+                    caller.lang,
+                    "balance.error",
+                    account=render.esc(name),
+                    error=render.provider_error(caller.lang, result),
+                )
+            )
         else:
             raise result
     await reply(update, "\n\n".join(blocks))

@@ -111,13 +111,18 @@ async def guard(update: Update, svc: Services, need: str, *, silent: bool = Fals
         text = render.t(lang, "unauthorized", user_id=render.ltr(str(user.id)))
         if svc.once_a_minute("audit", user.id):
             message = update.effective_message
-            detail = update.callback_query.data if update.callback_query else (
-                message.text if message else "")  # fmt: skip
-            await svc.access.audit("unauthorized", user_id=user.id, chat_id=chat.id,
-                                   detail=(detail or "")[:200])  # fmt: skip
+            detail = (
+                update.callback_query.data
+                if update.callback_query
+                else (message.text if message else "")
+            )
+            await svc.access.audit(
+                "unauthorized", user_id=user.id, chat_id=chat.id, detail=(detail or "")[:200]
+            )
     else:
-        text = render.t(lang, "forbidden", role=render.role_name(lang, need),
-                        have=render.role_name(lang, role))  # fmt: skip
+        text = render.t(
+            lang, "forbidden", role=render.role_name(lang, need), have=render.role_name(lang, role)
+        )
     tell = not silent and svc.once_a_minute("refusal", user.id)
     if update.callback_query is not None:
         await answer(update.callback_query, text if tell else None)
@@ -157,10 +162,12 @@ async def check_button(update: Update, context: Context) -> None:
     user_id = query.from_user.id
     lang = await svc.language(chat) if chat is not None else svc.config.telegram.language
     if svc.once_a_minute("forged", user_id):
-        log.warning("a button press with data the bot did not offer in chat %s, from %s",
-                    chat, user_id)  # fmt: skip
-        await svc.access.audit("button.refused", user_id=user_id, chat_id=chat,
-                               detail=(query.data or "")[:64])  # fmt: skip
+        log.warning(
+            "a button press with data the bot did not offer in chat %s, from %s", chat, user_id
+        )
+        await svc.access.audit(
+            "button.refused", user_id=user_id, chat_id=chat, detail=(query.data or "")[:64]
+        )
         await answer(query, render.t(lang, "button.invalid"))
     else:
         await answer(query)

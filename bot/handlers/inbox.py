@@ -17,11 +17,17 @@ async def inbox(update: Update, context: Context, svc: Services, caller: Caller)
         return
     lines = [render.t(caller.lang, "inbox.title")]
     for r in reversed(rows):
-        lines.append(render.t(
-            caller.lang, "inbox.line", when=when(caller.lang, r.received_at),
-            sender=render.phone(caller.lang, r.sender), line=render.ltr(render.esc(r.line or "—")),
-            account=render.esc(r.account), text=render.esc(r.text),
-        ))  # fmt: skip
+        lines.append(
+            render.t(
+                caller.lang,
+                "inbox.line",
+                when=when(caller.lang, r.received_at),
+                sender=render.phone(caller.lang, r.sender),
+                line=render.ltr(render.esc(r.line or "—")),
+                account=render.esc(r.account),
+                text=render.esc(r.text),
+            )
+        )
     await reply(update, fit("\n\n".join(lines)))
 
 

@@ -23,9 +23,12 @@ async def reply_to_sms(update: Update, context: Context) -> None:
     replied = message.reply_to_message
     ours = bool(replied and replied.from_user and replied.from_user.id == context.bot.id)
     found = await svc.replies.answers(
-        chat.id, message.text or "", replied=replied.message_id if replied else None, ours=ours,
+        chat.id,
+        message.text or "",
+        replied=replied.message_id if replied else None,
+        ours=ours,
         thread=message.message_thread_id if message.is_topic_message else None,
-    )  # fmt: skip
+    )
     if found is None:
         return  # people talking among themselves
     caller = await guard(update, svc, "viewer")
@@ -45,8 +48,15 @@ async def reply_to_sms(update: Update, context: Context) -> None:
             caller.lang, "reply.line_unknown", line=render.ltr(render.esc(found.line or "—"))
         )
     parsed = ParsedSend(target, (found.counterparty,), found.text)
-    await preview(update, svc, caller, parsed, inbound_id=found.inbound_id,
-                  reply_to=found.counterparty, note=note)  # fmt: skip
+    await preview(
+        update,
+        svc,
+        caller,
+        parsed,
+        inbound_id=found.inbound_id,
+        reply_to=found.counterparty,
+        note=note,
+    )
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -32,10 +32,16 @@ async def report(update: Update, context: Context, svc: Services, caller: Caller
         await reply(update, await _detail(svc, caller, args[0]))
         return
     rows = await svc.sends.recent(LIST_DEFAULT)
-    buttons = [[svc.buttons.button(f"#{row.id}", caller.chat_id, f"rep:{row.id}") for row in rows[i : i + 5]]
-               for i in range(0, len(rows), 5)]  # fmt: skip
-    await reply(update, fit(await _recent(svc, caller)),
-                InlineKeyboardMarkup(buttons) if buttons else None)  # fmt: skip
+    buttons = [
+        [
+            svc.buttons.button(f"#{row.id}", caller.chat_id, f"rep:{row.id}")
+            for row in rows[i : i + 5]
+        ]
+        for i in range(0, len(rows), 5)
+    ]
+    await reply(
+        update, fit(await _recent(svc, caller)), InlineKeyboardMarkup(buttons) if buttons else None
+    )
 
 
 @button_handler("viewer")
@@ -53,10 +59,15 @@ async def _detail(svc: Services, caller: Caller, raw_id: str) -> str:
     row = await svc.sends.get(int(send_id)) if send_id.isdecimal() else None
     if row is None or row.state in PREVIEWS:
         raise UserError("report.not_found", id=raw_id)
-    head = render.t(caller.lang, "report.detail", id=render.digits(caller.lang, str(row.id)), account=render.esc(row.account),
-                    when=when(caller.lang, row.created_at),
-                    state=render.t(caller.lang, f"state.{row.state}"),
-                    text=render.esc(row.text))  # fmt: skip
+    head = render.t(
+        caller.lang,
+        "report.detail",
+        id=render.digits(caller.lang, str(row.id)),
+        account=render.esc(row.account),
+        when=when(caller.lang, row.created_at),
+        state=render.t(caller.lang, f"state.{row.state}"),
+        text=render.esc(row.text),
+    )
     return fit(head + "\n\n" + render.result_text(caller.lang, row))
 
 
@@ -67,9 +78,17 @@ async def _recent(svc: Services, caller: Caller) -> str:
     lines = [render.t(caller.lang, "report.title")]
     for row in rows:
         summary = render.delivery_counts(caller.lang, row.recipients)
-        lines.append(render.t(caller.lang, "report.line", id=render.digits(caller.lang, str(row.id)), account=render.esc(row.account),
-                              when=when(caller.lang, row.created_at),
-                              state=render.t(caller.lang, f"state.{row.state}"), summary=summary))  # fmt: skip
+        lines.append(
+            render.t(
+                caller.lang,
+                "report.line",
+                id=render.digits(caller.lang, str(row.id)),
+                account=render.esc(row.account),
+                when=when(caller.lang, row.created_at),
+                state=render.t(caller.lang, f"state.{row.state}"),
+                summary=summary,
+            )
+        )
     return "\n".join(lines)
 
 

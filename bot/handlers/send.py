@@ -61,15 +61,25 @@ def keyboard(
 
 
 async def preview(
-    update: Update, svc: Services, caller: Caller, parsed: ParsedSend, *,
-    inbound_id: int | None = None, reply_to: str | None = None, note: str | None = None,
-) -> None:  # fmt: skip
+    update: Update,
+    svc: Services,
+    caller: Caller,
+    parsed: ParsedSend,
+    *,
+    inbound_id: int | None = None,
+    reply_to: str | None = None,
+    note: str | None = None,
+) -> None:
     row = await svc.sends.prepare(
-        user_id=caller.user_id, chat_id=caller.chat_id, target=parsed.target,
-        recipients=parsed.recipients, text=parsed.text,
+        user_id=caller.user_id,
+        chat_id=caller.chat_id,
+        target=parsed.target,
+        recipients=parsed.recipients,
+        text=parsed.text,
         reply_to_message_id=caller.message.message_id if caller.message else None,
-        inbound_id=inbound_id, send_at=parsed.send_at,
-    )  # fmt: skip
+        inbound_id=inbound_id,
+        send_at=parsed.send_at,
+    )
     text = render.preview_text(caller.lang, row, reply_to)
     message = await reply(
         update,
@@ -100,8 +110,11 @@ async def send(update: Update, context: Context) -> int:
         return END
     if parsed.target:
         svc.sends.resolve(parsed.target)  # an unknown account or line is refused now, not later
-    flow = {"target": parsed.target, "recipients": list(parsed.recipients),
-            "send_at": parsed.send_at.isoformat() if parsed.send_at else None}  # fmt: skip
+    flow = {
+        "target": parsed.target,
+        "recipients": list(parsed.recipients),
+        "send_at": parsed.send_at.isoformat() if parsed.send_at else None,
+    }
     _user_data(context)[FLOW] = flow
     return await _ask_next(update, svc, caller, flow)
 
@@ -114,8 +127,10 @@ def _user_data(context: Context) -> dict[str, Any]:
 
 async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[str, Any]) -> int:
     if flow["target"] is None and len(svc.config.accounts) > 1:
-        buttons = [[svc.buttons.button(f"{a.name} ({a.provider})", caller.chat_id, f"flow:{a.name}")]
-                   for a in svc.config.accounts]  # fmt: skip
+        buttons = [
+            [svc.buttons.button(f"{a.name} ({a.provider})", caller.chat_id, f"flow:{a.name}")]
+            for a in svc.config.accounts
+        ]
         await reply(update, render.t(caller.lang, "flow.account"), InlineKeyboardMarkup(buttons))
         return ACCOUNT
     if not flow["recipients"]:
@@ -174,8 +189,12 @@ async def flow_recipients(update: Update, context: Context) -> int:
         return RECIPIENTS
     flow["recipients"] = list(parsed.recipients)
     if parsed.text:  # numbers and text in one message: straight to the preview
-        await preview(update, svc, caller, ParsedSend(flow["target"], parsed.recipients,
-                                                       parsed.text, _flow_time(flow)))  # fmt: skip
+        await preview(
+            update,
+            svc,
+            caller,
+            ParsedSend(flow["target"], parsed.recipients, parsed.text, _flow_time(flow)),
+        )
         _user_data(context).pop(FLOW, None)
         return END
     return await _ask_next(update, svc, caller, flow)
@@ -193,8 +212,9 @@ async def flow_text(update: Update, context: Context) -> int:
     flow = _user_data(context).get(FLOW)
     if caller is None or caller.message is None or flow is None:
         return END
-    parsed = ParsedSend(flow["target"], tuple(flow["recipients"]), caller.message.text or "",
-                        _flow_time(flow))  # fmt: skip
+    parsed = ParsedSend(
+        flow["target"], tuple(flow["recipients"]), caller.message.text or "", _flow_time(flow)
+    )
     await preview(update, svc, caller, parsed)
     _user_data(context).pop(FLOW, None)
     return END
@@ -266,10 +286,14 @@ async def on_button(update: Update, context: Context) -> None:
         await _edit(query, preview + "\n\n" + armed, markup)
         return
     if claim.status is not ClaimStatus.OK or claim.row is None:
-        key = {ClaimStatus.QUOTA: "confirm.quota", ClaimStatus.NOT_OWNER: "confirm.not_owner",
-               ClaimStatus.NEEDS_SECOND: "confirm.needs_second"}.get(claim.status, "confirm.gone")  # fmt: skip
-        await answer(query, render.t(lang, key, quota=svc.config.access.daily_quota,
-                                      used=claim.used_today))  # fmt: skip
+        key = {
+            ClaimStatus.QUOTA: "confirm.quota",
+            ClaimStatus.NOT_OWNER: "confirm.not_owner",
+            ClaimStatus.NEEDS_SECOND: "confirm.needs_second",
+        }.get(claim.status, "confirm.gone")
+        await answer(
+            query, render.t(lang, key, quota=svc.config.access.daily_quota, used=claim.used_today)
+        )
         return
     await answer(query, render.t(lang, "sending"), alert=False)
     await _edit(query, preview + "\n\n" + render.t(lang, "sending"))

@@ -15,9 +15,14 @@ async def start(update: Update, context: Context, svc: Services, caller: Caller)
     name = render.esc(user.first_name if user else "")
     await reply(
         update,
-        render.t(caller.lang, "welcome", name=name, role=render.role_name(caller.lang, caller.role),
-                 help=render.help_text(caller.lang, caller.role)),
-    )  # fmt: skip
+        render.t(
+            caller.lang,
+            "welcome",
+            name=name,
+            role=render.role_name(caller.lang, caller.role),
+            help=render.help_text(caller.lang, caller.role),
+        ),
+    )
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -84,8 +84,9 @@ async def otp_number(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-async def _otp(update: Update, svc: Services, caller: Caller, account: str, target: str,
-               code: str | None) -> None:  # fmt: skip
+async def _otp(
+    update: Update, svc: Services, caller: Caller, account: str, target: str, code: str | None
+) -> None:
     if code is not None:
         code = numbers.to_ascii_digits(code)
         if not (code.isdecimal() and 4 <= len(code) <= 8):
@@ -99,14 +100,25 @@ async def _otp(update: Update, svc: Services, caller: Caller, account: str, targ
         return result.message_id
 
     message_id = await svc.sends.direct(
-        user_id=caller.user_id, chat_id=caller.chat_id, account=account, number=target,
-        label="OTP", capability=Capability.OTP, call=call,
-    )  # fmt: skip
-    await reply(update, render.t(
-        caller.lang, "otp.sent", code=render.ltr(render.esc(sent.get("code") or "—")),
-        number=render.phone(caller.lang, number), account=render.esc(account),
-        message_id=render.ltr(render.esc(message_id or "—")),
-    ))  # fmt: skip
+        user_id=caller.user_id,
+        chat_id=caller.chat_id,
+        account=account,
+        number=target,
+        label="OTP",
+        capability=Capability.OTP,
+        call=call,
+    )
+    await reply(
+        update,
+        render.t(
+            caller.lang,
+            "otp.sent",
+            code=render.ltr(render.esc(sent.get("code") or "—")),
+            number=render.phone(caller.lang, number),
+            account=render.esc(account),
+            message_id=render.ltr(render.esc(message_id or "—")),
+        ),
+    )
 
 
 def otp_flow() -> ConversationHandler[Any]:
@@ -184,8 +196,15 @@ async def pattern_again(update: Update, context: Context) -> int:
     return CHOOSE
 
 
-async def _pattern(update: Update, svc: Services, caller: Caller, account: str, pattern_id: str,
-                   target: str, values: list[str]) -> None:  # fmt: skip
+async def _pattern(
+    update: Update,
+    svc: Services,
+    caller: Caller,
+    account: str,
+    pattern_id: str,
+    target: str,
+    values: list[str],
+) -> None:
     number = numbers.try_normalize(target) or target
 
     async def call(provider: SmsProvider, _reference: str) -> str | None:
@@ -193,13 +212,24 @@ async def _pattern(update: Update, svc: Services, caller: Caller, account: str, 
         return result.items[0].message_id if result.items else None
 
     message_id = await svc.sends.direct(
-        user_id=caller.user_id, chat_id=caller.chat_id, account=account, number=target,
-        label=f"pattern {pattern_id}: {', '.join(values)}", capability=Capability.PATTERN,
+        user_id=caller.user_id,
+        chat_id=caller.chat_id,
+        account=account,
+        number=target,
+        label=f"pattern {pattern_id}: {', '.join(values)}",
+        capability=Capability.PATTERN,
         call=call,
-    )  # fmt: skip
-    await reply(update, render.t(caller.lang, "pattern.sent", id=render.esc(pattern_id),
-                                 number=render.phone(caller.lang, number),
-                                 message_id=render.ltr(render.esc(message_id or "—"))))  # fmt: skip
+    )
+    await reply(
+        update,
+        render.t(
+            caller.lang,
+            "pattern.sent",
+            id=render.esc(pattern_id),
+            number=render.phone(caller.lang, number),
+            message_id=render.ltr(render.esc(message_id or "—")),
+        ),
+    )
 
 
 def pattern_flow() -> ConversationHandler[Any]:
@@ -238,10 +268,15 @@ async def _templates(
         return "\n".join(lines), []
     found = await provider.patterns()  # NotSupported reads as a sentence
     lines = [render.t(lang, "pattern.list", account=render.esc(account))]
-    lines += [render.t(lang, "pattern.item", id=render.ltr(render.esc(p.id)), text=render.esc(p.text))
-              for p in found]  # fmt: skip
-    buttons = [[svc.buttons.button(f"{p.id} — {p.text[:40]}", caller.chat_id, f"pat:{account}:{p.id}")]
-               for p in found if svc.buttons.fits(f"pat:{account}:{p.id}")]  # fmt: skip
+    lines += [
+        render.t(lang, "pattern.item", id=render.ltr(render.esc(p.id)), text=render.esc(p.text))
+        for p in found
+    ]
+    buttons = [
+        [svc.buttons.button(f"{p.id} — {p.text[:40]}", caller.chat_id, f"pat:{account}:{p.id}")]
+        for p in found
+        if svc.buttons.fits(f"pat:{account}:{p.id}")
+    ]
     return "\n".join(lines), buttons
 
 
@@ -259,22 +294,43 @@ async def schedule(update: Update, context: Context, svc: Services, caller: Call
             for item in await provider.scheduled(now, now + timedelta(days=365)):
                 n = len(buttons) + 1
                 when = render.when(lang, item.send_at)[0] if item.send_at else "—"
-                lines.append(f"{n}. " + render.t(
-                    lang, "schedule.provider_item", when=when, account=render.esc(account.name),
-                    number=render.phone(lang, item.number), text=render.esc(item.text[:60]),
-                ))  # fmt: skip
+                lines.append(
+                    f"{n}. "
+                    + render.t(
+                        lang,
+                        "schedule.provider_item",
+                        when=when,
+                        account=render.esc(account.name),
+                        number=render.phone(lang, item.number),
+                        text=render.esc(item.text[:60]),
+                    )
+                )
                 payload = f"sch:{account.name}:{item.message_id}"
                 if svc.buttons.fits(payload):
-                    buttons.append([svc.buttons.button(
-                        render.t(lang, "button.cancel_scheduled", n=n), caller.chat_id, payload)])  # fmt: skip
+                    buttons.append(
+                        [
+                            svc.buttons.button(
+                                render.t(lang, "button.cancel_scheduled", n=n),
+                                caller.chat_id,
+                                payload,
+                            )
+                        ]
+                    )
         elif Capability.SCHEDULE in provider.capabilities:
             rows = await svc.sends.scheduled(account.name)
             for row in rows:
                 when = render.when(lang, datetime.fromisoformat(row.send_at or ""))[0]
-                lines.append("• " + render.t(
-                    lang, "schedule.item", when=when, account=render.esc(account.name),
-                    count=render.number(lang, row.reach), text=render.esc(row.text[:60]),
-                ))  # fmt: skip
+                lines.append(
+                    "• "
+                    + render.t(
+                        lang,
+                        "schedule.item",
+                        when=when,
+                        account=render.esc(account.name),
+                        count=render.number(lang, row.reach),
+                        text=render.esc(row.text[:60]),
+                    )
+                )
             if rows:
                 lines.append(render.t(lang, "schedule.no_cancel", account=render.esc(account.name)))
     if len(lines) == 1:
@@ -302,8 +358,13 @@ async def cancel_scheduled(
         await answer(query, render.t(caller.lang, "schedule.not_yours"))
         return
     done = await provider.cancel_scheduled(message_id)
-    await svc.access.audit("schedule.cancel", user_id=caller.user_id, chat_id=caller.chat_id,
-                           account=account, detail=f"{message_id}: {done}")  # fmt: skip
+    await svc.access.audit(
+        "schedule.cancel",
+        user_id=caller.user_id,
+        chat_id=caller.chat_id,
+        account=account,
+        detail=f"{message_id}: {done}",
+    )
     await answer(
         query, render.t(caller.lang, "schedule.cancelled" if done else "schedule.not_cancelled")
     )

@@ -36,10 +36,12 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
-    [("colour = 1", "accounts[0] (amoot).colour: unknown key"),
-     ('relay_secret = "Short"', "relay_secret must be at least 16"),
-     ('lines = ["a"]\ndefault_line = "b"', "default_line 'b' is not one of")],
-)  # fmt: skip
+    [
+        ("colour = 1", "accounts[0] (amoot).colour: unknown key"),
+        ('relay_secret = "Short"', "relay_secret must be at least 16"),
+        ('lines = ["a"]\ndefault_line = "b"', "default_line 'b' is not one of"),
+    ],
+)
 def test_mistakes_name_the_file_and_key(tmp_path: Path, extra: str, expected: str) -> None:
     path = _write(tmp_path, MINIMAL + extra)
     with pytest.raises(ConfigError) as info:
@@ -59,9 +61,12 @@ def test_environment_wins_and_storage_is_relative_to_the_file(tmp_path: Path) ->
     path = _write(tmp_path, MINIMAL)
     config = load_config(
         path,
-        env={"SMSBRIDGE_TELEGRAM_TOKEN": "99:env", "SMSBRIDGE_ACCOUNT_AMOOT_TOKEN": "from-env",
-             "SMSBRIDGE_ACCOUNT_AMOOT_POLL_INTERVAL": "5"},
-    )  # fmt: skip
+        env={
+            "SMSBRIDGE_TELEGRAM_TOKEN": "99:env",
+            "SMSBRIDGE_ACCOUNT_AMOOT_TOKEN": "from-env",
+            "SMSBRIDGE_ACCOUNT_AMOOT_POLL_INTERVAL": "5",
+        },
+    )
     assert config.telegram.token.get_secret_value() == "99:env"
     account = config.accounts[0]
     assert account.token.get_secret_value() == "from-env"  # type: ignore[union-attr]

@@ -16,9 +16,17 @@ from sandbox.payamsms import DEFAULT_LOGIN
 from tests.conftest import ADMIN, GROUP, OPERATOR, PAYAM_LINE, STRANGER, World
 
 FORGED = [
-    "snd:ok:1", "snd:ok2:1", "snd:no:1", "flow:payam", "pat:amoot:1002", "sch:payam:4100000001",
-    "rt:amoot::here", "usr:4242:admin", "lang:fa", "rep:1",
-]  # fmt: skip
+    "snd:ok:1",
+    "snd:ok2:1",
+    "snd:no:1",
+    "flow:payam",
+    "pat:amoot:1002",
+    "sch:payam:4100000001",
+    "rt:amoot::here",
+    "usr:4242:admin",
+    "lang:fa",
+    "rep:1",
+]
 
 
 async def _answer_after(w: World, before: int) -> dict[str, Any]:

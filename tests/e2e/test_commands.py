@@ -97,8 +97,12 @@ async def test_inbox_and_report(w: World) -> None:
     listing = w.tg.bot_messages(ADMIN)[-2]  # the /report list, with a button per send
     assert "Latest sends" in listing["text"]
     await w.tg.press(ADMIN, ADMIN, listing["message_id"], 0)
-    await w.tg.wait_for(lambda e: "Send #1" in e.message.get("text", "")
-                        and e.message["message_id"] > listing["message_id"] + 1)  # fmt: skip
+    await w.tg.wait_for(
+        lambda e: (
+            "Send #1" in e.message.get("text", "")
+            and e.message["message_id"] > listing["message_id"] + 1
+        )
+    )
     await _ask(w, "/report 99", "There is no send #99")
 
 
@@ -141,8 +145,12 @@ async def test_scheduled_send_listed_and_cancelled_where_the_provider_can(w: Wor
     await w.tg.send(ADMIN, ADMIN, f"/send amoot:public @{later:%Y-%m-%d %H:%M} 09121234567 hi")
     preview = await w.tg.wait_text(ADMIN, "Send at", after=after)
     await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
-    await w.tg.wait_for(lambda e: e.message["message_id"] == preview["message_id"]
-                        and "Result of send" in e.message.get("text", ""))  # fmt: skip
+    await w.tg.wait_for(
+        lambda e: (
+            e.message["message_id"] == preview["message_id"]
+            and "Result of send" in e.message.get("text", "")
+        )
+    )
     listing = await _ask(w, "/schedule", "Scheduled sends")
     assert "later please" in listing and "cannot cancel a scheduled send" in listing
     message = w.tg.bot_messages(ADMIN)[-1]
@@ -176,11 +184,27 @@ def live_chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[st
         yield lambda text: live.run(ask(live.w, text))
 
 
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(st.sampled_from(["/send", "/otp", "/pattern", "/users", "/route", "/report", "/inbox",
-                        "/lang", "/audit", "/balance", "/schedule"]),
-       st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40))  # fmt: skip
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(
+        [
+            "/send",
+            "/otp",
+            "/pattern",
+            "/users",
+            "/route",
+            "/report",
+            "/inbox",
+            "/lang",
+            "/audit",
+            "/balance",
+            "/schedule",
+        ]
+    ),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40),
+)
 @example("/report", "¹")  # found by Hypothesis: a digit that int() refuses
 @example("/users", "add ² operator")
 def test_free_text_after_any_command_gets_a_sentence_never_a_crash(
@@ -215,9 +239,24 @@ async def test_low_credit_alerts_the_admins_once_until_it_recovers(w: World) -> 
 
 async def test_every_command_answers_in_persian_in_a_persian_chat(w: World) -> None:
     """Each command's first answer in a Persian chat is Persian, and not the English sentence."""
-    commands = ["/start", "/help", "/balance", "/lines", "/inbox", "/report", "/schedule",
-                "/users", "/audit", "/otp", "/pattern", "/route", "/lang", "/cancel",
-                "/report 42", "/send amoot:nope 0912 hi"]  # fmt: skip
+    commands = [
+        "/start",
+        "/help",
+        "/balance",
+        "/lines",
+        "/inbox",
+        "/report",
+        "/schedule",
+        "/users",
+        "/audit",
+        "/otp",
+        "/pattern",
+        "/route",
+        "/lang",
+        "/cancel",
+        "/report 42",
+        "/send amoot:nope 0912 hi",
+    ]
     answers: dict[str, dict[str, str]] = {"en": {}, "fa": {}}
     for lang in ("en", "fa"):
         await w.bridge.services.access.set_language(ADMIN, lang)  # type: ignore[union-attr]

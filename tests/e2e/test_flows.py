@@ -88,8 +88,12 @@ async def test_route_and_user_roles_by_tapping(w: World) -> None:
 async def test_pattern_by_tapping_then_number_and_values(w: World) -> None:
     listing = await _says(w, "/pattern", "Patterns of account amoot")
     labels = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
-    await w.tg.press(ADMIN, ADMIN, int(listing["message_id"]),
-                     next(i for i, label in enumerate(labels) if label.startswith("1002")))  # fmt: skip
+    await w.tg.press(
+        ADMIN,
+        ADMIN,
+        int(listing["message_id"]),
+        next(i for i, label in enumerate(labels) if label.startswith("1002")),
+    )
     await w.tg.wait_text(ADMIN, "send the number, then the values")
     await _says(w, "09121234567 Sara 12", "Pattern 1002 sent")
     assert w.amoot.outgoing[-1].text == "سلام Sara، سفارش 12 ثبت شد"

@@ -28,9 +28,11 @@ async def relay(w: World, sender: str, text: str, line: str = "10001234") -> htt
     item = {"MessageID": next(_IDS), "Mobile": sender, "MessageText": text, "LineNumber": line}
     async with httpx.AsyncClient() as http:  # JSON escapes, as any provider may write them
         return await http.post(
-            f"{w.bridge.web_url}/relay/amoot/{RELAY_SECRET}/inbound", content=json.dumps(item),
-            headers={"content-type": "application/json"}, timeout=10,
-        )  # fmt: skip
+            f"{w.bridge.web_url}/relay/amoot/{RELAY_SECRET}/inbound",
+            content=json.dumps(item),
+            headers={"content-type": "application/json"},
+            timeout=10,
+        )
 
 
 async def _shown(w: World, chat: int, *parts: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -104,8 +106,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield value
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     sender=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30),
     text=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300),

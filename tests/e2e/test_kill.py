@@ -24,9 +24,16 @@ ROOT = str(Path(__file__).resolve().parents[2])
 async def bridge_process(config: Path, base: str) -> AsyncIterator[asyncio.subprocess.Process]:
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(200):
@@ -45,8 +52,12 @@ async def _relay_burst(base: str, start: int, count: int, acked: list[str]) -> N
     async with httpx.AsyncClient(timeout=2) as http:
         for n in range(start, start + count):
             text = f"relayed sms {n}"
-            body = {"MessageID": 800_000 + n, "Mobile": "09125550000", "MessageText": text,
-                    "LineNumber": "10001234"}  # fmt: skip
+            body = {
+                "MessageID": 800_000 + n,
+                "Mobile": "09125550000",
+                "MessageText": text,
+                "LineNumber": "10001234",
+            }
             with contextlib.suppress(httpx.HTTPError):
                 response = await http.post(f"{base}/relay/amoot/{RELAY_SECRET}/inbound", json=body)
                 if response.status_code == 200:
@@ -87,10 +98,14 @@ async def test_sigkill_during_bursts_loses_nothing_acknowledged_or_polled(tmp_pa
 def _count(w: World, text: str) -> int:
     """How many times ``text`` reached a chat, as a line of its own (single SMS or digest)."""
     return max(
-        sum(1 for m in w.tg.bot_messages(chat) for line in m["text"].split("\n")
-            if line.strip() == text)
+        sum(
+            1
+            for m in w.tg.bot_messages(chat)
+            for line in m["text"].split("\n")
+            if line.strip() == text
+        )
         for chat in (GROUP, ADMIN)
-    )  # fmt: skip
+    )
 
 
 def _repeated_messages(w: World, chat: int, texts: set[str]) -> int:

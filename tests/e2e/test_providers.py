@@ -39,7 +39,8 @@ async def test_balance_shows_every_account_in_its_own_unit(w: World) -> None:
 async def test_payam_send_carries_the_stored_reference_as_customer_id(w: World) -> None:
     _preview, result = await _confirm(w, ADMIN, "/send payam: 09121234567 سلام دوست من")
     assert [(m.mobile, m.body, m.sender) for m in w.payam.messages] == [
-        ("9121234567", "سلام دوست من", PAYAM_LINE)]  # fmt: skip
+        ("9121234567", "سلام دوست من", PAYAM_LINE)
+    ]
     assert w.payam.messages[0].server_id in result
     assert w.bridge is not None
     row = await w.bridge.db.fetchone("SELECT reference FROM sends ORDER BY id DESC LIMIT 1")
@@ -51,15 +52,25 @@ async def test_payam_500_after_accepting_is_unknown_then_found_by_customer_id(w:
     await w.tg.send(ADMIN, ADMIN, "/send payam: 09121234567 once only")
     preview = await w.tg.wait_text(ADMIN, "Send preview")
     await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
-    result = (await w.tg.wait_for(lambda e: e.message["message_id"] == preview["message_id"]
-                                  and "Result of send" in e.message["text"])).message["text"]  # fmt: skip
+    result = (
+        await w.tg.wait_for(
+            lambda e: (
+                e.message["message_id"] == preview["message_id"]
+                and "Result of send" in e.message["text"]
+            )
+        )
+    ).message["text"]
     assert "may have been sent" in result and "Not sent" not in result
     assert "check /report 1 before sending again" in result
     # the look-up by customerId finds it and the same message is edited: never sent twice
     edited = await w.tg.wait_for(
-        lambda e: e.kind == "edit" and e.message["message_id"] == preview["message_id"]
-        and "message id" in e.message["text"], timeout=15,
-    )  # fmt: skip
+        lambda e: (
+            e.kind == "edit"
+            and e.message["message_id"] == preview["message_id"]
+            and "message id" in e.message["text"]
+        ),
+        timeout=15,
+    )
     assert w.payam.messages[0].server_id in edited.message["text"]
     assert [m.body for m in w.payam.messages] == ["once only"]
 
@@ -94,7 +105,8 @@ async def test_payam_inbound_is_polled_into_the_chat_and_answered_from_its_line(
     await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
     await w.tg.wait_text(ADMIN, "Result of send")
     assert [(m.mobile, m.body, m.sender) for m in w.payam.messages] == [
-        ("9125556666", "thanks", PAYAM_LINE)]  # fmt: skip
+        ("9125556666", "thanks", PAYAM_LINE)
+    ]
     assert not any(m.read for m in w.payam.inbox)  # the cursor form only, never "unread"
 
 

@@ -80,8 +80,9 @@ def test_any_relay_request_is_answered_below_500_and_stored_whole(
 ) -> None:
     url, db = live
     before = _rows(db)
-    response = httpx.post(f"{url}/relay/amoot/{RELAY_SECRET}/{kind}", content=body,
-                          headers=headers, timeout=10)  # fmt: skip
+    response = httpx.post(
+        f"{url}/relay/amoot/{RELAY_SECRET}/{kind}", content=body, headers=headers, timeout=10
+    )
     assert response.status_code < 500, response.text
     added = _rows(db) - before
     if response.status_code >= 400 or kind == "delivery":

@@ -53,8 +53,10 @@ async def test_payam_lost_answer_and_failed_look_up_say_may_have_been_sent(w: Wo
     # the look-ups fail, then PayamSMS knows the message: the same chat message is edited
     await _result(w, preview, w.payam.messages[0].server_id)
     assert (await _state(w))[0] == "sent"
-    assert len(w.payam.messages) == 1 and [m for m, _ in w.payam.requests].count(
-        "sendMultipleWithSrc") == 1  # fmt: skip
+    assert (
+        len(w.payam.messages) == 1
+        and [m for m, _ in w.payam.requests].count("sendMultipleWithSrc") == 1
+    )
 
 
 async def test_smsir_lost_answer_and_failed_sent_list_say_may_have_been_sent(w: World) -> None:
@@ -88,8 +90,10 @@ async def test_amoot_server_error_in_a_200_is_unknown_and_reported_as_such(w: Wo
 async def test_a_send_executes_whatever_telegram_answers_the_button(w: World) -> None:
     """Was: ``answerCallbackQuery`` 400 after the claim left the send ``sending`` for ever."""
     preview = await _preview(w, "/send amoot:public 09121234567 after a restart")
-    w.tg.fail_next += [(400, "answerCallbackQuery", QUERY_TOO_OLD),
-                       (400, "editMessageText", "Bad Request: message can't be edited")]  # fmt: skip
+    w.tg.fail_next += [
+        (400, "answerCallbackQuery", QUERY_TOO_OLD),
+        (400, "editMessageText", "Bad Request: message can't be edited"),
+    ]
     await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
     await _result(w, preview, "message id")  # the outbox edits it when Telegram lets it
     assert [s.text for s in w.amoot.outgoing] == ["after a restart"]

@@ -29,8 +29,10 @@ async def test_each_correspondent_gets_a_topic_and_the_topic_answers_them(tmp_pa
             names = {
                 thread: t["name"] for (chat, thread), t in w.tg.topics.items() if chat == FORUM
             }
-            assert names == {first["message_thread_id"]: "0912 555 6666",
-                             other["message_thread_id"]: "0912 555 7777"}  # fmt: skip
+            assert names == {
+                first["message_thread_id"]: "0912 555 6666",
+                other["message_thread_id"]: "0912 555 7777",
+            }
 
             await w.tg.send(ADMIN, FORUM, "we call you soon", thread_id=first["message_thread_id"])
             preview = await w.tg.wait_text(FORUM, "Send preview")
@@ -39,4 +41,5 @@ async def test_each_correspondent_gets_a_topic_and_the_topic_answers_them(tmp_pa
             await w.tg.press(ADMIN, FORUM, preview["message_id"], 0)
             await w.tg.wait_text(FORUM, "Result of send")
             assert [(m.mobile, m.body, m.sender) for m in w.payam.messages] == [
-                ("9125556666", "we call you soon", PAYAM_LINE)]  # fmt: skip
+                ("9125556666", "we call you soon", PAYAM_LINE)
+            ]

@@ -17,8 +17,13 @@ from providers.amootsms import parse_inbound_item
 from providers.base import ProviderProtocolError
 from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, free_port, world
 
-ITEM = {"MessageID": 5550001, "Mobile": "09125556666", "MessageText": "from a relay",
-        "ReceiveDateTime": "2026-11-22T10:00:00", "LineNumber": "10001234"}  # fmt: skip
+ITEM = {
+    "MessageID": 5550001,
+    "Mobile": "09125556666",
+    "MessageText": "from a relay",
+    "ReceiveDateTime": "2026-11-22T10:00:00",
+    "LineNumber": "10001234",
+}
 
 
 def relay_url(
@@ -58,9 +63,12 @@ async def test_form_bodies_and_any_key_case_are_accepted(w: World) -> None:
 
 async def test_wrong_secret_unknown_account_and_non_pushing_account_are_404(w: World) -> None:
     async with httpx.AsyncClient() as http:
-        for url in (relay_url(w, secret="wrong" + RELAY_SECRET),
-                    relay_url(w, account="nobody"), relay_url(w, account="payam"),
-                    relay_url(w, kind="other")):  # fmt: skip
+        for url in (
+            relay_url(w, secret="wrong" + RELAY_SECRET),
+            relay_url(w, account="nobody"),
+            relay_url(w, account="payam"),
+            relay_url(w, kind="other"),
+        ):
             response = await http.post(url, json=ITEM)
             assert response.status_code == 404
     assert await stored(w) == []
@@ -105,7 +113,8 @@ async def test_healthz_and_metrics(w: World) -> None:
             *(f"{kind}:{a}" for a in ("amoot", "smsir", "payam") for kind in ("poll", "reconcile")),
         ]
         assert body["checks"] == {"database": "ok", "telegram": "ok"} | dict.fromkeys(
-            ["outbox", *workers], "ok")  # fmt: skip
+            ["outbox", *workers], "ok"
+        )
         assert set(body["last_success"]) == set(workers)
         await w.tg.send(ADMIN, ADMIN, "/balance")
         await w.tg.wait_text(ADMIN, "payam")
@@ -124,20 +133,33 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(tmp_path: Path) -
     async with world(tmp_path, start_bridge=False) as w:
         port = free_port()
         text = w.config_path.read_text(encoding="utf-8")
-        text = text.replace('language = "en"', 'language = "en"\nmode = "webhook"\n'
-                            f'webhook_url = "http://127.0.0.1:{port}/telegram"\n'
-                            'webhook_secret = "hook-secret-123"')  # fmt: skip
+        text = text.replace(
+            'language = "en"',
+            'language = "en"\nmode = "webhook"\n'
+            f'webhook_url = "http://127.0.0.1:{port}/telegram"\n'
+            'webhook_secret = "hook-secret-123"',
+        )
         w.config_path.write_text(text.replace("port = 0", f"port = {port}"), encoding="utf-8")
         async with running(load_config(w.config_path)) as bridge:
             assert w.tg.webhook["url"] == f"http://127.0.0.1:{port}/telegram"
             await w.tg.send(ADMIN, ADMIN, "/start")
             await w.tg.wait_text(ADMIN, "Your role: admin")
             async with httpx.AsyncClient() as http:
-                update = {"update_id": 999, "message": {"message_id": 1, "date": 0,
-                          "chat": {"id": ADMIN, "type": "private"}, "text": "/start"}}  # fmt: skip
+                update = {
+                    "update_id": 999,
+                    "message": {
+                        "message_id": 1,
+                        "date": 0,
+                        "chat": {"id": ADMIN, "type": "private"},
+                        "text": "/start",
+                    },
+                }
                 forged = await http.post(f"{bridge.web_url}/telegram", json=update)
-                wrong = await http.post(f"{bridge.web_url}/telegram", json=update,
-                                        headers={"X-Telegram-Bot-Api-Secret-Token": "nope"})  # fmt: skip
+                wrong = await http.post(
+                    f"{bridge.web_url}/telegram",
+                    json=update,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": "nope"},
+                )
             assert forged.status_code == 403 and wrong.status_code == 403
 
 

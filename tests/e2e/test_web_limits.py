@@ -44,13 +44,17 @@ def _relay_path() -> str:
 
 async def test_a_body_over_the_limit_is_refused_before_it_is_read(w: World) -> None:
     """Was: a 100 MiB relay POST was read whole before its 413; /telegram had no limit at all."""
-    declared = (f"POST {_relay_path()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {100 << 20}\r\n\r\n").encode()  # fmt: skip
+    declared = (
+        f"POST {_relay_path()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {100 << 20}\r\n\r\n"
+    ).encode()
     started = time.monotonic()
     answer = await _raw(w, declared)
     assert answer.startswith(b"HTTP/1.1 413") and time.monotonic() - started < 5
-    chunked = (f"POST {_relay_path()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n").encode()  # fmt: skip
+    chunked = (
+        f"POST {_relay_path()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     chunk = b"10000\r\n" + b"[" * 0x10000 + b"\r\n"
     answer = await _raw(w, chunked, then=chunk * 1600)  # 100 MiB, no length declared
     assert answer == b"" or answer.startswith(b"HTTP/1.1 413")
@@ -70,9 +74,10 @@ async def test_deep_or_odd_json_to_a_relay_is_a_4xx(w: World, body: bytes) -> No
     assert w.bridge is not None
     async with httpx.AsyncClient() as http:
         response = await http.post(
-            w.bridge.web_url + _relay_path(), content=body,
+            w.bridge.web_url + _relay_path(),
+            content=body,
             headers={"content-type": "application/json"},
-        )  # fmt: skip
+        )
     assert 400 <= response.status_code < 500, response.text
     assert await w.bridge.db.fetchall("SELECT id FROM inbound") == []
 
@@ -87,8 +92,9 @@ async def test_a_webhook_body_that_is_not_an_update_is_a_4xx(tmp_path: object, w
     headers = {"x-telegram-bot-api-secret-token": "hook-secret-123"}
     async with httpx.AsyncClient() as http:
         for body in (b"1", b"[]", b'"x"', b"{}", b'{"update_id": "x"}', b"[" * 100_000):
-            response = await http.post(w.bridge.web_url + "/telegram", content=body,
-                                       headers=headers)  # fmt: skip
+            response = await http.post(
+                w.bridge.web_url + "/telegram", content=body, headers=headers
+            )
             assert response.status_code == 400, (body[:20], response.text)
 
 

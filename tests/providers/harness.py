@@ -20,8 +20,12 @@ from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
 from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
 
-AMOOT_CODES = {0: DeliveryState.QUEUED, 35: DeliveryState.SENT, 1: DeliveryState.DELIVERED,
-               2: DeliveryState.FAILED}  # fmt: skip
+AMOOT_CODES = {
+    0: DeliveryState.QUEUED,
+    35: DeliveryState.SENT,
+    1: DeliveryState.DELIVERED,
+    2: DeliveryState.FAILED,
+}
 GOOD, BAD = "989121111111", "989122222222"  # BAD is never delivered
 
 
@@ -41,24 +45,49 @@ class Provider:
 PROVIDERS: dict[str, Provider] = {
     "amootsms": Provider(
         AmootSim,
-        lambda url, clock: {"account": "amoot", "base_url": url, "token": DEFAULT_TOKEN,
-                            "delivery_codes": AMOOT_CODES},
-        AmootSmsClient, "public", "SendSimple", "AccountStatus", "token",
+        lambda url, clock: {
+            "account": "amoot",
+            "base_url": url,
+            "token": DEFAULT_TOKEN,
+            "delivery_codes": AMOOT_CODES,
+        },
+        AmootSmsClient,
+        "public",
+        "SendSimple",
+        "AccountStatus",
+        "token",
     ),
     "smsir": Provider(
         SmsirSim,
-        lambda url, clock: {"account": "smsir", "base_url": url + "/users/v1",
-                            "api_key": DEFAULT_API_KEY, "secret_key": DEFAULT_SECRET_KEY,
-                            "clock": clock},
-        SmsirClient, "", "Message/Send", "WhiteSms/GetUserInfo", "secret_key",
+        lambda url, clock: {
+            "account": "smsir",
+            "base_url": url + "/users/v1",
+            "api_key": DEFAULT_API_KEY,
+            "secret_key": DEFAULT_SECRET_KEY,
+            "clock": clock,
+        },
+        SmsirClient,
+        "",
+        "Message/Send",
+        "WhiteSms/GetUserInfo",
+        "secret_key",
     ),
     "payamsms": Provider(
         PayamSim,
-        lambda url, clock: {"account": "payam", "base_url": url, **DEFAULT_LOGIN,
-                            "lines": ("98200012345", "98200067890"), "clock": clock},
-        PayamSmsClient, "98200012345", "sendMultipleWithSrc", "balance", "password",
+        lambda url, clock: {
+            "account": "payam",
+            "base_url": url,
+            **DEFAULT_LOGIN,
+            "lines": ("98200012345", "98200067890"),
+            "clock": clock,
+        },
+        PayamSmsClient,
+        "98200012345",
+        "sendMultipleWithSrc",
+        "balance",
+        "password",
     ),
-}  # fmt: skip
+}
 
 
 @dataclass

@@ -70,7 +70,9 @@ async def test_blacklisted_number_fails_alone(sim_client) -> None:
     sim.blacklist = {"9122222222"}
     result = await client.send(OutgoingSms("public", (A, B), "hi"))
     assert [(i.number, i.ok, i.error) for i in result.items] == [
-        (A, True, None), (B, False, "Mobile_Invalid")]  # fmt: skip
+        (A, True, None),
+        (B, False, "Mobile_Invalid"),
+    ]
 
 
 async def test_scheduled_send_carries_tehran_wall_clock_time(sim_client) -> None:
@@ -115,9 +117,13 @@ async def test_price_is_a_bare_number_and_negative_is_an_error(sim_client) -> No
 
 @pytest.mark.parametrize(
     ("raw", "error", "code"),
-    [(-1, AuthFailed, "User_NotExists"), (-17, InvalidRecipient, "Mobiles_Empty"),
-     (-201, AuthFailed, "Token_NotExists"), (-999, ProviderRejected, "-999")],
-)  # fmt: skip
+    [
+        (-1, AuthFailed, "User_NotExists"),
+        (-17, InvalidRecipient, "Mobiles_Empty"),
+        (-201, AuthFailed, "Token_NotExists"),
+        (-999, ProviderRejected, "-999"),
+    ],
+)
 def test_a_negative_price_is_a_status_code_of_either_sign_never_success(
     raw: int, error: type, code: str
 ) -> None:
@@ -134,7 +140,8 @@ async def test_a_later_chunk_whose_answer_is_lost_is_unknown_and_the_rest_still_
     many = tuple(f"98912000000{i}" for i in range(5))
     result = await client.send(OutgoingSms("public", many, "hi"))
     assert [i.outcome for i in result.items] == [Outcome.ACCEPTED] * 2 + [Outcome.UNKNOWN] * 2 + [
-        Outcome.ACCEPTED]  # fmt: skip
+        Outcome.ACCEPTED
+    ]
     assert len(sim.outgoing) == 5  # the provider did send the second chunk
 
 
@@ -217,14 +224,19 @@ async def test_relay_register_is_idempotent_and_lists_lowercase(sim_client) -> N
     again = await client.relay_register(RelayKind.INBOUND, "http://127.0.0.1:9/relay/a/abc")
     assert first.id == again.id and sim.hooks["inbound"][0].active
     assert [h.url for h in await client.relay_list(RelayKind.INBOUND)] == [
-        "http://127.0.0.1:9/relay/a/abc"]  # fmt: skip
+        "http://127.0.0.1:9/relay/a/abc"
+    ]
 
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("token_expired", AuthFailed), ("server_error", ProviderUnavailable),
-     ("http_500", ProviderUnavailable), ("garbage", ProviderProtocolError)],
-)  # fmt: skip
+    [
+        ("token_expired", AuthFailed),
+        ("server_error", ProviderUnavailable),
+        ("http_500", ProviderUnavailable),
+        ("garbage", ProviderProtocolError),
+    ],
+)
 async def test_faults_map_onto_the_error_tree(sim_client, fault: str, error: type) -> None:
     sim, client = sim_client
     sim.fail_next(fault)

@@ -84,7 +84,9 @@ async def test_inbound_arrives_once_through_the_cursor(h: Harness) -> None:
     h.sim.inject_inbound("09125557777", "second")
     first = await h.client.fetch_inbound(None)
     assert [(m.sender, m.text) for m in first.messages] == [
-        ("989125556666", "سلام، سفارشم کجاست؟"), ("989125557777", "second")]  # fmt: skip
+        ("989125556666", "سلام، سفارشم کجاست؟"),
+        ("989125557777", "second"),
+    ]
     again = await h.client.fetch_inbound(first.cursor)
     assert again.messages == ()
     h.sim.inject_inbound("09125558888", "third")
@@ -161,7 +163,8 @@ async def test_a_send_that_never_reached_the_provider_is_absent_from_its_records
         h.advance(5)
         found = await h.client.find_sent(sms, started)
         assert found is not None and [(i.outcome, i.error) for i in found.items] == [
-            (Outcome.UNKNOWN, "absent")]  # fmt: skip
+            (Outcome.UNKNOWN, "absent")
+        ]
     assert h.sent() == []
 
 
@@ -191,9 +194,20 @@ async def test_every_missing_capability_raises_not_supported_by_name(h: Harness)
         assert caught.value.capability in (capability, Capability.CANCEL_SCHEDULED)
         assert h.client.account in str(caught.value)
     C = Capability
-    assert set(missing) == {
-        "amootsms": {C.DRAFTS, C.CANCEL_SCHEDULED, C.FIND_SENT},
-        "smsir": {C.SEND_P2P, C.OTP, C.PATTERN, C.PRICE, C.CANCEL_SCHEDULED, C.INBOUND_POLL,
-                  C.RELAY, C.SCHEDULE},
-        "payamsms": {C.PATTERN, C.DRAFTS, C.PRICE, C.RELAY},
-    }[h.name]  # fmt: skip
+    assert (
+        set(missing)
+        == {
+            "amootsms": {C.DRAFTS, C.CANCEL_SCHEDULED, C.FIND_SENT},
+            "smsir": {
+                C.SEND_P2P,
+                C.OTP,
+                C.PATTERN,
+                C.PRICE,
+                C.CANCEL_SCHEDULED,
+                C.INBOUND_POLL,
+                C.RELAY,
+                C.SCHEDULE,
+            },
+            "payamsms": {C.PATTERN, C.DRAFTS, C.PRICE, C.RELAY},
+        }[h.name]
+    )

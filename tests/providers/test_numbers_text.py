@@ -13,9 +13,18 @@ from sandbox._common import GSM_DEFAULT_TABLE, sms_parts
 
 @pytest.mark.parametrize(
     "raw",
-    ["09121234567", "9121234567", "989121234567", "+98 912 123 4567", "0098-912-123-4567",
-     "۰۹۱۲۱۲۳۴۵۶۷", "٠٩١٢١٢٣٤٥٦٧", "0912 123 4567", 9121234567],
-)  # fmt: skip
+    [
+        "09121234567",
+        "9121234567",
+        "989121234567",
+        "+98 912 123 4567",
+        "0098-912-123-4567",
+        "۰۹۱۲۱۲۳۴۵۶۷",
+        "٠٩١٢١٢٣٤٥٦٧",
+        "0912 123 4567",
+        9121234567,
+    ],
+)
 def test_every_accepted_spelling_has_one_canonical_form(raw: str | int) -> None:
     assert numbers.normalize(raw) == "989121234567"
 
@@ -38,20 +47,31 @@ def test_normalize_never_crashes_and_is_idempotent(raw: str) -> None:
 
 
 EDGES = [
-    ("a" * 160, Encoding.GSM7, 1), ("a" * 161, Encoding.GSM7, 2), ("a" * 306, Encoding.GSM7, 2),
-    ("a" * 307, Encoding.GSM7, 3), ("س" * 70, Encoding.UCS2, 1), ("س" * 71, Encoding.UCS2, 2),
-    ("س" * 134, Encoding.UCS2, 2), ("س" * 135, Encoding.UCS2, 3), ("{" * 80, Encoding.GSM7, 1),
+    ("a" * 160, Encoding.GSM7, 1),
+    ("a" * 161, Encoding.GSM7, 2),
+    ("a" * 306, Encoding.GSM7, 2),
+    ("a" * 307, Encoding.GSM7, 3),
+    ("س" * 70, Encoding.UCS2, 1),
+    ("س" * 71, Encoding.UCS2, 2),
+    ("س" * 134, Encoding.UCS2, 2),
+    ("س" * 135, Encoding.UCS2, 3),
+    ("{" * 80, Encoding.GSM7, 1),
     ("{" * 81, Encoding.GSM7, 2),
     ("`" * 160, Encoding.UCS2, 3),  # the backtick is not in GSM 03.38
-    ("é" * 100, Encoding.GSM7, 1), ("Δ@£¥" * 40, Encoding.GSM7, 1),  # not ASCII, yet GSM-7
-    ("€" * 80, Encoding.GSM7, 1), ("€" * 81, Encoding.GSM7, 2),
+    ("é" * 100, Encoding.GSM7, 1),
+    ("Δ@£¥" * 40, Encoding.GSM7, 1),  # not ASCII, yet GSM-7
+    ("€" * 80, Encoding.GSM7, 1),
+    ("€" * 81, Encoding.GSM7, 2),
     ("a" * 152 + "{" + "a" * 7, Encoding.GSM7, 2),  # 161 septets
     ("a" * 152 + "{" + "a" * 153, Encoding.GSM7, 3),  # the escape pair is not split: 152 + 155
     ("a" * 153 + "[" * 76 + "a", Encoding.GSM7, 2),  # 153 + 153
-    ("😀" * 35, Encoding.UCS2, 1), ("😀" * 36, Encoding.UCS2, 2),  # two UTF-16 units each
+    ("😀" * 35, Encoding.UCS2, 1),
+    ("😀" * 36, Encoding.UCS2, 2),  # two UTF-16 units each
     ("a" * 66 + "😀" + "a" * 10, Encoding.UCS2, 2),  # the surrogate pair is not split
-    ("ç", Encoding.UCS2, 1), ("\f", Encoding.GSM7, 1), ("", Encoding.GSM7, 0),
-]  # fmt: skip
+    ("ç", Encoding.UCS2, 1),
+    ("\f", Encoding.GSM7, 1),
+    ("", Encoding.GSM7, 0),
+]
 
 
 @pytest.mark.parametrize(("text", "encoding", "parts"), EDGES)

@@ -47,7 +47,10 @@ async def test_bulk_is_chunked_at_250_with_every_method(h: Harness, method: str)
 async def test_a_partly_failed_batch_names_exactly_the_failed_numbers(h: Harness) -> None:
     result = await h.client.send(OutgoingSms(LINE, (GOOD, "98912", "989123333333"), "hi"))
     assert [(i.number, i.ok, i.error) for i in result.items] == [
-        (GOOD, True, None), ("98912", False, "E43"), ("989123333333", True, None)]  # fmt: skip
+        (GOOD, True, None),
+        ("98912", False, "E43"),
+        ("989123333333", True, None),
+    ]
 
 
 async def test_a_500_is_never_followed_by_a_resend(h: Harness) -> None:
@@ -157,7 +160,9 @@ async def test_inbound_uses_the_id_cursor_only_and_keeps_lines_apart(h: Harness)
     h.sim.inject_inbound("09125557777", "on the second line", line="98200067890")
     page = await h.client.fetch_inbound(None)
     assert {(m.line, m.text) for m in page.messages} == {
-        (LINE, "on the first line"), ("98200067890", "on the second line")}  # fmt: skip
+        (LINE, "on the first line"),
+        ("98200067890", "on the second line"),
+    }
     assert len({m.provider_id for m in page.messages}) == 2  # ids are per line on the wire
     assert not any(m.read for m in h.sim.inbox)  # never the form that marks messages read
     mo_calls = [q for name, q in h.sim.requests if name == "mo"]

@@ -35,7 +35,9 @@ async def test_a_number_that_is_not_a_contact_is_refused_with_that_reason(h: Har
     assert audience.refused == (("group:99", "unknown_group"), (STRANGER, "not_contact"))
     result = await h.client.send(OutgoingSms("", (GOOD, STRANGER), "hi"))
     assert [(i.number, i.ok, i.error) for i in result.items] == [
-        (GOOD, True, None), (STRANGER, False, "not_contact")]  # fmt: skip
+        (GOOD, True, None),
+        (STRANGER, False, "not_contact"),
+    ]
     assert h.sent() == [(GOOD, "hi")]
     with pytest.raises(InvalidRecipient):
         await h.client.send(OutgoingSms("", (STRANGER,), "hi"))
@@ -77,7 +79,9 @@ async def test_a_refused_send_is_never_retried_and_its_sent_part_is_found(h: Har
     found = await h.client.find_sent(sms, started)
     assert found is not None
     assert [(i.number, i.outcome, i.error) for i in found.items] == [
-        (GOOD, Outcome.ACCEPTED, None), (STRANGER, Outcome.FAILED, "not_in_batch")]  # fmt: skip
+        (GOOD, Outcome.ACCEPTED, None),
+        (STRANGER, Outcome.FAILED, "not_in_batch"),
+    ]
     assert found.campaign_id == h.sim.batches[0].batch_key
 
 
@@ -143,7 +147,8 @@ async def test_delivery_keeps_the_raw_text_and_classifies_it(h: Harness) -> None
     result = await h.client.send(OutgoingSms("", (GOOD,), "hi"))
     reports = await h.client.deliveries([], result.campaign_id)
     assert [(r.number, r.state, r.raw) for r in reports] == [
-        (GOOD, DeliveryState.QUEUED, "در صف ارسال")]  # fmt: skip
+        (GOOD, DeliveryState.QUEUED, "در صف ارسال")
+    ]
     assert classify("نرسیده به گوشی", DELIVERY_STATUSES) is DeliveryState.FAILED
     assert classify("پیام به گوشی رسیده به گوشی", DELIVERY_STATUSES) is DeliveryState.DELIVERED
     assert classify("something new", DELIVERY_STATUSES) is DeliveryState.UNKNOWN

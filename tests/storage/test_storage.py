@@ -58,9 +58,14 @@ async def test_a_draft_is_claimed_exactly_once_and_audited(tmp_path: Path) -> No
     try:
         sends = SendsRepo(db)
         send_id = await sends.create_draft(
-            user_id=7, chat_id=7, account="amoot", line="public", text="x",
-            recipients=["989121111111", "989122222222"], invalid=["0912abc"],
-        )  # fmt: skip
+            user_id=7,
+            chat_id=7,
+            account="amoot",
+            line="public",
+            text="x",
+            recipients=["989121111111", "989122222222"],
+            invalid=["0912abc"],
+        )
         args = {"quota": 10, "day_start": "2000-01-01", "needs_second_confirm": False}
         assert (await sends.claim(send_id, 8, **args)).status == "not_owner"  # type: ignore[arg-type]
         assert (await sends.claim(send_id, 7, **args)).status == "ok"  # type: ignore[arg-type]
@@ -68,9 +73,14 @@ async def test_a_draft_is_claimed_exactly_once_and_audited(tmp_path: Path) -> No
         audit = await db.fetchall("SELECT action, recipients FROM audit")
         assert [(r[0], r[1]) for r in audit] == [("send", 2)]
         other = await sends.create_draft(
-            user_id=7, chat_id=7, account="amoot", line="public", text="y",
-            recipients=[f"98912000000{i}" for i in range(9)], invalid=[],
-        )  # fmt: skip
+            user_id=7,
+            chat_id=7,
+            account="amoot",
+            line="public",
+            text="y",
+            recipients=[f"98912000000{i}" for i in range(9)],
+            invalid=[],
+        )
         claim = await sends.claim(
             other, 7, quota=10, day_start="2000-01-01", needs_second_confirm=False
         )
