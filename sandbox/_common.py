@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -124,6 +125,8 @@ class FaultySim:
     """
 
     SPECIFIC_FAULTS: frozenset[str] = frozenset()
+    app: Starlette  # each simulator's HTTP side
+    undeliverable: set[str | None]  # 10-digit numbers whose SMS never reach the handset
 
     def __init__(self, clock: Clock | None = None, hang_seconds: float = 30.0) -> None:
         self.clock = clock or Clock()

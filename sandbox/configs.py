@@ -19,7 +19,7 @@ def accounts(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """One account per stand-in whose URL is given (keyed by its name), with the stand-ins'
     credentials."""
     login = DEFAULT_LOGIN
-    every = {
+    every: dict[str, dict[str, Any]] = {
         "amoot": {
             "name": "amoot",
             "provider": "amootsms",

@@ -36,7 +36,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -46,7 +46,16 @@ from starlette.routing import Route
 
 from ._common import Clock, FaultySim, mobile10, require_mobile, sms_parts
 
-DEFAULT_LOGIN = {
+
+class Login(TypedDict):
+    client_id: str
+    client_secret: str
+    system_name: str
+    username: str
+    password: str
+
+
+DEFAULT_LOGIN: Login = {
     "client_id": "sandbox-client",
     "client_secret": "sandbox-client-secret",
     "system_name": "sandbox",
@@ -108,7 +117,7 @@ class PayamSim(FaultySim):
     def __init__(
         self,
         *,
-        login: dict[str, str] | None = None,
+        login: Login | None = None,
         lines: tuple[str, ...] = ("98200012345", "98200067890"),
         credit: int = 2_000_000,
         part_price: int = 1_200,

@@ -70,6 +70,6 @@ def test_environment_wins_and_storage_is_relative_to_the_file(tmp_path: Path) ->
     assert config.telegram.token.get_secret_value() == "99:env"
     account = config.accounts[0]
     assert account.token.get_secret_value() == "from-env"  # type: ignore[union-attr]
-    assert account.poll_interval == 5  # type: ignore[union-attr]
+    assert account.poll_interval == 5
     assert config.storage.path == str(tmp_path / "smsbridge.db")
     assert "from-env" not in repr(config)  # secrets never print

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from bot.app import running
 from bot.config import load_config
 from tests.conftest import ADMIN, World, world
 
 
-async def _says(w: World, text: str, expect: str, user: int = ADMIN) -> dict[str, object]:
+async def _says(w: World, text: str, expect: str, user: int = ADMIN) -> dict[str, Any]:
     after = len(w.tg.events)
     await w.tg.send(user, ADMIN, text)
     event = await w.tg.wait_for(

@@ -110,8 +110,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    sender=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30),
-    text=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300),
+    sender=st.text(st.characters(codec="utf-8"), min_size=1, max_size=30),
+    text=st.text(st.characters(codec="utf-8"), min_size=1, max_size=300),
 )
 @example(sender="<b>Bank", text="<i>unclosed & stray < >")
 @example(sender="0912 555 6666", text="\ud800 lone surrogate")

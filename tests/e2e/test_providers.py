@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -110,7 +111,7 @@ async def test_payam_inbound_is_polled_into_the_chat_and_answered_from_its_line(
     assert not any(m.read for m in w.payam.inbox)  # the cursor form only, never "unread"
 
 
-async def test_payam_cursor_survives_restarts_and_old_history_stays_out(tmp_path) -> None:
+async def test_payam_cursor_survives_restarts_and_old_history_stays_out(tmp_path: Path) -> None:
     async with world(tmp_path, start_bridge=False) as w:
         w.payam.inject_inbound("09125550001", "from last week")
         w.payam.inbox[0].date -= timedelta(days=7)
@@ -129,7 +130,9 @@ async def test_payam_cursor_survives_restarts_and_old_history_stays_out(tmp_path
         assert ("id", str(w.payam.inbox[1].id)) in first_after  # resumed from the stored cursor
 
 
-async def test_check_reports_credit_and_token_status(w: World, capsys) -> None:
+async def test_check_reports_credit_and_token_status(
+    w: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert await _check(load_config(w.config_path)) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("amoot (amootsms): ok, credit 5,000,000 rial")

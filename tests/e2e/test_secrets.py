@@ -84,9 +84,10 @@ async def test_relay_list_never_prints_the_relay_secret(
 ) -> None:
     """Was: ``smsbridge relay list`` printed each registered URL with its secret."""
     async with world(tmp_path, start_bridge=False) as w:
-        with w.config_path.open("a", encoding="utf-8") as config:
-            config.write('\n[server]\npublic_url = "https://bridge.example.com"\n')
-        text = w.config_path.read_text(encoding="utf-8").replace("[server]\nport = 0\n", "")
+        text = w.config_path.read_text(encoding="utf-8").replace(
+            "[server]\nport = 0\n",
+            '[server]\nport = 0\npublic_url = "https://bridge.example.com"\n',
+        )
         w.config_path.write_text(text, encoding="utf-8")
         config = load_config(w.config_path)
         assert await _relay(config, "register", "amoot") == 0

@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from typing import Any
 
 import httpx
 
@@ -31,7 +32,7 @@ def hold_write_lock(path: str, seconds: float) -> threading.Thread:
     return thread
 
 
-async def _health(w: World) -> dict[str, object]:
+async def _health(w: World) -> dict[str, Any]:
     assert w.bridge is not None
     async with httpx.AsyncClient() as http:
         response = await http.get(f"{w.bridge.web_url}/healthz", timeout=20)

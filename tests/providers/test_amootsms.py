@@ -28,6 +28,7 @@ from tests.conftest import free_port
 from .harness import BAD, GOOD, harness
 
 A, B = GOOD, BAD  # B is never delivered
+SimClient = tuple[AmootSim, AmootSmsClient]
 
 
 @pytest.fixture
@@ -36,14 +37,14 @@ async def sim_client() -> AsyncIterator[tuple[AmootSim, AmootSmsClient]]:
         yield h.sim, h.client
 
 
-async def test_balance_reads_credit_tariffs_and_lines(sim_client) -> None:
+async def test_balance_reads_credit_tariffs_and_lines(sim_client: SimClient) -> None:
     sim, client = sim_client
     balance = await client.balance()
     assert (balance.credit, balance.currency) == (sim.credit, "rial")
     assert balance.tariffs["base_fa"] == 1000 and "10001234" in balance.lines
 
 
-async def test_send_charges_credit_and_matches_ids_by_number(sim_client) -> None:
+async def test_send_charges_credit_and_matches_ids_by_number(sim_client: SimClient) -> None:
     sim, client = sim_client
     before = sim.credit
     result = await client.send(OutgoingSms("10001234", (A, B), "سلام"))
@@ -55,7 +56,7 @@ async def test_send_charges_credit_and_matches_ids_by_number(sim_client) -> None
     assert method == "SendSimple" and params["mobiles"] == [["9121111111", "9122222222"]]
 
 
-async def test_send_is_chunked_under_the_recipient_cap(sim_client) -> None:
+async def test_send_is_chunked_under_the_recipient_cap(sim_client: SimClient) -> None:
     sim, client = sim_client
     sim.recipient_cap = 2
     client.chunk_size = 2
@@ -65,7 +66,7 @@ async def test_send_is_chunked_under_the_recipient_cap(sim_client) -> None:
     assert all(i.ok for i in result.items)
 
 
-async def test_blacklisted_number_fails_alone(sim_client) -> None:
+async def test_blacklisted_number_fails_alone(sim_client: SimClient) -> None:
     sim, client = sim_client
     sim.blacklist = {"9122222222"}
     result = await client.send(OutgoingSms("public", (A, B), "hi"))
@@ -75,7 +76,7 @@ async def test_blacklisted_number_fails_alone(sim_client) -> None:
     ]
 
 
-async def test_scheduled_send_carries_tehran_wall_clock_time(sim_client) -> None:
+async def test_scheduled_send_carries_tehran_wall_clock_time(sim_client: SimClient) -> None:
     sim, client = sim_client
     later = now_tehran() + timedelta(hours=2)
     await client.send(OutgoingSms("public", (A,), "later", send_at=later))
@@ -83,7 +84,7 @@ async def test_scheduled_send_carries_tehran_wall_clock_time(sim_client) -> None
     assert sim.delivery_type(sim.outgoing[0]) == 0
 
 
-async def test_p2p_with_the_documented_leading_zero_quirk(sim_client) -> None:
+async def test_p2p_with_the_documented_leading_zero_quirk(sim_client: SimClient) -> None:
     sim, client = sim_client
     sim.leading_zero_quirk = True
     result = await client.send_p2p("public", [(A, "one"), (B, "two")])
@@ -91,7 +92,7 @@ async def test_p2p_with_the_documented_leading_zero_quirk(sim_client) -> None:
     assert sorted(s.text for s in sim.outgoing) == ["one", "two"]
 
 
-async def test_otp_pattern_and_pattern_list(sim_client) -> None:
+async def test_otp_pattern_and_pattern_list(sim_client: SimClient) -> None:
     sim, client = sim_client
     otp = await client.send_otp(A, "4821", 4)
     assert otp.code == "4821" and otp.message_id
@@ -105,7 +106,7 @@ async def test_otp_pattern_and_pattern_list(sim_client) -> None:
         await client.send_pattern("1002", A, ["a,b", "1"])
 
 
-async def test_price_is_a_bare_number_and_negative_is_an_error(sim_client) -> None:
+async def test_price_is_a_bare_number_and_negative_is_an_error(sim_client: SimClient) -> None:
     sim, client = sim_client
     assert await client.estimate_price(OutgoingSms("public", (A, B), "hello")) == 10000
     with pytest.raises(ProviderRejected, match="line does not exist"):
@@ -132,7 +133,7 @@ def test_a_negative_price_is_a_status_code_of_either_sign_never_success(
 
 
 async def test_a_later_chunk_whose_answer_is_lost_is_unknown_and_the_rest_still_go(
-    sim_client,
+    sim_client: SimClient,
 ) -> None:
     sim, client = sim_client
     sim.recipient_cap = client.chunk_size = 2
@@ -147,7 +148,7 @@ async def test_a_later_chunk_whose_answer_is_lost_is_unknown_and_the_rest_still_
 
 @pytest.mark.parametrize("fault", ["server_error", "http_500", "garbage", "accept_then_garbage"])
 async def test_a_send_without_a_clear_answer_is_unknown_never_failed(
-    sim_client, fault: str
+    sim_client: SimClient, fault: str
 ) -> None:
     sim, client = sim_client
     sim.fail_next(fault, method="SendSimple")
@@ -193,7 +194,7 @@ async def test_every_documented_status_and_payload_shape_is_read(
         assert [i.ok for i in result.items] == [True, False]
 
 
-async def test_delivery_moves_through_configured_codes(sim_client) -> None:
+async def test_delivery_moves_through_configured_codes(sim_client: SimClient) -> None:
     sim, client = sim_client
     result = await client.send(OutgoingSms("public", (A, B), "hi"))
     ids = [i.message_id or "" for i in result.items]
@@ -205,7 +206,7 @@ async def test_delivery_moves_through_configured_codes(sim_client) -> None:
     assert {r.number for r in by_campaign} == {A, B}
 
 
-async def test_inbound_is_handed_out_once_and_recoverable_by_range(sim_client) -> None:
+async def test_inbound_is_handed_out_once_and_recoverable_by_range(sim_client: SimClient) -> None:
     sim, client = sim_client
     sim.inject_inbound("09125556666", "hello", line="10001234")
     first = (await client.fetch_inbound()).messages
@@ -217,7 +218,7 @@ async def test_inbound_is_handed_out_once_and_recoverable_by_range(sim_client) -
     assert [(m.provider_id, m.line) for m in found] == [(first[0].provider_id, "10001234")]
 
 
-async def test_relay_register_is_idempotent_and_lists_lowercase(sim_client) -> None:
+async def test_relay_register_is_idempotent_and_lists_lowercase(sim_client: SimClient) -> None:
     sim, client = sim_client
     first = await client.relay_register(RelayKind.INBOUND, "http://127.0.0.1:9/Relay/A/abc")
     sim.hooks["inbound"][0].active = False
@@ -237,14 +238,16 @@ async def test_relay_register_is_idempotent_and_lists_lowercase(sim_client) -> N
         ("garbage", ProviderProtocolError),
     ],
 )
-async def test_faults_map_onto_the_error_tree(sim_client, fault: str, error: type) -> None:
+async def test_faults_map_onto_the_error_tree(
+    sim_client: SimClient, fault: str, error: type
+) -> None:
     sim, client = sim_client
     sim.fail_next(fault)
     with pytest.raises(error):
         await client.patterns()
 
 
-async def test_wrong_token_low_credit_and_bad_numbers(sim_client) -> None:
+async def test_wrong_token_low_credit_and_bad_numbers(sim_client: SimClient) -> None:
     sim, client = sim_client
     sim.credit = 10
     with pytest.raises(InsufficientCredit):
