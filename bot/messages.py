@@ -124,23 +124,28 @@ class Messages:
                 break
             run.append(item)
         rows = await self.inbound.get_many([int(i.payload["inbound_id"]) for i in run])
-        # The title with the largest count it could show: its length bounds every shorter one.
-        size = len(render.digest_title(lang, len(run)))
-        blocks: list[str] = []
-        taken: list[OutboxItem] = []
-        entries: list[tuple[int, int]] = []
+        found = []  # the run up to its first row that is gone
         for item in run:
             row = rows.get(int(item.payload["inbound_id"]))
             if row is None:
                 break
-            number = len(entries) + 1
-            block = render.digest_item(lang, number, row)
-            size += len(block) + 2
-            if size > limit:
-                break
-            blocks.append(block)
-            taken.append(item)
-            entries.append((number, row.id))
-        if len(taken) < 2:
+            found.append((item, row))
+        blocks = [render.digest_item(lang, n, row) for n, (_item, row) in enumerate(found, 1)]
+        # The title with the largest count it could show: its length bounds every shorter one.
+        count = fitting(blocks, limit - len(render.digest_title(lang, len(blocks))))
+        if count < 2:
             return None
-        return Digest("\n\n".join([render.digest_title(lang, len(taken)), *blocks]), taken, entries)
+        taken = [item for item, _row in found[:count]]
+        entries = [(n, row.id) for n, (_item, row) in enumerate(found[:count], 1)]
+        blocks = blocks[:count]
+        return Digest("\n\n".join([render.digest_title(lang, count), *blocks]), taken, entries)
+
+
+def fitting(blocks: Sequence[str], room: int, separator: int = 2) -> int:
+    """How many of ``blocks``, in order, fit in ``room`` characters, each after a separator."""
+    used = 0
+    for count, block in enumerate(blocks):
+        used += separator + len(block)
+        if used > room:
+            return count
+    return len(blocks)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +40,23 @@ GROUP = -100555
 
 
 RELAY_SECRET = "relaysecret0123456789"
+
+
+async def eventually(
+    check: Callable[[], Any], *, timeout: float = 10.0, every: float = 0.02, what: str = "it"
+) -> Any:
+    """Wait until ``check()`` (a function or a coroutine function) returns something truthy, and
+    return that; fail, saying ``what`` never happened, after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        await asyncio.sleep(every)
 
 
 def free_port() -> int:

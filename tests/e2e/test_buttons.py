@@ -13,7 +13,7 @@ from providers.base import OutgoingSms
 from providers.payamsms import PayamSmsClient
 from providers.timeutil import now_tehran
 from sandbox.payamsms import DEFAULT_LOGIN
-from tests.conftest import ADMIN, GROUP, OPERATOR, PAYAM_LINE, STRANGER, World
+from tests.conftest import ADMIN, GROUP, OPERATOR, PAYAM_LINE, STRANGER, World, eventually
 
 FORGED = [
     "snd:ok:1",
@@ -30,11 +30,8 @@ FORGED = [
 
 
 async def _answer_after(w: World, before: int) -> dict[str, Any]:
-    for _ in range(200):
-        if len(w.tg.callback_answers) > before:
-            return w.tg.callback_answers[before]
-        await asyncio.sleep(0.02)
-    raise AssertionError("the press was not answered")
+    await eventually(lambda: len(w.tg.callback_answers) > before, what="an answer to the press")
+    return w.tg.callback_answers[before]
 
 
 async def _schedule_outside(w: World) -> str:
@@ -101,10 +98,7 @@ async def test_a_stranger_pressing_again_and_again_is_refused_and_audited_once(w
     before = len(w.tg.callback_answers)
     for _ in range(5):
         await w.tg.press(STRANGER, GROUP, offered["message_id"], 0)
-    for _ in range(200):
-        if len(w.tg.callback_answers) >= before + 5:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: len(w.tg.callback_answers) >= before + 5, what="five answers")
     answers = w.tg.callback_answers[before:]
     assert len(answers) == 5  # every press is answered: no spinner
     assert sum(1 for a in answers if a.get("text")) == 1  # one refusal a minute

@@ -3,13 +3,12 @@ in either language, and a restart in the middle resumes at the same step."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from bot.app import running
 from bot.config import load_config
-from tests.conftest import ADMIN, World, world
+from tests.conftest import ADMIN, World, eventually, world
 
 
 async def _says(w: World, text: str, expect: str, user: int = ADMIN) -> dict[str, Any]:
@@ -72,11 +71,12 @@ async def test_route_and_user_roles_by_tapping(w: World) -> None:
     labels = [b["text"] for row in question["reply_markup"]["inline_keyboard"] for b in row]
     assert "payam:98200012345" in labels
     await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), labels.index("payam:98200012345"))
-    for _ in range(100):  # the same message now offers here / off
-        markup = w.tg.messages[(ADMIN, int(question["message_id"]))].get("reply_markup", {})
-        if "here" in str(markup) or "to this chat" in str(markup):
-            break
-        await asyncio.sleep(0.02)
+    await eventually(  # the same message now offers here / off
+        lambda: (
+            "here" in str(w.tg.messages[(ADMIN, int(question["message_id"]))].get("reply_markup"))
+        ),
+        what="the here / off buttons",
+    )
     await w.tg.press(ADMIN, ADMIN, int(question["message_id"]), 0)
     await w.tg.wait_text(ADMIN, "now come to this chat")
     assert ("payam", "98200012345", ADMIN) in w.bridge.services.bridge.routes()  # type: ignore[union-attr]
@@ -115,10 +115,14 @@ async def test_a_message_that_does_not_fit_the_step_gets_an_answer(w: World) -> 
     await _says(w, "09121234567 4821", "sent to")
     await _says(w, "/pattern", "Patterns of account amoot")
     await _says(w, "1002 please", "Tap one of the pattern buttons")
+    assert w.payam.messages == []  # the /send flow ended at its preview
+    assert [s.method for s in w.amoot.outgoing] == ["SendQuickOTP"]  # and the OTP went once
 
 
 async def test_a_refused_text_leaves_the_flow_at_its_step(w: World) -> None:
     """Was: the flow forgot its answers before the preview, and the next message met silence."""
     await _says(w, "/send payam: 09121234567", "Now send the SMS text")
-    await _says(w, "س" * 2200, "at most 32")  # 33 parts: PayamSMS refuses, by name
-    await _says(w, "short enough", "Send preview")
+    refusal = await _says(w, "س" * 2200, "at most 32")  # 33 parts: PayamSMS refuses, by name
+    assert "33 parts" in refusal["text"]
+    preview = await _says(w, "short enough", "Send preview")
+    assert "short enough" in preview["text"] and "0912 123 4567" in preview["text"]

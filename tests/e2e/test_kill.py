@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, free_port, world
+from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, eventually, free_port, world
 
 KILLS = 3
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -122,9 +122,8 @@ def _repeated_messages(w: World, chat: int, texts: set[str]) -> int:
 
 async def _all_arrive(w: World, acked: list[str], polled: list[str]) -> None:
     wanted = set(acked) | set(polled)
-    for _ in range(600):
-        if all(_count(w, t) for t in wanted):
-            return
-        await asyncio.sleep(0.05)
-    missing = sorted(t for t in wanted if not _count(w, t))
-    raise AssertionError(f"{len(missing)} SMS never reached a chat: {missing[:5]}")
+    try:
+        await eventually(lambda: all(_count(w, t) for t in wanted), timeout=30, every=0.05)
+    except AssertionError:
+        missing = sorted(t for t in wanted if not _count(w, t))
+        raise AssertionError(f"{len(missing)} SMS never reached a chat: {missing[:5]}") from None

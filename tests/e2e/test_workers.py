@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ADMIN, GROUP, World
+from tests.conftest import ADMIN, GROUP, World, eventually
 
 
 def hold_write_lock(path: str, seconds: float) -> threading.Thread:
@@ -47,11 +47,8 @@ async def test_a_database_locked_for_seconds_loses_nothing_handed_out(w: World) 
     assert w.bridge is not None
     holder = hold_write_lock(w.bridge.db.path, 7.0)
     w.amoot.inject_inbound("09125550001", "sent while the database was locked", line="10001234")
-    for _ in range(200):  # the poller fetched it: the provider will not hand it out again
-        if w.amoot.inbound[-1].read:
-            break
-        await asyncio.sleep(0.05)
-    assert w.amoot.inbound[-1].read
+    # the poller fetched it: the provider will not hand it out again
+    await eventually(lambda: w.amoot.inbound[-1].read, what="the hand-out")
     await asyncio.to_thread(holder.join)
     # (a polled AmootSMS SMS names no line: it goes to the routes for every line)
     shown = await w.tg.wait_text(GROUP, "sent while the database was locked", timeout=20)
@@ -64,20 +61,20 @@ async def test_a_database_locked_for_seconds_loses_nothing_handed_out(w: World) 
 
 async def test_garbage_from_a_provider_is_outlived_and_shown_in_healthz(w: World) -> None:
     w.payam.fail_next("garbage", count=30, method="mo")
-    for _ in range(100):  # three intervals of failure: degraded, with the worker named
+
+    async def degraded() -> dict[str, Any] | None:  # three intervals of failure
         body = await _health(w)
-        checks = body["checks"]
-        assert isinstance(checks, dict)
-        if checks["poll:payam"] != "ok":
-            break
-        await asyncio.sleep(0.1)
-    assert body["status"] == "degraded" and "no success since" in str(checks["poll:payam"])
-    assert "ProviderProtocolError" in str(checks["poll:payam"])
+        return body if body["checks"]["poll:payam"] != "ok" else None
+
+    body = await eventually(degraded, every=0.1, what="degraded")
+    assert body["status"] == "degraded"
+    assert "no success since" in body["checks"]["poll:payam"]
+    assert "ProviderProtocolError" in body["checks"]["poll:payam"]
     w.payam._pending.clear()  # the provider recovers
     w.payam.inject_inbound("09125550003", "after the garbage")
     await w.tg.wait_text(ADMIN, "after the garbage", timeout=30)
-    for _ in range(100):
-        if (await _health(w))["status"] == "ok":
-            break
-        await asyncio.sleep(0.1)
-    assert (await _health(w))["status"] == "ok"
+
+    async def healthy() -> bool:
+        return bool((await _health(w))["status"] == "ok")
+
+    await eventually(healthy, every=0.1, what="ok again")
