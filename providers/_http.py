@@ -1,10 +1,13 @@
-"""The one place that makes an HTTP call to a provider and maps transport failures onto the error tree."""
+"""The one place that makes an HTTP call to a provider and maps transport failures onto the error
+tree, and the one place that keeps a session token (``TokenAuth``, for the providers that log in)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,12 +42,16 @@ class Transport:
         timeout: float = DEFAULT_TIMEOUT,
         observer: CallObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
-        """``transport`` replaces the network (tests answer with recorded bodies)."""
+        """``transport`` replaces the network (tests answer with recorded bodies); ``auth`` puts
+        a session token in every request (``TokenAuth``)."""
         self.account = account
+        self.base_url = base_url.rstrip("/") + "/"
         self._observer = observer
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
+            auth=auth,
+            base_url=self.base_url,
             headers=dict(headers or {}),
             proxy=None if transport is not None else proxy or None,
             transport=transport,
@@ -62,17 +69,20 @@ class Transport:
         params: Any = None,
         headers: Mapping[str, str] | None = None,
         ok_statuses: tuple[int, ...] = (),
+        sends: bool = False,
     ) -> httpx.Response:
         """Make the call. A request that never left is ``Unreachable``; a timeout, a broken
         connection or a 5xx is ``ProviderUnavailable`` (a send request's caller reads these with
         ``outcome.send_request``). Statuses in ``ok_statuses`` are returned to the caller instead of
-        being mapped."""
+        being mapped. ``sends``: the request may send SMS (``TokenAuth`` repeats it only when it
+        was turned away at the door)."""
         started = time.perf_counter()
         kind = ""
         try:
             response = await self._client.request(
-                verb, path.lstrip("/"), json=json, data=data, params=params, headers=headers
-            )
+                verb, path.lstrip("/"), json=json, data=data, params=params, headers=headers,
+                extensions={"smsbridge_sends": sends},
+            )  # fmt: skip
         except _NOT_SENT as exc:
             kind = "connect"
             raise Unreachable(
@@ -122,3 +132,61 @@ def _retry_after(response: httpx.Response) -> float:
         return max(0.0, float(response.headers.get("retry-after", "0")))
     except ValueError:
         return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A session token: used until ``until``, valid until ``expires`` (``clock()`` seconds)."""
+
+    token: str
+    until: float
+    expires: float
+
+
+class TokenAuth(httpx.Auth):
+    """The session token of an account that logs in (sms.ir, PayamSMS), in every request.
+
+    A token is fetched when there is none or it is past its ``until``; concurrent requests share
+    one login. A request turned away because of its token gets one new token and is repeated
+    once, never in a loop — a send only when it was turned away at the door (HTTP 401/403):
+    a refusal in the body of a send may follow a partial send (``providers/outcome.py``).
+    What differs per provider is given: how to log in and read the answer, where the token
+    goes, and what "turned away" looks like.
+    """
+
+    def __init__(
+        self,
+        *,
+        login: Callable[[], httpx.Request],
+        read: Callable[[httpx.Response, Session | None], Session],
+        apply: Callable[[httpx.Request, str], None],
+        turned_away: Callable[[httpx.Response, bool], bool],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.login, self.read, self.apply, self.turned_away = login, read, apply, turned_away
+        self.clock = clock
+        self.session: Session | None = None
+        self._lock = asyncio.Lock()
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        sends = bool(request.extensions.get("smsbridge_sends"))
+        stale: str | None = None
+        for attempt in (1, 2):
+            async with self._lock:
+                session = self.session
+                if session is None or session.token == stale or self.clock() >= session.until:
+                    answer = yield self.login()
+                    await answer.aread()
+                    session = self.session = self.read(answer, self.session)
+            self.apply(request, session.token)
+            response = yield request
+            await response.aread()
+            if attempt == 2 or not self.turned_away(response, sends):
+                return
+            stale = session.token
+
+    def expiry(self) -> float | None:
+        """When the current token expires (``clock()`` seconds), if there is one."""
+        return self.session.expires if self.session is not None else None

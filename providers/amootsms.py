@@ -1,9 +1,17 @@
-"""AmootSMS REST v1 (reference §1): wire models, pure parse functions, the client and the relay parser.
+"""AmootSMS REST v1 (docs/providers.md §1): a static panel token, sends in chunks, inbound SMS
+handed out once (and listed by time to reconcile), and relays that push SMS and delivery reports.
 
-Quirks handled (reference §1.9): logical errors inside HTTP 200; ``Status`` as string Title, int or
-bool; bare JSON strings and numbers as whole bodies; invalid JSON with leading-zero numbers;
-``ReturnValue`` vs ``Data``; field names matched case-insensitively; phone numbers as strings or
-numbers with or without ``0``/``98``.
+What the documents leave open, and what this client does:
+- Logical errors come inside HTTP 200 (A2); ``Status`` is a Title, an int or a bool (A5); whole
+  bodies may be a bare string or number (A3); the payload is ``Data`` or ``ReturnValue`` (A6);
+  field names are matched case-insensitively; numbers come as strings or numbers with or without
+  ``0``/``98`` (A9); invalid JSON with leading-zero numbers is repaired only when it will not parse
+  (A4). All of these are read.
+- ``DeliveryType`` codes are undocumented (A10): only the account's configured codes mean a state.
+- A send that may have reached AmootSMS is never repeated: there is nothing to ask whether it went
+  out (A23), so its recipients stay unknown (``providers/outcome.py``).
+- ``RecieveNewMessages`` hands each SMS out once and leaves out the receiving line (A12): the
+  caller stores a page before anything else; ``inbound_between`` (per line) fills the gap.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import httpx
 from pydantic import AliasChoices, Field, ValidationError
 
 from . import numbers
@@ -25,6 +34,7 @@ from .base import (
     Capability,
     DeliveryReport,
     DeliveryState,
+    ErrorCode,
     InboundPage,
     InboundSms,
     InsufficientCredit,
@@ -45,272 +55,245 @@ from .base import (
 from .outcome import ends_send, results_for, send_request
 from .timeutil import format_tehran, now_tehran, parse_local
 
-# ------------------------------------------------------------------------------ status code table
+# ------------------------------------------------------------------------ limits and tables
 
-_E = type[ProviderError]
-# Title → (numeric code, error class, English sentence, Persian sentence from status_codes.md).
-CODES: dict[str, tuple[int, _E, str, str]] = {
-    "Failed": (0, ProviderRejected, "the operation failed", "عملیات ناموفق"),
-    "AccountIsDemo": (2, ProviderRejected, "the account is a demo account", "کاربری دمو می‌باشد"),
-    "CreditNotEnough": (4, InsufficientCredit, "credit is too low", "اعتبار کافی نمی‌باشد"),
-    "LineNumber_NotExist": (
-        5,
-        ProviderRejected,
-        "the sending line does not exist on this account",
-        "خط ارسال وجود ندارد",
+# status_codes.md: a Status number and its Title (the wire carries the Title, A5).
+NUMBERS: dict[int, str] = {
+    1: "Success",
+    0: "Failed",
+    2: "AccountIsDemo",
+    4: "CreditNotEnough",
+    5: "LineNumber_NotExist",
+    6: "BackupLineNumber_NotExist",
+    7: "Avanak_NotAvailable",
+    10: "UserName_Empty",
+    11: "Password_Empty",
+    12: "LineNumber_Empty",
+    13: "BackupLineNumber_Empty",
+    14: "SMSMessageText_Empty",
+    15: "AvanakMessageText_Empty",
+    16: "Mobile_Empty",
+    17: "Mobiles_Empty",
+    18: "Title_Empty",
+    19: "FirstNameOrLastName_Empty",
+    20: "URLAddress_Empty",
+    100: "UserNameOrPassword_Invalid",
+    101: "Mobile_Invalid",
+    102: "Mobiles_Invalid",
+    103: "Count_Invalid",
+    104: "FromRow_Invalid",
+    105: "FromDate_Invalid",
+    106: "FromDateTime_Invalid",
+    107: "ToDate_Invalid",
+    108: "ToDateTime_Invalid",
+    109: "FromDateIsAfterThanToDate",
+    110: "FromDateTimeIsAfterThanToDateTime",
+    111: "MessageID_Invalid",
+    112: "BulkID_Invalid",
+    113: "ContactID_Invalid",
+    114: "ContactGroupID_Invalid",
+    115: "CourseID_Invalid",
+    116: "CourseGroupID_Invalid",
+    117: "URLAddress_Duplicate",
+    118: "RelayMessageDeliveryID_Invalid",
+    119: "RelayRecieveMessageID_Invalid",
+    120: "Length_Invalid",
+    121: "Length_Exceeded",
+    500: "ServerError",
+    -300: "System_Disabled",
+    -208: "Token_NotAllowMethod",
+    -207: "Token_NotAllowIP",
+    -204: "Token_Expired",
+    -203: "Token_Disabled",
+    -202: "Token_Invalid",
+    -201: "Token_NotExists",
+    -109: "User_NotAllowHttp",
+    -108: "User_NotAllowMethod",
+    -107: "User_NotAllowIP",
+    -106: "User_NotAllowWebService",
+    -105: "User_WebServiceBanned",
+    -104: "User_Expired",
+    -103: "User_Disabled",
+    -102: "User_MobileNotVerified",
+    -1: "User_NotExists",
+}
+# Title → (error, English, Persian from status_codes.md).
+CODES: dict[str, ErrorCode] = {
+    "Failed": ErrorCode(ProviderRejected, "the operation failed", "عملیات ناموفق"),
+    "AccountIsDemo": ErrorCode(
+        ProviderRejected, "the account is a demo account", "کاربری دمو می‌باشد"
     ),
-    "BackupLineNumber_NotExist": (
-        6,
-        ProviderRejected,
-        "the backup line does not exist",
-        "خط ارسال پشتیبان وجود ندارد",
+    "CreditNotEnough": ErrorCode(InsufficientCredit, "credit is too low", "اعتبار کافی نمی‌باشد"),
+    "LineNumber_NotExist": ErrorCode(
+        ProviderRejected, "the sending line does not exist on this account", "خط ارسال وجود ندارد"
     ),
-    "Avanak_NotAvailable": (
-        7,
-        ProviderUnavailable,
-        "the voice service is unavailable",
-        "سرویس آوانک در دسترس نمی‌باشد",
+    "BackupLineNumber_NotExist": ErrorCode(
+        ProviderRejected, "the backup line does not exist", "خط ارسال پشتیبان وجود ندارد"
     ),
-    "UserName_Empty": (10, AuthFailed, "the user name is empty", "نام کاربری خالی می‌باشد"),
-    "Password_Empty": (11, AuthFailed, "the password is empty", "گذرواژه خالی می‌باشد"),
-    "LineNumber_Empty": (12, ProviderRejected, "no sending line was given", "خط ارسال خالی می‌باشد"),
-    "BackupLineNumber_Empty": (
-        13,
-        ProviderRejected,
-        "no backup line was given",
-        "خط ارسال پشتیبان خالی می‌باشد",
+    "Avanak_NotAvailable": ErrorCode(
+        ProviderUnavailable, "the voice service is unavailable", "سرویس آوانک در دسترس نمی‌باشد"
     ),
-    "SMSMessageText_Empty": (14, ProviderRejected, "the text is empty", "متن پیامک خالی می‌باشد"),
-    "AvanakMessageText_Empty": (
-        15,
-        ProviderRejected,
-        "the voice text is empty",
-        "متن پیام صوتی خالی می‌باشد",
+    "UserName_Empty": ErrorCode(AuthFailed, "the user name is empty", "نام کاربری خالی می‌باشد"),
+    "Password_Empty": ErrorCode(AuthFailed, "the password is empty", "گذرواژه خالی می‌باشد"),
+    "LineNumber_Empty": ErrorCode(
+        ProviderRejected, "no sending line was given", "خط ارسال خالی می‌باشد"
     ),
-    "Mobile_Empty": (
-        16,
-        InvalidRecipient,
-        "no mobile number was given",
-        "شماره موبایل خالی می‌باشد",
+    "BackupLineNumber_Empty": ErrorCode(
+        ProviderRejected, "no backup line was given", "خط ارسال پشتیبان خالی می‌باشد"
     ),
-    "Mobiles_Empty": (
-        17,
-        InvalidRecipient,
-        "the list of numbers is empty",
-        "لیست شماره موبایل خالی می‌باشد",
+    "SMSMessageText_Empty": ErrorCode(
+        ProviderRejected, "the text is empty", "متن پیامک خالی می‌باشد"
     ),
-    "Title_Empty": (18, ProviderRejected, "the title is empty", "عنوان خالی می‌باشد"),
-    "FirstNameOrLastName_Empty": (
-        19,
-        ProviderRejected,
-        "first or last name is empty",
-        "نام یا نام خانوادگی خالی می‌باشد",
+    "AvanakMessageText_Empty": ErrorCode(
+        ProviderRejected, "the voice text is empty", "متن پیام صوتی خالی می‌باشد"
     ),
-    "URLAddress_Empty": (20, ProviderRejected, "the URL is empty", "آدرس URL خالی می‌باشد"),
-    "UserNameOrPassword_Invalid": (
-        100,
-        AuthFailed,
-        "wrong user name or password",
-        "نام کاربری ویا گذرواژه اشتباه می‌باشد",
+    "Mobile_Empty": ErrorCode(
+        InvalidRecipient, "no mobile number was given", "شماره موبایل خالی می‌باشد"
     ),
-    "Mobile_Invalid": (
-        101,
+    "Mobiles_Empty": ErrorCode(
+        InvalidRecipient, "the list of numbers is empty", "لیست شماره موبایل خالی می‌باشد"
+    ),
+    "Title_Empty": ErrorCode(ProviderRejected, "the title is empty", "عنوان خالی می‌باشد"),
+    "FirstNameOrLastName_Empty": ErrorCode(
+        ProviderRejected, "first or last name is empty", "نام یا نام خانوادگی خالی می‌باشد"
+    ),
+    "URLAddress_Empty": ErrorCode(ProviderRejected, "the URL is empty", "آدرس URL خالی می‌باشد"),
+    "UserNameOrPassword_Invalid": ErrorCode(
+        AuthFailed, "wrong user name or password", "نام کاربری ویا گذرواژه اشتباه می‌باشد"
+    ),
+    "Mobile_Invalid": ErrorCode(
         InvalidRecipient,
         "the number is wrong or has opted out (blacklist)",
         "شماره موبایل اشتباه یا در لیست سیاه است",
     ),
-    "Mobiles_Invalid": (
-        102,
+    "Mobiles_Invalid": ErrorCode(
         InvalidRecipient,
         "numbers are wrong or have opted out (blacklist)",
         "لیست شماره موبایل اشتباه یا در لیست سیاه است",
     ),
-    "Count_Invalid": (103, ProviderRejected, "the count is not accepted", "تعداد اشتباه می‌باشد"),
-    "FromRow_Invalid": (104, ProviderRejected, "the start row is wrong", "ردیف شروع اشتباه می‌باشد"),
-    "FromDate_Invalid": (
-        105,
-        ProviderRejected,
-        "the start date is wrong",
-        "تاریخ شروع اشتباه می‌باشد",
+    "Count_Invalid": ErrorCode(
+        ProviderRejected, "the count is not accepted", "تعداد اشتباه می‌باشد"
     ),
-    "FromDateTime_Invalid": (
-        106,
-        ProviderRejected,
-        "the start time is wrong",
-        "زمان شروع اشتباه می‌باشد",
+    "FromRow_Invalid": ErrorCode(
+        ProviderRejected, "the start row is wrong", "ردیف شروع اشتباه می‌باشد"
     ),
-    "ToDate_Invalid": (107, ProviderRejected, "the end date is wrong", "تاریخ پایان اشتباه می‌باشد"),
-    "ToDateTime_Invalid": (
-        108,
-        ProviderRejected,
-        "the end time is wrong",
-        "زمان پایان اشتباه می‌باشد",
+    "FromDate_Invalid": ErrorCode(
+        ProviderRejected, "the start date is wrong", "تاریخ شروع اشتباه می‌باشد"
     ),
-    "FromDateIsAfterThanToDate": (
-        109,
+    "FromDateTime_Invalid": ErrorCode(
+        ProviderRejected, "the start time is wrong", "زمان شروع اشتباه می‌باشد"
+    ),
+    "ToDate_Invalid": ErrorCode(
+        ProviderRejected, "the end date is wrong", "تاریخ پایان اشتباه می‌باشد"
+    ),
+    "ToDateTime_Invalid": ErrorCode(
+        ProviderRejected, "the end time is wrong", "زمان پایان اشتباه می‌باشد"
+    ),
+    "FromDateIsAfterThanToDate": ErrorCode(
         ProviderRejected,
         "the start date is after the end date",
         "تاریخ شروع جلوتر از تاریخ پایان می‌باشد",
     ),
-    "FromDateTimeIsAfterThanToDateTime": (
-        110,
+    "FromDateTimeIsAfterThanToDateTime": ErrorCode(
         ProviderRejected,
         "the start time is after the end time",
         "زمان شروع جلوتر از زمان پایان می‌باشد",
     ),
-    "MessageID_Invalid": (
-        111,
-        ProviderRejected,
-        "the message id is wrong or not yours",
-        "کد پیام اشتباه می‌باشد",
+    "MessageID_Invalid": ErrorCode(
+        ProviderRejected, "the message id is wrong or not yours", "کد پیام اشتباه می‌باشد"
     ),
-    "BulkID_Invalid": (
-        112,
-        ProviderRejected,
-        "the campaign or bank id is wrong",
-        "کد بانک یا کمپین اشتباه می‌باشد",
+    "BulkID_Invalid": ErrorCode(
+        ProviderRejected, "the campaign or bank id is wrong", "کد بانک یا کمپین اشتباه می‌باشد"
     ),
-    "ContactID_Invalid": (
-        113,
-        ProviderRejected,
-        "the contact id is wrong",
-        "کد مخاطب اشتباه می‌باشد",
+    "ContactID_Invalid": ErrorCode(
+        ProviderRejected, "the contact id is wrong", "کد مخاطب اشتباه می‌باشد"
     ),
-    "ContactGroupID_Invalid": (
-        114,
-        ProviderRejected,
-        "the contact group id is wrong",
-        "کد گروه مخاطب اشتباه می‌باشد",
+    "ContactGroupID_Invalid": ErrorCode(
+        ProviderRejected, "the contact group id is wrong", "کد گروه مخاطب اشتباه می‌باشد"
     ),
-    "CourseID_Invalid": (
-        115,
-        ProviderRejected,
-        "the periodic-send id is wrong",
-        "کد ارسال دوره‌ای اشتباه می‌باشد",
+    "CourseID_Invalid": ErrorCode(
+        ProviderRejected, "the periodic-send id is wrong", "کد ارسال دوره‌ای اشتباه می‌باشد"
     ),
-    "CourseGroupID_Invalid": (
-        116,
+    "CourseGroupID_Invalid": ErrorCode(
         ProviderRejected,
         "the periodic-send group id is wrong",
         "کد گروه ارسال دوره‌ای اشتباه می‌باشد",
     ),
-    "URLAddress_Duplicate": (
-        117,
-        ProviderRejected,
-        "the relay URL is already registered",
-        "آدرس URL تکراری می‌باشد",
+    "URLAddress_Duplicate": ErrorCode(
+        ProviderRejected, "the relay URL is already registered", "آدرس URL تکراری می‌باشد"
     ),
-    "RelayMessageDeliveryID_Invalid": (
-        118,
-        ProviderRejected,
-        "the delivery relay id is wrong",
-        "کد انتقال دلیوری پیام اشتباه می‌باشد",
+    "RelayMessageDeliveryID_Invalid": ErrorCode(
+        ProviderRejected, "the delivery relay id is wrong", "کد انتقال دلیوری پیام اشتباه می‌باشد"
     ),
-    "RelayRecieveMessageID_Invalid": (
-        119,
-        ProviderRejected,
-        "the inbound relay id is wrong",
-        "کد انتقال دریافت پیام اشتباه می‌باشد",
+    "RelayRecieveMessageID_Invalid": ErrorCode(
+        ProviderRejected, "the inbound relay id is wrong", "کد انتقال دریافت پیام اشتباه می‌باشد"
     ),
-    "Length_Invalid": (120, ProviderRejected, "the length is not accepted", "طول اشتباه می‌باشد"),
-    "Length_Exceeded": (
-        121,
-        ProviderRejected,
-        "the text is longer than the maximum",
-        "طول بیشتر از حداکثر می‌باشد",
+    "Length_Invalid": ErrorCode(
+        ProviderRejected, "the length is not accepted", "طول اشتباه می‌باشد"
     ),
-    "ServerError": (500, ProviderUnavailable, "the provider had a server error", "خطای سرور"),
-    "System_Disabled": (
-        -300,
-        ProviderUnavailable,
-        "the provider's system is disabled",
-        "سامانه غیرفعال می‌باشد",
+    "Length_Exceeded": ErrorCode(
+        ProviderRejected, "the text is longer than the maximum", "طول بیشتر از حداکثر می‌باشد"
     ),
-    "Token_NotAllowMethod": (
-        -208,
-        AuthFailed,
-        "the API token may not call this method",
-        "متد برای این توکن مجاز نیست",
+    "ServerError": ErrorCode(ProviderUnavailable, "the provider had a server error", "خطای سرور"),
+    "System_Disabled": ErrorCode(
+        ProviderUnavailable, "the provider's system is disabled", "سامانه غیرفعال می‌باشد"
     ),
-    "Token_NotAllowIP": (
-        -207,
+    "Token_NotAllowMethod": ErrorCode(
+        AuthFailed, "the API token may not call this method", "متد برای این توکن مجاز نیست"
+    ),
+    "Token_NotAllowIP": ErrorCode(
         AuthFailed,
         "the API token does not allow this server's IP address",
         "آی‌پی این سرور برای توکن مجاز نیست",
     ),
-    "Token_Expired": (
-        -204,
+    "Token_Expired": ErrorCode(
         AuthFailed,
         "the API token has expired; issue a new one in the panel",
         "توکن منقضی شده است؛ در پنل توکن تازه بسازید",
     ),
-    "Token_Disabled": (-203, AuthFailed, "the API token is disabled", "توکن غیرفعال است"),
-    "Token_Invalid": (-202, AuthFailed, "the API token is malformed", "توکن اشتباه می‌باشد"),
-    "Token_NotExists": (-201, AuthFailed, "the API token does not exist", "توکن وجود ندارد"),
-    "User_NotAllowHttp": (
-        -109,
-        AuthFailed,
-        "plain HTTP is not allowed; use HTTPS",
-        "استفاده از پروتکل HTTP مجاز نیست",
+    "Token_Disabled": ErrorCode(AuthFailed, "the API token is disabled", "توکن غیرفعال است"),
+    "Token_Invalid": ErrorCode(AuthFailed, "the API token is malformed", "توکن اشتباه می‌باشد"),
+    "Token_NotExists": ErrorCode(AuthFailed, "the API token does not exist", "توکن وجود ندارد"),
+    "User_NotAllowHttp": ErrorCode(
+        AuthFailed, "plain HTTP is not allowed; use HTTPS", "استفاده از پروتکل HTTP مجاز نیست"
     ),
-    "User_NotAllowMethod": (
-        -108,
-        AuthFailed,
-        "the account may not call this method",
-        "متد غیرمجاز",
+    "User_NotAllowMethod": ErrorCode(
+        AuthFailed, "the account may not call this method", "متد غیرمجاز"
     ),
-    "User_NotAllowIP": (
-        -107,
-        AuthFailed,
-        "the account does not allow this server's IP address",
-        "آی‌پی غیرمجاز",
+    "User_NotAllowIP": ErrorCode(
+        AuthFailed, "the account does not allow this server's IP address", "آی‌پی غیرمجاز"
     ),
-    "User_NotAllowWebService": (
-        -106,
-        AuthFailed,
-        "the web service is not enabled on the account",
-        "عدم مجوز استفاده از وب سرویس",
+    "User_NotAllowWebService": ErrorCode(
+        AuthFailed, "the web service is not enabled on the account", "عدم مجوز استفاده از وب سرویس"
     ),
-    "User_WebServiceBanned": (
-        -105,
-        AuthFailed,
-        "the web service is banned on the account",
-        "عدم مجوز استفاده از وب سرویس",
+    "User_WebServiceBanned": ErrorCode(
+        AuthFailed, "the web service is banned on the account", "عدم مجوز استفاده از وب سرویس"
     ),
-    "User_Expired": (-104, AuthFailed, "the account has expired", "کاربری منقضی شده است"),
-    "User_Disabled": (-103, AuthFailed, "the account is disabled", "کاربری غیرفعال می‌باشد"),
-    "User_MobileNotVerified": (
-        -102,
-        AuthFailed,
-        "the account owner is not verified",
-        "کاربری احراز هویت ندارد",
+    "User_Expired": ErrorCode(AuthFailed, "the account has expired", "کاربری منقضی شده است"),
+    "User_Disabled": ErrorCode(AuthFailed, "the account is disabled", "کاربری غیرفعال می‌باشد"),
+    "User_MobileNotVerified": ErrorCode(
+        AuthFailed, "the account owner is not verified", "کاربری احراز هویت ندارد"
     ),
-    "User_NotExists": (
-        -1,
-        AuthFailed,
-        "the account or API token is not recognised",
-        "کاربر یا توکن شناخته نشد",
+    "User_NotExists": ErrorCode(
+        AuthFailed, "the account or API token is not recognised", "کاربر یا توکن شناخته نشد"
     ),
 }
-_BY_NUMBER = {code: title for title, (code, *_rest) in CODES.items()}
-_BY_LOWER = {title.lower(): title for title in CODES}
+_TITLES = {title.lower(): title for title in CODES}
 
 
-def error_for(account: str, raw: object) -> ProviderError:
-    """The error for a ``Status`` value that is not success (Title, int code or bool)."""
-    title = status_title(raw)
-    known = _BY_LOWER.get(title.lower())
-    if known is None:
-        return ProviderRejected(account, title, f"the provider refused ({title})")
-    _code, cls, en, fa = CODES[known]
-    return cls(account, known, en, fa)
+def error_for(account: str, code: str, description: str = "") -> ProviderError:
+    """A Title's error (any case); an unknown Title is a refusal that carries it."""
+    title = _TITLES.get(code.strip().lower())
+    if title is None:
+        return ProviderRejected(account, code, f"the provider refused ({description or code})")
+    return CODES[title].error(account, title)
 
 
 def price_error(account: str, raw: int) -> ProviderError:
     """A negative ``CalculateMessagePrice`` answer: its magnitude is undocumented (A18), so it is
     read as a status code of either sign when one matches, and kept raw otherwise."""
     for candidate in (-raw, raw):
-        title = _BY_NUMBER.get(candidate)
+        title = NUMBERS.get(candidate)
         if title is not None and title != "Success":
             return error_for(account, title)
     return ProviderRejected(account, str(raw), f"the provider refused the price estimate ({raw})")
@@ -320,7 +303,7 @@ def status_title(raw: object) -> str:
     if isinstance(raw, bool):
         return "Success" if raw else "Failed"
     if isinstance(raw, int):
-        return "Success" if raw == 1 else _BY_NUMBER.get(raw, str(raw))
+        return NUMBERS.get(raw, str(raw))
     if isinstance(raw, str):
         stripped = raw.strip()
         if re.fullmatch(r"-?\d+", stripped):
@@ -333,51 +316,14 @@ def is_success(raw: object) -> bool:
     return status_title(raw).lower() == "success"
 
 
-# ------------------------------------------------------------------------------ body decoding
-
-_LEADING_ZERO = re.compile(r"([:\[,]\s*)(0\d+)(?=\s*[,\]}])")
-
-
-def decode(account: str, body: bytes) -> Any:
-    """Parse a body as JSON; on failure retry once with leading-zero numbers quoted (A4)."""
-    text = body.decode("utf-8-sig", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return json.loads(_LEADING_ZERO.sub(r'\1"\2"', text))
-    except ValueError as exc:
-        raise ProviderProtocolError(
-            account, "bad_json", "the provider's answer is not valid JSON"
-        ) from exc
+def delivery_state(code: int | None, table: Mapping[int, DeliveryState]) -> DeliveryState:
+    """``DeliveryType`` codes are undocumented (A10): only a configured code means anything."""
+    if code is None:
+        return DeliveryState.UNKNOWN
+    return table.get(code, DeliveryState.UNKNOWN)
 
 
-def checked(account: str, body: Any) -> dict[str, Any]:
-    """An object answer whose ``Status`` is success, keys lower-cased; else the mapped error."""
-    if isinstance(body, str):
-        if is_success(body):
-            return {"status": "Success"}
-        raise error_for(account, body)
-    if not isinstance(body, dict):
-        raise ProviderProtocolError(
-            account, "bad_shape", f"unexpected answer of type {type(body).__name__}"
-        )
-    obj = cast(dict[str, Any], lower_keys(body))
-    if "status" not in obj:
-        raise ProviderProtocolError(account, "bad_shape", "the answer has no Status")
-    if not is_success(obj["status"]):
-        raise error_for(account, obj["status"])
-    return obj
-
-
-def payload(obj: Mapping[str, Any]) -> Any:
-    """``Data`` on the wire, ``ReturnValue`` in the tables (A6): look in both."""
-    data = obj.get("data")
-    return obj.get("returnvalue") if data is None else data
-
-
-# ------------------------------------------------------------------------------ wire models
+# ------------------------------------------------------------------------ wire models
 
 
 class _AccountStatus(Wire):
@@ -463,6 +409,50 @@ class _Relay(Wire):
     active: bool = Field(True, alias="active")
 
 
+# ------------------------------------------------------------------------ parse functions
+
+_LEADING_ZERO = re.compile(r"([:\[,]\s*)(0\d+)(?=\s*[,\]}])")
+
+
+def decode(account: str, body: bytes) -> Any:
+    """Parse a body as JSON; on failure retry once with leading-zero numbers quoted (A4)."""
+    text = body.decode("utf-8-sig", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return json.loads(_LEADING_ZERO.sub(r'\1"\2"', text))
+    except ValueError as exc:
+        raise ProviderProtocolError(
+            account, "bad_json", "the provider's answer is not valid JSON"
+        ) from exc
+
+
+def checked(account: str, body: Any) -> dict[str, Any]:
+    """An object answer whose ``Status`` is success, keys lower-cased; else the mapped error."""
+    if isinstance(body, str):
+        if is_success(body):
+            return {"status": "Success"}
+        raise error_for(account, status_title(body))
+    if not isinstance(body, dict):
+        raise ProviderProtocolError(
+            account, "bad_shape", f"unexpected answer of type {type(body).__name__}"
+        )
+    obj = cast(dict[str, Any], lower_keys(body))
+    if "status" not in obj:
+        raise ProviderProtocolError(account, "bad_shape", "the answer has no Status")
+    if not is_success(obj["status"]):
+        raise error_for(account, status_title(obj["status"]))
+    return obj
+
+
+def payload(obj: Mapping[str, Any]) -> Any:
+    """``Data`` on the wire, ``ReturnValue`` in the tables (A6): look in both."""
+    data = obj.get("data")
+    return obj.get("returnvalue") if data is None else data
+
+
 # Candidate field names for inbound items (RecieveNewMessages, RecieveMessages, relay bodies).
 _INBOUND_FIELDS = {
     "sender": ("mobile", "number", "from", "sender"),
@@ -501,13 +491,6 @@ def parse_inbound_item(account: str, item: Mapping[str, Any]) -> InboundSms:
     )
 
 
-def delivery_state(code: int | None, table: Mapping[int, DeliveryState]) -> DeliveryState:
-    """``DeliveryType`` codes are undocumented (A10): only a configured code means anything."""
-    if code is None:
-        return DeliveryState.UNKNOWN
-    return table.get(code, DeliveryState.UNKNOWN)
-
-
 def parse_delivery_item(
     account: str, item: Mapping[str, Any], table: Mapping[int, DeliveryState]
 ) -> DeliveryReport:
@@ -525,6 +508,26 @@ def parse_delivery_item(
     )
 
 
+def parse_balance(account: str, obj: Mapping[str, Any]) -> Balance:
+    """AccountStatus: credit in Rial, tariffs per part, the lines."""
+    status = model(account, _AccountStatus, obj)
+    tariffs = {
+        "base_fa": status.base_fa,
+        "base_en": status.base_en,
+        "service_fa": status.service_fa,
+        "service_en": status.service_en,
+        "ads_fa": status.ads_fa,
+        "ads_en": status.ads_en,
+    }
+    return Balance(
+        credit=status.credit,
+        currency="rial",
+        tariffs={k: v for k, v in tariffs.items() if v},
+        lines=tuple(status.lines),
+        account_name=status.account_name or "",
+    )
+
+
 def _items(account: str, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
     data = payload(obj)
     if data is None:
@@ -536,7 +539,28 @@ def _items(account: str, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
     return cast(list[dict[str, Any]], data)
 
 
-# ------------------------------------------------------------------------------ the client
+def match_results(chunk: Sequence[str], items: Sequence[_SendItem]) -> list[RecipientResult]:
+    """Per-recipient results are matched by normalised number, never by position."""
+    by_number: dict[str, _SendItem] = {}
+    for item in items:
+        canonical = numbers.try_normalize(item.mobile or item.number or "")
+        if canonical:
+            by_number[canonical] = item
+    results = []
+    for number in chunk:
+        found = by_number.get(number)
+        if found is None:  # an answer that leaves a number out has not said what became of it
+            results.append(RecipientResult.unknown(number, "not_in_answer"))
+        elif not is_success(found.status):
+            results.append(RecipientResult.refused(number, status_title(found.status)))
+        elif not found.message_id or found.message_id == "0":
+            results.append(RecipientResult.unknown(number, "no_id"))
+        else:
+            results.append(RecipientResult.accepted(number, found.message_id))
+    return results
+
+
+# ------------------------------------------------------------------------ the client
 
 _RELAY_METHODS = {
     RelayKind.INBOUND: (
@@ -584,6 +608,7 @@ class AmootSmsClient(ProviderBase):
         inbound_batch: int = 100,
         observer: CallObserver | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.account = account
         self.delivery_codes = dict(delivery_codes or {})
@@ -596,6 +621,7 @@ class AmootSmsClient(ProviderBase):
             proxy=proxy,
             observer=observer,
             timeout=timeout,
+            transport=transport,
         )
 
     async def _call(
@@ -614,22 +640,7 @@ class AmootSmsClient(ProviderBase):
     # --- account
 
     async def balance(self) -> Balance:
-        status = model(self.account, _AccountStatus, await self._obj("AccountStatus"))
-        tariffs = {
-            "base_fa": status.base_fa,
-            "base_en": status.base_en,
-            "service_fa": status.service_fa,
-            "service_en": status.service_en,
-            "ads_fa": status.ads_fa,
-            "ads_en": status.ads_en,
-        }
-        return Balance(
-            credit=status.credit,
-            currency="rial",
-            tariffs={k: v for k, v in tariffs.items() if v},
-            lines=tuple(status.lines),
-            account_name=status.account_name or "",
-        )
+        return parse_balance(self.account, await self._obj("AccountStatus"))
 
     # --- sending
 
@@ -662,7 +673,7 @@ class AmootSmsClient(ProviderBase):
                 campaigns.append(wire.campaign_id)
             price += wire.price or 0
             parts = wire.parts or parts
-            results.extend(_match_results(chunk, wire.items))
+            results.extend(match_results(chunk, wire.items))
         return SendResult(
             items=tuple(results),
             campaign_id=",".join(campaigns) or None,
@@ -715,7 +726,7 @@ class AmootSmsClient(ProviderBase):
                 data = data[0] if data else {}
             inner = model(self.account, _Otp, data if isinstance(data, dict) else {})
             if not is_success(inner.status):
-                raise error_for(self.account, inner.status)
+                raise error_for(self.account, status_title(inner.status))
             top = model(self.account, _Otp, obj)
         returned = inner.code if inner.code and inner.code.isdigit() else None
         return OtpResult(
@@ -859,24 +870,3 @@ class AmootSmsClient(ProviderBase):
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-def _match_results(chunk: Sequence[str], items: Sequence[_SendItem]) -> list[RecipientResult]:
-    """Per-recipient results are matched by normalised number, never by position."""
-    by_number: dict[str, _SendItem] = {}
-    for item in items:
-        canonical = numbers.try_normalize(item.mobile or item.number or "")
-        if canonical:
-            by_number[canonical] = item
-    results = []
-    for number in chunk:
-        found = by_number.get(number)
-        if found is None:  # an answer that leaves a number out has not said what became of it
-            results.append(RecipientResult.unknown(number, "not_in_answer"))
-        elif not is_success(found.status):
-            results.append(RecipientResult.refused(number, status_title(found.status)))
-        elif not found.message_id or found.message_id == "0":
-            results.append(RecipientResult.unknown(number, "no_id"))
-        else:
-            results.append(RecipientResult.accepted(number, found.message_id))
-    return results

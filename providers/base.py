@@ -26,7 +26,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 class Capability(enum.Enum):
@@ -122,6 +122,17 @@ class NotSupported(ProviderRejected):
 
 class ProviderProtocolError(ProviderError):
     pass
+
+
+class ErrorCode(NamedTuple):
+    """One row of a provider's code table: the error it is, in English and in Persian."""
+
+    kind: type[ProviderError]
+    en: str
+    fa: str
+
+    def error(self, account: str, code: str) -> ProviderError:
+        return self.kind(account, code, self.en, self.fa)
 
 
 # ---------------------------------------------------------------------------------- domain models

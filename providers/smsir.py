@@ -1,21 +1,20 @@
-"""sms.ir legacy v1, "White SMS" (reference §2): a membership product that sends to phonebook contacts.
+"""sms.ir legacy v1, "White SMS" (docs/providers.md §2): a membership product that sends to its
+phonebook's contacts and contact groups, and receives nothing.
 
-What the documents leave open, and what this client does (reference §2.6):
-- Success is ``IsSuccessful: true`` whatever the HTTP status; ``ErrorCode`` values are not
-  documented, so they are kept for the person but never branched on.
-- The token lives 30 minutes. It is refreshed after 25, and once more when a call is refused
-  (HTTP 401/403, or ``IsSuccessful: false`` on a call that sends nothing: how a dead token is
-  answered is not documented); the call is then retried once, never in a loop. A send is retried
-  only after HTTP 401/403 (turned away before anything was done): a send answered
-  ``IsSuccessful: false`` may have gone out in part (``CanContinueInCaseOfError``), so its outcome
-  is unknown and it is never repeated.
-- ``Message/Send`` takes contact groups and contact-relation ids only. A phone number is resolved
-  with ``SearchContacts``; one that is not a contact is refused with that reason, unless the account
-  enables the non-seed ``Message/SendByMobileNumbers`` (``send_by_mobile_numbers``).
-- ``DeliveryStatus`` is free text: it is kept raw and classified by a substring table.
-- ``find_sent``: after a send whose outcome is unknown, the sent list is read back: the messages
-  with the send's text since it started are its batches, and their numbers are its accepted
-  recipients; when more match than the send could have made, the list cannot tell.
+What the documents leave open, and what this client does:
+- Success is ``IsSuccessful: true`` whatever the HTTP status (B1). ``ErrorCode`` values are not
+  documented: they are kept for the person, never branched on (the code table is empty).
+- The token lives 30 minutes; it is renewed after 25, and once when a call is turned away (HTTP
+  401/403, or ``IsSuccessful: false`` on a call that sends nothing: how a dead token is answered
+  is not documented, B2) — ``TokenAuth``, never in a loop. A send answered ``IsSuccessful: false``
+  may have gone out in part (``CanContinueInCaseOfError``): its outcome is unknown and it is never
+  repeated (``providers/outcome.py``).
+- ``Message/Send`` takes contact groups and contact-relation ids only (B9). A number is resolved
+  with ``SearchContacts``; one that is not a contact is refused with that reason, unless the
+  account enables the non-seed ``Message/SendByMobileNumbers`` (``send_by_mobile_numbers``).
+- ``DeliveryStatus`` is free text (B10): kept raw, its state read by a substring table.
+- ``find_sent``: the sent list is read back; the messages with the send's text since it started
+  are its batches, their numbers its accepted recipients (B11: no idempotency key exists).
 """
 
 from __future__ import annotations
@@ -26,10 +25,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from pydantic import Field
 
 from . import numbers
-from ._http import DEFAULT_TIMEOUT, CallObserver, Transport
+from ._http import DEFAULT_TIMEOUT, CallObserver, Session, TokenAuth, Transport
 from ._wire import Id, Text, Wire, json_body, lower_keys, model
 from .base import (
     GROUP_PREFIX,
@@ -39,6 +39,7 @@ from .base import (
     Capability,
     DeliveryReport,
     DeliveryState,
+    ErrorCode,
     InvalidRecipient,
     Outcome,
     OutgoingSms,
@@ -52,13 +53,18 @@ from .base import (
 from .outcome import outcome_of, results_for, send_request, unconfirmed
 from .timeutil import now_tehran, parse_local
 
+# ------------------------------------------------------------------------ limits and tables
+
 TOKEN_LIFETIME = 30 * 60.0
-REFRESH_AFTER = 25 * 60.0
-PAGE = 50
+RENEW_AFTER = 25 * 60.0
+PAGE = 50  # records per page of every list
 HEADER = "x-sms-ir-secure-token"
 
+# No ErrorCode is documented: a refusal carries sms.ir's own Message (error_for).
+CODES: dict[str, ErrorCode] = {}
+
 # Substrings of DeliveryStatus texts; the longest match wins ("نرسیده" contains "رسیده").
-DELIVERY_STATUSES: dict[str, DeliveryState] = {
+DELIVERY_STATES: dict[str, DeliveryState] = {
     "رسیده به گوشی": DeliveryState.DELIVERED,
     "نرسیده به گوشی": DeliveryState.FAILED,
     "نرسیده": DeliveryState.FAILED,
@@ -72,18 +78,32 @@ DELIVERY_STATUSES: dict[str, DeliveryState] = {
 }
 
 
-def classify(text: str, table: Mapping[str, DeliveryState]) -> DeliveryState:
-    """The state of a free-text ``DeliveryStatus``; unknown text stays pending (UNKNOWN)."""
-    folded = text.strip().casefold()
+def error_for(account: str, code: str, description: str = "") -> ProviderError:
+    """A refusal: ``code`` the ``ErrorCode``, ``description`` sms.ir's ``Message``. One that
+    speaks of the token is ``AuthFailed``."""
+    known = CODES.get(code)
+    if known is not None:
+        return known.error(account, code)
+    token_trouble = "توکن" in description or "token" in description.casefold()
+    kind = AuthFailed if token_trouble else ProviderRejected
+    return kind(
+        account,
+        code,
+        f"sms.ir refused: {description}" if description else "sms.ir refused the request",
+        description or "sms.ir درخواست را نپذیرفت",
+    )
+
+
+def delivery_state(raw: str, table: Mapping[str, DeliveryState]) -> DeliveryState:
+    """The state of a free-text ``DeliveryStatus``; text the table does not know stays pending."""
+    folded = raw.strip().casefold()
     for key in sorted(table, key=len, reverse=True):
         if key.casefold() in folded:
             return table[key]
     return DeliveryState.UNKNOWN
 
 
-def _looks_like_token_trouble(message: str) -> bool:
-    folded = message.casefold()
-    return "توکن" in message or "token" in folded
+# ------------------------------------------------------------------------ wire models
 
 
 class _Contact(Wire):
@@ -126,6 +146,91 @@ class _UserInfo(Wire):
     last: Text = Field("", alias="lastname")
 
 
+# ------------------------------------------------------------------------ parse functions
+
+
+def envelope(account: str, body: bytes) -> dict[str, Any]:
+    """The answer's own keys, lower-cased (nested lists are read where they are used: a send to
+    a group of 10,000 answers with 10,000 ids that nobody needs)."""
+    value = json_body(account, body)
+    obj = {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else {}
+    if "issuccessful" not in obj:
+        raise ProviderProtocolError(account, "bad_shape", "the answer has no IsSuccessful envelope")
+    return obj
+
+
+def checked(account: str, body: bytes) -> dict[str, Any]:
+    """An answer that says ``IsSuccessful: true``; else the refusal it carries."""
+    obj = envelope(account, body)
+    if obj.get("issuccessful") is not True:
+        raise error_for(
+            account, str(obj.get("errorcode", "")), str(obj.get("message") or "").strip()
+        )
+    return obj
+
+
+def items(obj: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    """The objects listed under ``key`` (lower-cased), with their keys lower-cased."""
+    found = lower_keys(obj.get(key) or [])
+    return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+
+
+def parse_balance(account: str, obj: Mapping[str, Any]) -> Balance:
+    info = model(account, _UserInfo, obj)
+    return Balance(
+        credit=info.credit,
+        currency="",
+        expires=parse_local(info.expires),
+        account_name=info.business or f"{info.first} {info.last}".strip(),
+    )
+
+
+def parse_sent_numbers(account: str, obj: Mapping[str, Any]) -> list[_SentNumber]:
+    return [model(account, _SentNumber, m) for m in items(obj, "messages")]
+
+
+def parse_sent_messages(account: str, obj: Mapping[str, Any]) -> list[_SentMessage]:
+    return [model(account, _SentMessage, m) for m in items(obj, "messages")]
+
+
+def parse_deliveries(
+    sent: Sequence[_SentNumber], table: Mapping[str, DeliveryState]
+) -> list[DeliveryReport]:
+    return [
+        DeliveryReport(
+            message_id=item.id,
+            state=delivery_state(item.status, table),
+            raw=item.status,
+            number=numbers.try_normalize(item.mobile),
+            at=parse_local(item.sent),
+        )
+        for item in sent
+    ]
+
+
+def match_results(phones: Sequence[str], answer: _SendAnswer) -> dict[str, RecipientResult]:
+    """Per-number results matched by normalised number. ``Ids`` lists the batch: a number it
+    leaves out was not sent; an answer without ``Ids`` says nothing of any number."""
+    if not phones:  # a send to groups only: its 10,000 ids are nobody's business here
+        return {}
+    if answer.ids is None:
+        return {n: RecipientResult.unknown(n, "not_in_answer") for n in phones}
+    ids = {
+        numbers.try_normalize(i.get("mobilenumber")): str(i.get("id"))
+        for i in lower_keys(answer.ids)
+        if isinstance(i, dict) and i.get("id") is not None
+    }
+    return {
+        n: RecipientResult.accepted(n, ids[n])
+        if n in ids
+        else RecipientResult.refused(n, "not_in_batch")
+        for n in phones
+    }
+
+
+# ------------------------------------------------------------------------ the client
+
+
 class SmsirClient(ProviderBase):
     """One sms.ir White SMS account; the token goes only in ``x-sms-ir-secure-token``."""
 
@@ -154,72 +259,51 @@ class SmsirClient(ProviderBase):
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         lookups_at_once: int = 8,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.account = account
         self.send_by_mobile_numbers = send_by_mobile_numbers
-        self.delivery_statuses = {**DELIVERY_STATUSES, **(delivery_statuses or {})}
+        self.delivery_statuses = {**DELIVERY_STATES, **(delivery_statuses or {})}
         self._credentials = {"UserApiKey": api_key, "SecretKey": secret_key}
         self._clock = clock
-        self._token: str | None = None
-        self._token_at = 0.0
-        self._token_lock = asyncio.Lock()
         self._lookups = asyncio.Semaphore(max(1, lookups_at_once))
-        self._http = Transport(account, base_url, proxy=proxy, observer=observer, timeout=timeout)
+        self._auth = TokenAuth(
+            login=self._login,
+            read=self._read_login,
+            apply=lambda request, token: request.headers.__setitem__(HEADER, token),
+            turned_away=_turned_away,
+            clock=clock,
+        )
+        self._http = Transport(
+            account, base_url, proxy=proxy, observer=observer, timeout=timeout,
+            transport=transport, auth=self._auth,
+        )  # fmt: skip
 
-    # ------------------------------------------------------------------ token and envelope
+    # --- the token
+
+    def _login(self) -> httpx.Request:
+        return httpx.Request("POST", self._http.base_url + "Token/GetToken", json=self._credentials)
+
+    def _read_login(self, response: httpx.Response, _previous: Session | None) -> Session:
+        obj = envelope(self.account, response.content)  # (TokenAuth has read the body)
+        token = obj.get("tokenkey")
+        if response.status_code >= 400 or obj.get("issuccessful") is not True or not token:
+            message = str(obj.get("message") or "")
+            raise AuthFailed(
+                self.account,
+                str(obj.get("errorcode", "GetToken")),
+                "sms.ir refused the API key and secret key" + (f": {message}" if message else ""),
+                "کلید وب‌سرویس یا کد امنیتی sms.ir پذیرفته نشد"
+                + (f": {message}" if message else ""),
+            )
+        now = self._clock()
+        return Session(str(token), now + RENEW_AFTER, now + TOKEN_LIFETIME)
 
     def token_expiry(self) -> datetime | None:
-        if self._token is None:
+        expires = self._auth.expiry()
+        if expires is None:
             return None
-        left = TOKEN_LIFETIME - (self._clock() - self._token_at)
-        return now_tehran() + timedelta(seconds=left)
-
-    async def _get_token(self, stale: str | None) -> str:
-        """The cached token, or a new one when it is old or is the one that just failed.
-        Concurrent callers share one GetToken."""
-        async with self._token_lock:
-            fresh = self._clock() - self._token_at < REFRESH_AFTER
-            if self._token is not None and self._token != stale and fresh:
-                return self._token
-            response = await self._http.request(
-                "POST", "Token/GetToken", json=self._credentials, ok_statuses=(400, 401, 403)
-            )
-            obj = self._envelope(response.content)
-            token = obj.get("tokenkey")
-            if response.status_code >= 400 or obj.get("issuccessful") is not True or not token:
-                message = str(obj.get("message") or "")
-                raise AuthFailed(
-                    self.account,
-                    str(obj.get("errorcode", "GetToken")),
-                    "sms.ir refused the API key and secret key"
-                    + (f": {message}" if message else ""),
-                    "کلید وب‌سرویس یا کد امنیتی sms.ir پذیرفته نشد"
-                    + (f": {message}" if message else ""),
-                )
-            self._token, self._token_at = str(token), self._clock()
-            return self._token
-
-    def _envelope(self, body: bytes) -> dict[str, Any]:
-        # Only the envelope's own keys: nested lists are lower-cased where they are read (a
-        # send to a group of 10,000 answers with 10,000 ids that nobody needs).
-        value = json_body(self.account, body)
-        obj = {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else {}
-        if "issuccessful" not in obj:
-            raise ProviderProtocolError(
-                self.account, "bad_shape", "the answer has no IsSuccessful envelope"
-            )
-        return obj
-
-    def _rejected(self, obj: Mapping[str, Any], auth: bool) -> ProviderRejected:
-        message = str(obj.get("message") or "").strip()
-        code = str(obj.get("errorcode", ""))
-        cls = AuthFailed if auth else ProviderRejected
-        return cls(
-            self.account,
-            code,
-            f"sms.ir refused: {message}" if message else "sms.ir refused the request",
-            message or "sms.ir درخواست را نپذیرفت",
-        )
+        return now_tehran() + timedelta(seconds=expires - self._clock())
 
     async def _call(
         self,
@@ -230,90 +314,36 @@ class SmsirClient(ProviderBase):
         body: Any = None,
         sends: bool = False,
     ) -> dict[str, Any]:
-        """One API call inside the envelope, with at most one token refresh and one retry (for a
-        send, only after HTTP 401/403)."""
-        stale: str | None = None
-        for attempt in (1, 2):
-            token = await self._get_token(stale)
-            response = await self._http.request(
-                verb,
-                path,
-                params=params,
-                json=body,
-                headers={HEADER: token},
-                ok_statuses=(400, 401, 403, 404, 409, 422),
+        """One API call's envelope (the token was renewed and the call repeated once already,
+        where that is safe). A refused send is unknown: it may have gone out in part."""
+        response = await self._http.request(
+            verb, path, params=params, json=body, sends=sends,
+            ok_statuses=(400, 401, 403, 404, 409, 422),
+        )  # fmt: skip
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthFailed(
+                self.account, f"http_{status}", "sms.ir refused the token", "sms.ir توکن را نپذیرفت"
             )
-            if response.status_code in (401, 403):
-                if attempt == 1:
-                    stale = token
-                    continue
-                raise AuthFailed(
-                    self.account,
-                    f"http_{response.status_code}",
-                    "sms.ir refused the token",
-                    "sms.ir توکن را نپذیرفت",
-                )
-            try:  # IsSuccessful decides, whatever the HTTP status
-                obj = self._envelope(response.content)
-            except ProviderProtocolError:
-                if response.status_code < 400:
-                    raise
-                raise ProviderProtocolError(
-                    self.account,
-                    f"http_{response.status_code}",
-                    f"unexpected HTTP {response.status_code} from sms.ir",
-                ) from None
-            if obj.get("issuccessful") is True:
-                return obj
-            refused = self._rejected(obj, _looks_like_token_trouble(str(obj.get("message") or "")))
-            if sends:
-                raise unconfirmed(refused)
-            if attempt == 1:
-                # How a dead token is answered is not documented, and ErrorCode values are not
-                # either: a refused read gets one fresh token and one retry.
-                stale = token
-                continue
-            raise refused
-        raise AssertionError("unreachable")
+        try:  # IsSuccessful decides, whatever the HTTP status
+            return checked(self.account, response.content)
+        except ProviderRejected as refused:
+            raise unconfirmed(refused) if sends else refused from None
+        except ProviderProtocolError:
+            if status < 400:
+                raise
+            raise ProviderProtocolError(
+                self.account, f"http_{status}", f"unexpected HTTP {status} from sms.ir"
+            ) from None
 
-    # ------------------------------------------------------------------ account
+    # --- account
 
     async def balance(self) -> Balance:
-        info = model(self.account, _UserInfo, await self._call("GET", "WhiteSms/GetUserInfo"))
-        name = info.business or f"{info.first} {info.last}".strip()
-        return Balance(
-            credit=info.credit,
-            currency="",
-            expires=parse_local(info.expires),
-            account_name=name,
-        )
+        return parse_balance(self.account, await self._call("GET", "WhiteSms/GetUserInfo"))
 
     async def drafts(self) -> list[str]:
         obj = await self._call("GET", "DraftMessage/GetDraftMessages")
-        items = lower_keys(obj.get("draftmessagedetails") or [])
-        return [str(i.get("message") or "") for i in items if isinstance(i, dict)]
-
-    # ------------------------------------------------------------------ recipients
-
-    async def _relation_id(self, number: str) -> str | None:
-        async with self._lookups:
-            obj = await self._call(
-                "GET", "Contacts/SearchContacts", params={"mobile": numbers.local0(number)}
-            )
-        for item in lower_keys(obj.get("contacts") or []):
-            contact = model(self.account, _Contact, item)
-            if numbers.try_normalize(contact.mobile) == number:
-                return contact.relation_id
-        return None
-
-    async def _resolve(self, phones: Sequence[str]) -> dict[str, str | None]:
-        found = await asyncio.gather(*(self._relation_id(n) for n in phones))
-        return dict(zip(phones, found, strict=True))
-
-    async def _groups(self) -> set[str]:
-        obj = await self._call("GET", "Contacts/GetContactGroups")
-        groups = lower_keys(obj.get("contactgroups") or [])
-        return {model(self.account, _Group, g).group_id for g in groups}
+        return [str(i.get("message") or "") for i in items(obj, "draftmessagedetails")]
 
     async def audience(self, recipients: Sequence[str]) -> Audience:
         """Numbers must be contacts (unless sending by mobile numbers); groups must exist. The
@@ -348,9 +378,30 @@ class SmsirClient(ProviderBase):
         accepted = tuple(r for r in recipients if r not in dict(refused))
         return Audience(accepted, tuple(refused), count)
 
-    # ------------------------------------------------------------------ sending
+    async def _relation_id(self, number: str) -> str | None:
+        async with self._lookups:
+            obj = await self._call(
+                "GET", "Contacts/SearchContacts", params={"mobile": numbers.local0(number)}
+            )
+        for item in items(obj, "contacts"):
+            contact = model(self.account, _Contact, item)
+            if numbers.try_normalize(contact.mobile) == number:
+                return contact.relation_id
+        return None
+
+    async def _resolve(self, phones: Sequence[str]) -> dict[str, str | None]:
+        found = await asyncio.gather(*(self._relation_id(n) for n in phones))
+        return dict(zip(phones, found, strict=True))
+
+    async def _groups(self) -> set[str]:
+        obj = await self._call("GET", "Contacts/GetContactGroups")
+        return {model(self.account, _Group, g).group_id for g in items(obj, "contactgroups")}
+
+    # --- sending
 
     async def send(self, sms: OutgoingSms) -> SendResult:
+        """Numbers by mobile number (with the flag) or as contacts, groups as groups: one call
+        each kind. A call that fails is reported recipient by recipient (the outcome rule)."""
         groups = [r for r in sms.recipients if r.startswith(GROUP_PREFIX)]
         phones = [r for r in sms.recipients if not r.startswith(GROUP_PREFIX)]
         results: dict[str, RecipientResult] = {}
@@ -370,7 +421,7 @@ class SmsirClient(ProviderBase):
                 results.update((r.number, r) for r in results_for(phones, exc))
             else:
                 batches.append(answer.batch_key)
-                results.update(_by_number(phones, answer))
+                results.update(match_results(phones, answer))
         elif phones:
             resolved = await self._resolve(phones)
             for number in phones:
@@ -394,7 +445,7 @@ class SmsirClient(ProviderBase):
                 results.update((r.number, r) for r in results_for([*relation_ids, *groups], exc))
             else:
                 batches.append(answer.batch_key)
-                results.update(_by_number(list(relation_ids), answer))
+                results.update(match_results(list(relation_ids), answer))
                 for group in groups:
                     batch_id = answer.message_id or answer.batch_key
                     results[group] = (
@@ -463,9 +514,7 @@ class SmsirClient(ProviderBase):
             obj = await self._call(
                 "GET", "Message/GetLastSentMessagesFromLastId", params={"lastId": last_id}
             )
-            page = [
-                model(self.account, _SentMessage, m) for m in lower_keys(obj.get("messages") or [])
-            ]
+            page = parse_sent_messages(self.account, obj)
             recent = [m for m in page if (parse_local(m.sent) or earliest) >= earliest]
             found += recent
             ids = [int(m.id) for m in page if m.id.isdigit()]
@@ -473,7 +522,17 @@ class SmsirClient(ProviderBase):
                 return found
             last_id = min(ids)
 
-    # ------------------------------------------------------------------ delivery
+    # --- delivery
+
+    async def deliveries(
+        self, message_ids: Sequence[str], campaign_id: str | None = None
+    ) -> list[DeliveryReport]:
+        """By batch (the send's ``campaign_id``): sms.ir has no lookup by message id."""
+        reports: list[DeliveryReport] = []
+        for batch in (campaign_id or "").split(","):
+            if batch:
+                reports += parse_deliveries(await self._sent_numbers(batch), self.delivery_statuses)
+        return reports
 
     async def _sent_numbers(self, batch_key: str) -> list[_SentNumber]:
         """Every number of one batch, 50 per page, newest first: ``lastId`` pages backwards."""
@@ -485,54 +544,26 @@ class SmsirClient(ProviderBase):
                 "Message/GetSentMessagesMobileNumbers",
                 params={"lastId": last_id, "batchKey": batch_key},
             )
-            page = [
-                model(self.account, _SentNumber, m) for m in lower_keys(obj.get("messages") or [])
-            ]
+            page = parse_sent_numbers(self.account, obj)
             fresh = [m for m in page if m.id not in seen]
             seen.update((m.id, m) for m in fresh)
             if len(page) < PAGE or not fresh:
                 return list(seen.values())
             last_id = min(int(m.id) for m in page if m.id.isdigit())
 
-    async def deliveries(
-        self, message_ids: Sequence[str], campaign_id: str | None = None
-    ) -> list[DeliveryReport]:
-        """By batch (the send's ``campaign_id``): sms.ir has no lookup by message id."""
-        reports: list[DeliveryReport] = []
-        for batch in (campaign_id or "").split(","):
-            if not batch:
-                continue
-            for item in await self._sent_numbers(batch):
-                reports.append(
-                    DeliveryReport(
-                        message_id=item.id,
-                        state=classify(item.status, self.delivery_statuses),
-                        raw=item.status,
-                        number=numbers.try_normalize(item.mobile),
-                        at=parse_local(item.sent),
-                    )
-                )
-        return reports
-
     async def aclose(self) -> None:
         await self._http.aclose()
 
 
-def _by_number(phones: Sequence[str], answer: _SendAnswer) -> dict[str, RecipientResult]:
-    """Per-number results matched by normalised number. ``Ids`` lists the batch: a number it
-    leaves out was not sent; an answer without ``Ids`` says nothing of any number."""
-    if not phones:  # a send to groups only: its 10,000 ids are nobody's business here
-        return {}
-    if answer.ids is None:
-        return {n: RecipientResult.unknown(n, "not_in_answer") for n in phones}
-    ids = {
-        numbers.try_normalize(i.get("mobilenumber")): str(i.get("id"))
-        for i in lower_keys(answer.ids)
-        if isinstance(i, dict) and i.get("id") is not None
-    }
-    return {
-        n: RecipientResult.accepted(n, ids[n])
-        if n in ids
-        else RecipientResult.refused(n, "not_in_batch")
-        for n in phones
-    }
+def _turned_away(response: httpx.Response, sends: bool) -> bool:
+    """Refused for its token: HTTP 401/403, or (for a call that sends nothing: a refused send
+    may have gone out in part) any ``IsSuccessful: false`` — how sms.ir answers a dead token is
+    not documented."""
+    if response.status_code in (401, 403):
+        return True
+    if sends:
+        return False
+    try:
+        return response.json().get("IsSuccessful") is False
+    except (ValueError, AttributeError):
+        return False

@@ -14,7 +14,7 @@ from providers.base import (
     OutgoingSms,
     ProviderProtocolError,
 )
-from providers.smsir import DELIVERY_STATUSES, classify
+from providers.smsir import DELIVERY_STATES, delivery_state
 from providers.timeutil import now_tehran
 
 from .harness import GOOD, Harness, harness
@@ -149,9 +149,9 @@ async def test_delivery_keeps_the_raw_text_and_classifies_it(h: Harness) -> None
     assert [(r.number, r.state, r.raw) for r in reports] == [
         (GOOD, DeliveryState.QUEUED, "در صف ارسال")
     ]
-    assert classify("نرسیده به گوشی", DELIVERY_STATUSES) is DeliveryState.FAILED
-    assert classify("پیام به گوشی رسیده به گوشی", DELIVERY_STATUSES) is DeliveryState.DELIVERED
-    assert classify("something new", DELIVERY_STATUSES) is DeliveryState.UNKNOWN
+    assert delivery_state("نرسیده به گوشی", DELIVERY_STATES) is DeliveryState.FAILED
+    assert delivery_state("پیام به گوشی رسیده به گوشی", DELIVERY_STATES) is DeliveryState.DELIVERED
+    assert delivery_state("something new", DELIVERY_STATES) is DeliveryState.UNKNOWN
 
 
 async def test_delivery_pages_through_large_batches(h: Harness) -> None:
