@@ -31,7 +31,11 @@ RECIPIENTS = 10_000
 NUMBERS = tuple(f"98912{n:07d}" for n in range(RECIPIENTS))
 TEXT = "Our shop is open late tonight: 20% off everything until 22:00."
 MINIMUM = {"amootsms": RECIPIENTS // 100, "smsir": 1, "payamsms": RECIPIENTS // 250}
-SEND_PATHS = {"amootsms": "SendSimple", "smsir": "Message/Send", "payamsms": "sendMultipleWithSrc"}
+SEND_METHODS = {
+    "amootsms": "SendSimple",
+    "smsir": "Message/Send",
+    "payamsms": "sendMultipleWithSrc",
+}
 
 
 def _sim(provider: str) -> Any:
@@ -70,14 +74,14 @@ async def _bare_send(provider: str, url: str, sent: list[Any]) -> float:
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         if provider == "amootsms":
             headers = {"Authorization": DEFAULT_TOKEN}
-            bodies = [("/SendSimple", {k: v[0] for k, v in p.items()}) for _m, p in sent]
+            bodies = [("/SendSimple", body) for body in sent]
         elif provider == "smsir":
             token = await http.post(
                 "/users/v1/Token/GetToken",
                 json={"UserApiKey": DEFAULT_API_KEY, "SecretKey": DEFAULT_SECRET_KEY},
             )
             headers = {"x-sms-ir-secure-token": token.json()["TokenKey"]}
-            bodies = [("/users/v1/Message/Send", p) for _m, p in sent]
+            bodies = [("/users/v1/Message/Send", body) for body in sent]
         else:
             login = DEFAULT_LOGIN
             token = await http.post(
@@ -92,7 +96,7 @@ async def _bare_send(provider: str, url: str, sent: list[Any]) -> float:
                 },
             )
             headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            bodies = [("/panel/webservice/sendMultipleWithSrc", p) for _m, p in sent]
+            bodies = [("/panel/webservice/sendMultipleWithSrc", body) for body in sent]
         started = time.perf_counter()
         for path, body in bodies:  # encoding each body and decoding each answer: any client's
             response = await http.post(path, json=body, headers=headers)
@@ -111,7 +115,7 @@ async def run(provider: str) -> dict[str, Any]:
         sim = _sim(provider)
         async with serve(sim.app) as url:
             seconds, result = await _client_send(provider, url)
-            sent = [(m, p) for m, p in sim.requests if m == SEND_PATHS[provider]]
+            sent = [call.body for call in sim.calls(SEND_METHODS[provider])]
         fresh = _sim(provider)
         async with serve(fresh.app) as url:
             bare_times.append(await _bare_send(provider, url, sent))

@@ -100,6 +100,79 @@ class Clock:
         self.offset += seconds
 
 
+# ------------------------------------------------------------------------------------ calls
+
+
+class Params:
+    """A call's named parameters (query string, form or JSON object fields), in the order sent.
+
+    ``fold_case``: whether names match whatever their case (AmootSMS and sms.ir bind them that
+    way; PayamSMS compares them exactly). A name sent as ``Name[]`` is ``Name``."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], *, fold_case: bool = True) -> None:
+        self.fold_case = fold_case
+        self.values: dict[str, list[Any]] = {}
+        for key, value in pairs:
+            self.values.setdefault(self._key(key.removesuffix("[]")), []).append(value)
+
+    def _key(self, name: str) -> str:
+        return name.lower() if self.fold_case else name
+
+    def get(self, name: str) -> Any:
+        """The first value sent under ``name`` (None: not sent)."""
+        found = self.values.get(self._key(name))
+        return found[0] if found else None
+
+    def text(self, name: str) -> str:
+        value = self.get(name)
+        return "" if value is None else str(value)
+
+    def all(self, name: str) -> list[Any]:
+        """Every value sent under ``name``, as sent (a repeated query parameter)."""
+        return list(self.values.get(self._key(name), []))
+
+    def array(self, name: str) -> list[str]:
+        """A list parameter in any of its forms: a JSON array, a comma-separated string or the
+        name repeated."""
+        found = self.all(name)
+        if len(found) == 1 and isinstance(found[0], list):
+            return [str(v) for v in found[0]]
+        if len(found) == 1 and isinstance(found[0], str):
+            return [v.strip() for v in found[0].split(",") if v.strip()]
+        return [str(v) for v in found]
+
+
+@dataclass
+class Call:
+    """One API call as the simulator received it; ``requests`` keeps every one."""
+
+    method: str  # the provider's own name for it
+    request: Request
+    params: Params
+    body: Any = None  # the JSON body as sent (object, array or scalar); None: none sent
+
+
+class Refused(Exception):
+    """A method refuses the call: the provider's own error ``code`` and ``message``, written in
+    its own envelope (``FaultySim.refusal``). ``status``: an HTTP status other than the one that
+    provider uses for refusals; ``payload``: fields its refusals carry besides the code."""
+
+    def __init__(
+        self,
+        code: str | int,
+        message: str = "",
+        *,
+        status: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(code, message)
+        self.code, self.message, self.status = code, message, status
+        self.payload = payload or {}
+
+
+Handler = Callable[[Call], Any]  # a method: the payload of its answer, or a Response as it is
+
+
 # ------------------------------------------------------------------------------------ faults
 
 
@@ -113,6 +186,11 @@ class _Fault:
 
 class FaultySim:
     """What every simulator offers its controller, and the one way it runs a method.
+
+    Each simulator routes a path to ``handle(method, request, handler)`` and says, for itself,
+    how a request's parameters are read (``read``), how credentials are checked (``authorize``)
+    and how an answer and a refusal are written (``answer``, ``refusal``). A handler takes the
+    ``Call`` and returns the payload, or raises ``Refused``.
 
     Faults, by name, the same on every simulator (``fail_next(kind, count, method)``):
 
@@ -131,8 +209,10 @@ class FaultySim:
     def __init__(self, clock: Clock | None = None, hang_seconds: float = 30.0) -> None:
         self.clock = clock or Clock()
         self.hang_seconds = hang_seconds
-        self.requests: list[tuple[str, Any]] = []
+        self.requests: list[Call] = []
         self._pending: list[_Fault] = []
+
+    # -------------------------------------------------------------- the controller's verbs
 
     def fail_next(
         self, kind: str, count: int = 1, method: str | None = None, *, after: int = 0
@@ -165,30 +245,49 @@ class FaultySim:
         """Make these numbers (``98`` + 10 digits) ones the provider will send to (sms.ir White
         SMS reaches only its phonebook; the others reach any number)."""
 
-    def _take(self, method: str) -> str | None:
-        for fault in self._pending:
-            if fault.method in (None, method):
-                if fault.after > 0:
-                    fault.after -= 1
-                    return None
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._pending.remove(fault)
-                return fault.kind
-        return None
+    def calls(self, method: str) -> list[Call]:
+        """Every call of ``method`` received so far."""
+        return [call for call in self.requests if call.method == method]
+
+    # -------------------------------------------------------------- each simulator's own
+
+    async def read(self, method: str, request: Request) -> tuple[Params, Any]:
+        """The call's parameters and its JSON body; ``Refused`` for a body the provider cannot
+        read."""
+        raise NotImplementedError
+
+    def authorize(self, call: Call) -> None:
+        """``Refused`` unless the call's credentials let it run."""
+
+    def answer(self, call: Call, payload: Any) -> Response:
+        return JSONResponse(payload)
+
+    def refusal(self, method: str, refused: Refused) -> Response:
+        raise NotImplementedError
 
     def fault_response(self, kind: str, method: str) -> Response | None:
         """A simulator's own fault before ``method`` runs (None: run it)."""
         return None
 
-    async def run(
-        self,
-        method: str,
-        params: Any,
-        work: Callable[[], Response | Awaitable[Response]],
-    ) -> Response:
-        """Record the request, apply a pending fault, do the work."""
-        self.requests.append((method, params))
+    # -------------------------------------------------------------- the one way a method runs
+
+    def endpoint(self, method: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """A Starlette endpoint that runs ``handler`` as ``method``."""
+
+        async def endpoint(request: Request) -> Response:
+            return await self.handle(method, request, handler)
+
+        return endpoint
+
+    async def handle(self, method: str, request: Request, handler: Handler) -> Response:
+        """Read the call, record it, apply a pending fault, check the credentials, run the
+        method and write its answer or refusal."""
+        try:
+            params, body = await self.read(method, request)
+        except Refused as refused:
+            return self.refusal(method, refused)
+        call = Call(method, request, params, body)
+        self.requests.append(call)
         fault = self._take(method)
         if fault in ("http_500", "http_503"):
             return Response(
@@ -202,8 +301,12 @@ class FaultySim:
             early = self.fault_response(fault, method)
             if early is not None:
                 return early
-        result = work()
-        response = await result if not isinstance(result, Response) else result
+        try:
+            self.authorize(call)
+            result = handler(call)
+            response = result if isinstance(result, Response) else self.answer(call, result)
+        except Refused as refused:
+            response = self.refusal(method, refused)
         if fault == "accept_then_hang":
             await asyncio.sleep(self.hang_seconds)
         elif fault == "accept_then_500":
@@ -211,6 +314,18 @@ class FaultySim:
         elif fault == "accept_then_garbage":
             return Response("<html>Service Unavail", 200, media_type="text/html")
         return response
+
+    def _take(self, method: str) -> str | None:
+        for fault in self._pending:
+            if fault.method in (None, method):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._pending.remove(fault)
+                return fault.kind
+        return None
 
     async def _ctl_fault(self, request: Request) -> Response:
         body = await request.json()

@@ -28,7 +28,6 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesParser
@@ -42,7 +41,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._common import TEHRAN, Clock, FaultySim, mobile10, require_mobile, sms_parts
+from ._common import (
+    TEHRAN,
+    Call,
+    Clock,
+    FaultySim,
+    Handler,
+    Params,
+    Refused,
+    mobile10,
+    require_mobile,
+    sms_parts,
+)
 
 # status_codes.md: the codes of the Titles this simulator answers with.
 STATUS_CODE = {
@@ -142,37 +152,6 @@ class Patterns:
     variables: list[str]
     is_otp: bool
     status: int = 1
-
-
-class ParamError(Exception):
-    def __init__(self, title: str) -> None:
-        self.title = title
-
-
-class Params:
-    """Request parameters from JSON, form or multipart, names case-insensitive (reference §1.3)."""
-
-    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
-        self.values: dict[str, list[Any]] = {}
-        for key, value in pairs:
-            name = key.lower().removesuffix("[]")
-            self.values.setdefault(name, []).append(value)
-
-    def get(self, name: str) -> Any:
-        found = self.values.get(name.lower())
-        return found[0] if found else None
-
-    def text(self, name: str) -> str:
-        value = self.get(name)
-        return "" if value is None else str(value)
-
-    def array(self, name: str) -> list[str]:
-        found = self.values.get(name.lower(), [])
-        if len(found) == 1 and isinstance(found[0], list):
-            return [str(v) for v in found[0]]
-        if len(found) == 1 and isinstance(found[0], str):
-            return [v.strip() for v in found[0].split(",") if v.strip()]
-        return [str(v) for v in found]
 
 
 class AmootSim(FaultySim):
@@ -286,31 +265,6 @@ class AmootSim(FaultySim):
                 task.cancel()
             await asyncio.gather(self._ticker, *self._pushes, return_exceptions=True)
 
-    async def _params(self, request: Request) -> Params:
-        raw = await request.body()
-        ctype = request.headers.get("content-type", "")
-        if "multipart/form-data" in ctype:
-            message = BytesParser(policy=default).parsebytes(
-                f"Content-Type: {ctype}\r\n\r\n".encode() + raw
-            )
-            return Params(
-                [
-                    (
-                        str(part.get_param("name", header="content-disposition") or ""),
-                        part.get_content(),
-                    )
-                    for part in message.iter_parts()
-                ]
-            )
-        text = raw.decode("utf-8", errors="replace").strip()
-        if text.startswith("{"):
-            try:
-                body = json.loads(text)
-            except ValueError as exc:
-                raise ParamError("Failed") from exc
-            return Params(list(body.items()) if isinstance(body, dict) else [])
-        return Params(parse_qsl(text, keep_blank_values=True))
-
     async def _dispatch(self, request: Request) -> Response:
         method = request.path_params["method"]
         handler = self._handlers().get(method)
@@ -318,21 +272,43 @@ class AmootSim(FaultySim):
             return Response("Not Found", status_code=404)
         if request.method != "POST":
             return Response("Method Not Allowed", status_code=405)
-        try:
-            params = await self._params(request)
-        except ParamError:
-            return self._error(method, "Failed")
+        return await self.handle(method, request, handler)
 
-        def work() -> Response:
-            denied = self._auth(request, method)
-            if denied:
-                return self._error(method, denied)
+    async def read(self, method: str, request: Request) -> tuple[Params, Any]:
+        """JSON, form or multipart, names in any case (docs/providers.md, AmootSMS)."""
+        raw = await request.body()
+        ctype = request.headers.get("content-type", "")
+        if "multipart/form-data" in ctype:
+            message = BytesParser(policy=default).parsebytes(
+                f"Content-Type: {ctype}\r\n\r\n".encode() + raw
+            )
+            fields = [
+                (
+                    str(part.get_param("name", header="content-disposition") or ""),
+                    part.get_content(),
+                )
+                for part in message.iter_parts()
+            ]
+            return Params(fields), None
+        text = raw.decode("utf-8", errors="replace").strip()
+        if text.startswith("{"):
             try:
-                return handler(params)
-            except ParamError as exc:
-                return self._error(method, exc.title)
+                body = json.loads(text)
+            except ValueError as exc:
+                raise Refused("Failed") from exc
+            return Params(list(body.items()) if isinstance(body, dict) else []), body
+        return Params(parse_qsl(text, keep_blank_values=True)), None
 
-        return await self.run(method, params.values, work)
+    def authorize(self, call: Call) -> None:
+        denied = self._auth(call.request, call.method)
+        if denied:
+            raise Refused(denied)
+
+    def answer(self, call: Call, payload: Any) -> Response:
+        return self._json(payload)
+
+    def refusal(self, method: str, refused: Refused) -> Response:
+        return self._error(method, str(refused.code))
 
     def fault_response(self, kind: str, method: str) -> Response | None:
         if kind == "token_expired":
@@ -423,7 +399,7 @@ class AmootSim(FaultySim):
             return JSONResponse(-(abs(STATUS_CODE.get(title, 0)) or 1))
         return self._json(shapes.get(method, {"Status": title, "Data": []}))
 
-    def _handlers(self) -> dict[str, Callable[[Params], Response]]:
+    def _handlers(self) -> dict[str, Handler]:
         return {
             "AccountStatus": self._account_status,
             "SendSimple": self._send_simple,
@@ -438,41 +414,39 @@ class AmootSim(FaultySim):
             "GetDeliveriesByCampaignID": self._campaign_deliveries,
             "RecieveNewMessages": self._receive_new,
             "RecieveMessages": self._receive_range,
-            "RelayRecieveMessageCreate": lambda p: self._relay_create(p, "inbound"),
-            "RelayRecieveMessageList": lambda p: self._relay_list("inbound"),
-            "RelayRecieveMessageSetActive": lambda p: self._relay_active(p, "inbound"),
-            "RelayMessageDeliveryCreate": lambda p: self._relay_create(p, "delivery"),
-            "RelayMessageDeliveryList": lambda p: self._relay_list("delivery"),
-            "RelayMessageDeliverySetActive": lambda p: self._relay_active(p, "delivery"),
+            "RelayRecieveMessageCreate": lambda call: self._relay_create(call, "inbound"),
+            "RelayRecieveMessageList": lambda call: self._relay_list("inbound"),
+            "RelayRecieveMessageSetActive": lambda call: self._relay_active(call, "inbound"),
+            "RelayMessageDeliveryCreate": lambda call: self._relay_create(call, "delivery"),
+            "RelayMessageDeliveryList": lambda call: self._relay_list("delivery"),
+            "RelayMessageDeliverySetActive": lambda call: self._relay_active(call, "delivery"),
         }
 
     # ------------------------------------------------------------------ methods
 
-    def _account_status(self, params: Params) -> Response:
-        return self._json(
-            {
-                "Status": "Success",
-                "AccountName": "sandbox",
-                "RemaindCredit": self.credit,
-                "BaseSMS_PersianPrice": self.prices["fa"],
-                "BaseSMS_EnglishPrice": self.prices["en"],
-                "ServiceSMS_PersianPrice": 2050,
-                "ServiceSMS_EnglishPrice": 6670,
-                "AdsSMS_PersianPrice": 3870,
-                "AdsSMS_EnglishPrice": 11560,
-                "Avanak_SecondPrice": 23,
-                "ListLineNumbers": [ln.capitalize() if ln == "public" else ln for ln in self.lines],
-            }
-        )
+    def _account_status(self, call: Call) -> Any:
+        return {
+            "Status": "Success",
+            "AccountName": "sandbox",
+            "RemaindCredit": self.credit,
+            "BaseSMS_PersianPrice": self.prices["fa"],
+            "BaseSMS_EnglishPrice": self.prices["en"],
+            "ServiceSMS_PersianPrice": 2050,
+            "ServiceSMS_EnglishPrice": 6670,
+            "AdsSMS_PersianPrice": 3870,
+            "AdsSMS_EnglishPrice": 11560,
+            "Avanak_SecondPrice": 23,
+            "ListLineNumbers": [ln.capitalize() if ln == "public" else ln for ln in self.lines],
+        }
 
     def _line(self, params: Params, required: bool = True) -> str:
         line = params.text("LineNumber").strip()
         if not line:
             if required:
-                raise ParamError("LineNumber_Empty")
+                raise Refused("LineNumber_Empty")
             return "public"
         if line.lower() not in {ln.lower() for ln in self.lines}:
-            raise ParamError("LineNumber_NotExist")
+            raise Refused("LineNumber_NotExist")
         return line
 
     def _send_time(self, params: Params) -> datetime:
@@ -481,7 +455,7 @@ class AmootSim(FaultySim):
             return self.clock.wall()
         moment = parse_time(text)
         if moment is None:
-            raise ParamError("Failed")
+            raise Refused("Failed")
         return moment
 
     def _price_of(self, text: str) -> tuple[int, int]:
@@ -511,24 +485,25 @@ class AmootSim(FaultySim):
     def _charge_check(self, text: str, count: int) -> None:
         parts, price = self._price_of(text)
         if parts > 10:
-            raise ParamError("Length_Exceeded")
+            raise Refused("Length_Exceeded")
         if price * count > self.credit:
-            raise ParamError("CreditNotEnough")
+            raise Refused("CreditNotEnough")
 
-    def _send_simple(self, params: Params) -> Response:
+    def _send_simple(self, call: Call) -> Any:
+        params = call.params
         text = params.text("SMSMessageText")
         line = self._line(params)
         raw = params.array("Mobiles")
         send_at = self._send_time(params)
         if not text.strip():
-            raise ParamError("SMSMessageText_Empty")
+            raise Refused("SMSMessageText_Empty")
         if not raw:
-            raise ParamError("Mobiles_Empty")
+            raise Refused("Mobiles_Empty")
         if len(raw) > self.recipient_cap:
-            raise ParamError("Count_Invalid")
+            raise Refused("Count_Invalid")
         mobiles = [mobile10(r) for r in raw]
         if all(m is None for m in mobiles):
-            raise ParamError("Mobiles_Invalid")
+            raise Refused("Mobiles_Invalid")
         good = [m for m in mobiles if m is not None and m not in self.blacklist]
         self._charge_check(text, len(good))
         campaign = next(self._campaigns)
@@ -546,25 +521,24 @@ class AmootSim(FaultySim):
             sent = self._record(mobile, line, text, send_at, "SendSimple", campaign)
             total += sent.price
             items.append({"Mobile": int(mobile), "MessageID": sent.message_id, "Status": "Success"})
-        return self._json(
-            {
-                "MessageText": text,
-                "SMSPagesCount": parts,
-                "CampaignID": campaign,
-                "Price": total,
-                "Status": "Success",
-                "Data": items,
-            }
-        )
+        return {
+            "MessageText": text,
+            "SMSPagesCount": parts,
+            "CampaignID": campaign,
+            "Price": total,
+            "Status": "Success",
+            "Data": items,
+        }
 
-    def _send_p2p(self, params: Params) -> Response:
+    def _send_p2p(self, call: Call) -> Any:
+        params = call.params
         line = self._line(params)
         send_at = self._send_time(params)
         entries = params.get("Input")
         if not isinstance(entries, list) or not entries:
-            raise ParamError("Mobiles_Empty")
+            raise Refused("Mobiles_Empty")
         if len(entries) > self.recipient_cap:
-            raise ParamError("Count_Invalid")
+            raise Refused("Count_Invalid")
         by_text: dict[str, list[str]] = {}
         failed = 0
         for entry in entries:
@@ -615,18 +589,19 @@ class AmootSim(FaultySim):
         body = re.sub(r'"@@(0(9\d{9}))"', replacement, body)
         return Response(body, media_type="application/json")
 
-    def _send_otp(self, params: Params) -> Response:
+    def _send_otp(self, call: Call) -> Any:
+        params = call.params
         mobile = mobile10(params.text("Mobile"))
         if not params.text("Mobile"):
-            raise ParamError("Mobile_Empty")
+            raise Refused("Mobile_Empty")
         if mobile is None:
-            raise ParamError("Mobile_Invalid")
+            raise Refused("Mobile_Invalid")
         try:
             length = int(params.text("CodeLength"))
         except ValueError:
-            raise ParamError("Length_Invalid") from None
+            raise Refused("Length_Invalid") from None
         if not 4 <= length <= 8:
-            raise ParamError("Length_Invalid")
+            raise Refused("Length_Invalid")
         code = params.text("OptionalCode").strip()
         if not code:
             code = str(int(time.time_ns() % 10**length)).zfill(length)
@@ -641,93 +616,88 @@ class AmootSim(FaultySim):
             "Mobile": params.text("Mobile"),
             "Code": code,
         }
-        return self._json(
-            {"Status": "Success", "Data": [item] if self.otp_shape == "array" else item}
-        )
+        return {"Status": "Success", "Data": [item] if self.otp_shape == "array" else item}
 
     def _render_pattern(self, params: Params) -> tuple[str, str, list[str]]:
         raw = params.text("Mobile")
         mobile = mobile10(raw)
         if not raw:
-            raise ParamError("Mobile_Empty")
+            raise Refused("Mobile_Empty")
         if mobile is None:
-            raise ParamError("Mobile_Invalid")
+            raise Refused("Mobile_Invalid")
         try:
             pattern_id = int(params.text("PatternCodeID"))
         except ValueError:
-            raise ParamError("Failed") from None
+            raise Refused("Failed") from None
         pattern = next((p for p in self.patterns if p.id == pattern_id and p.status == 1), None)
         values = params.text("PatternValues").split(",")
         if pattern is None or len(values) != len(pattern.variables):
-            raise ParamError("Failed")
+            raise Refused("Failed")
         text = pattern.text
         for name, value in zip(pattern.variables, values, strict=True):
             text = text.replace(f"%{name}%", value)
         return mobile, text, values
 
-    def _send_pattern(self, params: Params) -> Response:
+    def _send_pattern(self, call: Call) -> Any:
+        params = call.params
         mobile, text, values = self._render_pattern(params)
         self._charge_check(text, 1)
         sent = self._record(
             mobile, "pattern", text, self.clock.wall(), "SendWithPattern", next(self._campaigns)
         )
-        return self._json(
-            {
-                "Status": "Success",
-                "MessageID": str(sent.message_id),
-                "Mobile": "0" + mobile,
-                "PatternCodeID": int(params.text("PatternCodeID")),
-                "PatternValues": values,
-            }
-        )
+        return {
+            "Status": "Success",
+            "MessageID": str(sent.message_id),
+            "Mobile": "0" + mobile,
+            "PatternCodeID": int(params.text("PatternCodeID")),
+            "PatternValues": values,
+        }
 
-    def _send_pattern_own(self, params: Params) -> Response:
+    def _send_pattern_own(self, call: Call) -> Any:
+        params = call.params
         line = self._line(params)
         mobile, text, values = self._render_pattern(params)
         self._charge_check(text, 1)
         sent = self._record(
             mobile, line, text, self.clock.wall(), "SendWithPatternOWN", next(self._campaigns)
         )
-        return self._json(
-            {
-                "Status": "Success",
-                "MessageID": str(sent.message_id),
-                "Mobile": "0" + mobile,
-                "LineNumber": line,
-                "PatternCodeID": int(params.text("PatternCodeID")),
-                "PatternValues": values,
-            }
-        )
+        return {
+            "Status": "Success",
+            "MessageID": str(sent.message_id),
+            "Mobile": "0" + mobile,
+            "LineNumber": line,
+            "PatternCodeID": int(params.text("PatternCodeID")),
+            "PatternValues": values,
+        }
 
-    def _pattern_list(self, params: Params) -> Response:
-        return self._json(
-            {
-                "Status": "Success",
-                "Data": [
-                    {
-                        "ID": p.id,
-                        "Status": p.status,
-                        "IsOTP": p.is_otp,
-                        "MessageText": p.text,
-                        "Patterns": p.variables,
-                        "NumberPatterns": [],
-                    }
-                    for p in self.patterns
-                ],
-            }
-        )
+    def _pattern_list(self, call: Call) -> Any:
+        return {
+            "Status": "Success",
+            "Data": [
+                {
+                    "ID": p.id,
+                    "Status": p.status,
+                    "IsOTP": p.is_otp,
+                    "MessageText": p.text,
+                    "Patterns": p.variables,
+                    "NumberPatterns": [],
+                }
+                for p in self.patterns
+            ],
+        }
 
-    def _price(self, params: Params) -> Response:
+    def _price(self, call: Call) -> Any:
+        params = call.params
         text = params.text("SMSMessageText")
         self._line(params)
         mobiles = [mobile10(m) for m in params.array("Mobiles")]
         if not text:
-            raise ParamError("SMSMessageText_Empty")
+            raise Refused("SMSMessageText_Empty")
         if not mobiles:
-            raise ParamError("Mobiles_Empty")
+            raise Refused("Mobiles_Empty")
         if None in mobiles:
-            raise ParamError("Mobiles_Invalid")
-        return JSONResponse(self._price_of(text)[1] * len(mobiles))
+            raise Refused("Mobiles_Invalid")
+        return self._price_of(text)[1] * len(mobiles)
 
     def _delivery_item(self, sent: Sent, number: bool = False) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -740,37 +710,41 @@ class AmootSim(FaultySim):
         }
         return {"Number": sent.mobile, **item} if number else item
 
-    def _deliveries(self, params: Params) -> Response:
+    def _deliveries(self, call: Call) -> Any:
+        params = call.params
         wanted = set(params.array("ListMessageID"))
         items = [self._delivery_item(s) for s in self.outgoing if str(s.message_id) in wanted]
         if not items:
-            raise ParamError("Failed")
-        return self._json({"Status": "Success", "Data": items})
+            raise Refused("Failed")
+        return {"Status": "Success", "Data": items}
 
-    def _delivery(self, params: Params) -> Response:
+    def _delivery(self, call: Call) -> Any:
+        params = call.params
         found = [s for s in self.outgoing if str(s.message_id) == params.text("MessageID")]
         if not found:
-            raise ParamError("Failed")
+            raise Refused("Failed")
         item = self._delivery_item(found[0])
         del item["Status"]
-        return self._json({"Status": "Success", "Data": item})
+        return {"Status": "Success", "Data": item}
 
-    def _campaign_deliveries(self, params: Params) -> Response:
+    def _campaign_deliveries(self, call: Call) -> Any:
+        params = call.params
         campaign = params.text("CampaignID")
         items = [
             self._delivery_item(s, True) for s in self.outgoing if str(s.campaign_id) == campaign
         ]
         if not items:
-            raise ParamError("BulkID_Invalid")
-        return self._json({"Status": "Success", "Data": items})
+            raise Refused("BulkID_Invalid")
+        return {"Status": "Success", "Data": items}
 
-    def _receive_new(self, params: Params) -> Response:
+    def _receive_new(self, call: Call) -> Any:
+        params = call.params
         try:
             count = int(params.text("Count"))
         except ValueError:
-            raise ParamError("Count_Invalid") from None
+            raise Refused("Count_Invalid") from None
         if count <= 0:
-            raise ParamError("Count_Invalid")
+            raise Refused("Count_Invalid")
         fresh = [
             m for m in self.inbound if not m.read and not (m.relayed and self.relay_excludes_poll)
         ]
@@ -778,16 +752,12 @@ class AmootSim(FaultySim):
         for message in handed:  # consumed before the answer is written, as in reality
             message.read = True
         if not handed:
-            return self._json(
-                {"Status": "Success", "Message": "هیچ پیام جدیدی یافت نشد", "Data": []}
-            )
-        return self._json(
-            {
-                "Status": "Success",
-                "Message": "پیامک‌های جدید با موفقیت دریافت شدند",
-                "Data": [self._inbound_item(m, with_line=False) for m in handed],
-            }
-        )
+            return {"Status": "Success", "Message": "هیچ پیام جدیدی یافت نشد", "Data": []}
+        return {
+            "Status": "Success",
+            "Message": "پیامک‌های جدید با موفقیت دریافت شدند",
+            "Data": [self._inbound_item(m, with_line=False) for m in handed],
+        }
 
     def _inbound_item(self, message: Inbound, with_line: bool = True) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -800,63 +770,64 @@ class AmootSim(FaultySim):
             item["LineNumber"] = message.line
         return item
 
-    def _receive_range(self, params: Params) -> Response:
+    def _receive_range(self, call: Call) -> Any:
+        params = call.params
         start = parse_time(params.text("FromDateTime"))
         end = parse_time(params.text("ToDateTime"))
         if start is None:
-            raise ParamError("FromDateTime_Invalid")
+            raise Refused("FromDateTime_Invalid")
         if end is None:
-            raise ParamError("ToDateTime_Invalid")
+            raise Refused("ToDateTime_Invalid")
         if start > end:
-            raise ParamError("FromDateTimeIsAfterThanToDateTime")
+            raise Refused("FromDateTimeIsAfterThanToDateTime")
         line = params.text("LineNumber").strip().lower()
         found = [
             self._inbound_item(m)
             for m in self.inbound
             if start <= m.received <= end and (not line or m.line.lower() == line)
         ]
-        return self._json({"Status": "Success", "Data": found})
+        return {"Status": "Success", "Data": found}
 
     # ------------------------------------------------------------------ relays
 
-    def _relay_create(self, params: Params, kind: str) -> Response:
+    def _relay_create(self, call: Call, kind: str) -> Any:
+        params = call.params
         url = params.text("URLAddress").strip().lower()
         field_name = "RelayRecieveMessageID" if kind == "inbound" else "RelayMessageDeliveryID"
         if not url:
-            raise ParamError("URLAddress_Empty")
+            raise Refused("URLAddress_Empty")
         if not re.match(r"https?://", url):
-            raise ParamError("Failed")
+            raise Refused("Failed")
         if any(h.url == url for h in self.hooks[kind]):
-            return self._json({"Status": "URLAddress_Duplicate", field_name: 0})
+            return {"Status": "URLAddress_Duplicate", field_name: 0}
         hook = Hook(next(self._hook_ids), url, True, self.clock.wall())
         self.hooks[kind].append(hook)
-        return self._json({"Status": "Success", field_name: hook.id})
+        return {"Status": "Success", field_name: hook.id}
 
-    def _relay_list(self, kind: str) -> Response:
-        return self._json(
-            {
-                "Status": "Success",
-                "Data": [
-                    {
-                        "ID": h.id,
-                        "EncryptedID": "",
-                        "Active": h.active,
-                        "RegDateTime": iso(h.registered),
-                        "URLAddress": h.url,
-                    }
-                    for h in self.hooks[kind]
-                ],
-            }
-        )
+    def _relay_list(self, kind: str) -> Any:
+        return {
+            "Status": "Success",
+            "Data": [
+                {
+                    "ID": h.id,
+                    "EncryptedID": "",
+                    "Active": h.active,
+                    "RegDateTime": iso(h.registered),
+                    "URLAddress": h.url,
+                }
+                for h in self.hooks[kind]
+            ],
+        }
 
-    def _relay_active(self, params: Params, kind: str) -> Response:
+    def _relay_active(self, call: Call, kind: str) -> Any:
+        params = call.params
         field_name = "RelayRecieveMessageID" if kind == "inbound" else "RelayMessageDeliveryID"
         active = params.text("Active").strip().lower() == "true"
         for hook in self.hooks[kind]:
             if str(hook.id) == params.text(field_name):
                 hook.active = active
-                return JSONResponse("Success")
-        return JSONResponse("Failed" if kind == "delivery" else "RelayRecieveMessageID_Invalid")
+                return "Success"
+        return "Failed" if kind == "delivery" else "RelayRecieveMessageID_Invalid"
 
     def _active_hooks(self, kind: str) -> list[Hook]:
         return [h for h in self.hooks[kind] if h.active]

@@ -33,7 +33,6 @@ import itertools
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
@@ -44,7 +43,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._common import Clock, FaultySim, mobile10, require_mobile, sms_parts
+from ._common import (
+    Call,
+    Clock,
+    FaultySim,
+    Handler,
+    Params,
+    Refused,
+    mobile10,
+    require_mobile,
+    sms_parts,
+)
 
 
 class Login(TypedDict):
@@ -79,11 +88,6 @@ DESCRIPTIONS = {
     "E766": "متن پیام خالی است",
 }
 _RECIPIENT = re.compile(r"98(9\d{9})")
-
-
-class Refused(Exception):
-    def __init__(self, code: str) -> None:
-        self.code = code
 
 
 @dataclass
@@ -145,7 +149,8 @@ class PayamSim(FaultySim):
         self.inbox: list[Mo] = []
         self._server_ids = itertools.count(4_100_000_001)
         self._mo_ids: dict[str, itertools.count[int]] = {}
-        api: dict[str, tuple[str, Callable[[Request, Any], Any]]] = {
+        api: dict[str, tuple[str, Handler]] = {
+            "/auth/oauth/token": ("POST", self._login),
             "/accounting/webservice/balance": ("GET", self._balance),
             "/panel/webservice/send": ("POST", self._send),
             "/panel/webservice/sendMultipleWithSrc": ("POST", self._send_with_src),
@@ -157,11 +162,10 @@ class PayamSim(FaultySim):
         }
         self.app = Starlette(
             routes=[
-                Route("/auth/oauth/token", self._login, methods=["POST"]),
                 Route("/_sandbox/inbound", self._ctl_inbound, methods=["POST"]),
                 Route("/_sandbox/fault", self._ctl_fault, methods=["POST"]),
                 *(
-                    Route(path, self._endpoint(path, handler), methods=[verb])
+                    Route(path, self.endpoint(path.rsplit("/", 1)[1], handler), methods=[verb])
                     for path, (verb, handler) in api.items()
                 ),
             ]
@@ -199,79 +203,77 @@ class PayamSim(FaultySim):
 
     # ------------------------------------------------------------------ login
 
-    async def _login(self, request: Request) -> Response:
-        self.requests.append(("token", dict(request.query_params)))
-        expected = base64.b64encode(
-            f"{self.login['client_id']}:{self.login['client_secret']}".encode()
-        ).decode()
-        if request.headers.get("authorization", "") != f"Basic {expected}":
-            return JSONResponse({"error": "unauthorized"}, 401)
-        raw = (await request.body()).decode("utf-8", errors="replace").strip()
-        fields: dict[str, Any] = dict(request.query_params)
-        if raw.startswith("{"):
-            try:
-                fields |= json.loads(raw)
-            except ValueError:
-                return JSONResponse({"error": "invalid_request"}, 400)
-        elif raw:
-            fields |= dict(parse_qsl(raw))
-        if fields.get("scope") != "webservice" or fields.get("grant_type") != "password":
-            return JSONResponse({"error": "invalid_request"}, 400)
-        if (fields.get("systemName"), fields.get("username"), fields.get("password")) != (
+    def _login(self, call: Call) -> Any:
+        p = call.params
+        if p.get("scope") != "webservice" or p.get("grant_type") != "password":
+            raise Refused("invalid_request")
+        if (p.get("systemName"), p.get("username"), p.get("password")) != (
             self.login["system_name"],
             self.login["username"],
             self.login["password"],
         ):
-            return JSONResponse({"error": "invalid_grant", "error_description": "E5"}, 400)
+            raise Refused("invalid_grant", "E5")
         self.logins += 1
         now = self.clock()
         if self.token is None or self.token[1] <= now:
             self.token = (secrets.token_urlsafe(24), now + self.token_lifetime)
         token, expires = self.token
-        return JSONResponse(
-            {
-                "access_token": token,
-                "expires_in": int(expires - now),
-                "scope": "webservice",
-                "userDetails": {
-                    "username": self.login["username"],
-                    "systemName": self.login["system_name"],
-                },
-            }
-        )
+        return {
+            "access_token": token,
+            "expires_in": int(expires - now),
+            "scope": "webservice",
+            "userDetails": {
+                "username": self.login["username"],
+                "systemName": self.login["system_name"],
+            },
+        }
 
     # ------------------------------------------------------------------ API plumbing
 
-    def _endpoint(
-        self, path: str, handler: Callable[[Request, Any], Any]
-    ) -> Callable[[Request], Awaitable[Response]]:
-        method = path.rsplit("/", 1)[1]
-
-        async def endpoint(request: Request) -> Response:
-            body: Any = None
-            if request.method == "POST":
+    async def read(self, method: str, request: Request) -> tuple[Params, Any]:
+        """The query, and a POST's JSON body (the login takes its fields as a form, JSON or in
+        the query). Names are compared exactly, as the Java service binds them."""
+        query = list(request.query_params.multi_items())
+        raw = (await request.body()).decode("utf-8", errors="replace").strip()
+        if method == "token":
+            if raw.startswith("{"):
                 try:
-                    body = json.loads(await request.body() or b"null")
+                    fields = json.loads(raw)
                 except ValueError:
-                    return self._refuse("E2")
-            params = body if body is not None else list(request.query_params.multi_items())
+                    raise Refused("invalid_request") from None
+                if not isinstance(fields, dict):
+                    raise Refused("invalid_request")
+                return Params(query + list(fields.items()), fold_case=False), fields
+            return Params(query + parse_qsl(raw), fold_case=False), None
+        if request.method != "POST":
+            return Params(query, fold_case=False), None
+        try:
+            body = json.loads(raw or "null")
+        except ValueError:
+            raise Refused("E2") from None
+        return Params(query, fold_case=False), body
 
-            def work() -> Response:
-                bearer = request.headers.get("authorization", "")
-                if (
-                    self.token is None
-                    or bearer != f"Bearer {self.token[0]}"
-                    or self.token[1] <= self.clock()
-                ):
-                    return JSONResponse({"error": "invalid_token"}, 401)
-                try:
-                    return JSONResponse(handler(request, body))
-                except Refused as refused:
-                    return self._refuse(refused.code)
+    def authorize(self, call: Call) -> None:
+        header = call.request.headers.get("authorization", "")
+        if call.method == "token":
+            client = f"{self.login['client_id']}:{self.login['client_secret']}"
+            if header != f"Basic {base64.b64encode(client.encode()).decode()}":
+                raise Refused("unauthorized", status=401)
+        elif (
+            self.token is None
+            or header != f"Bearer {self.token[0]}"
+            or self.token[1] <= self.clock()
+        ):
+            raise Refused("invalid_token", status=401)
 
-            return await self.run(method, params, work)
-
-        return endpoint
+    def refusal(self, method: str, refused: Refused) -> Response:
+        """An ``E`` code with its description (HTTP 400); the login's and the bearer's refusals
+        in OAuth's own form."""
+        code = str(refused.code)
+        if code.startswith("E") and method != "token":
+            return JSONResponse({"errorCode": code, "description": DESCRIPTIONS.get(code, "")}, 400)
+        body = {"error": code} | ({"error_description": refused.message} if refused.message else {})
+        return JSONResponse(body, refused.status or 400)
 
     def fault_response(self, kind: str, method: str) -> Response | None:
         if kind == "token_expired" and self.token is not None:
@@ -279,15 +281,12 @@ class PayamSim(FaultySim):
         if kind == "http_403":
             return JSONResponse({"error": "access_denied"}, 403)
         if kind == "e4":
-            return self._refuse("E4")
+            return self.refusal(method, Refused("E4"))
         return None
-
-    def _refuse(self, code: str) -> Response:
-        return JSONResponse({"errorCode": code, "description": DESCRIPTIONS.get(code, "")}, 400)
 
     # ------------------------------------------------------------------ methods
 
-    def _balance(self, _request: Request, _body: Any) -> Any:
+    def _balance(self, _call: Call) -> Any:
         return self.credit  # a bare JSON number
 
     def _send_date(self, raw: Any) -> datetime | None:
@@ -306,11 +305,11 @@ class PayamSim(FaultySim):
         answer: dict[str, Any] = {"customerId": customer_id, "mobile": recipient}
         match = _RECIPIENT.fullmatch(recipient)
         text = "" if body is None else str(body)
-        code = None
+        code: str | None = None
         try:
             send_at = self._send_date(item.get("sendDate"))
         except Refused as refused:
-            code = refused.code
+            code = str(refused.code)
             send_at = None
         parts = sms_parts(text)
         if code:
@@ -354,7 +353,8 @@ class PayamSim(FaultySim):
             raise Refused("E107")
         return value
 
-    def _send(self, _request: Request, body: Any) -> Any:
+    def _send(self, call: Call) -> Any:
+        body = call.body
         return [
             self._accept(
                 i.get("sender") if isinstance(i, dict) else None,
@@ -364,7 +364,8 @@ class PayamSim(FaultySim):
             for i in self._items(body)
         ]
 
-    def _send_with_src(self, _request: Request, body: Any) -> Any:
+    def _send_with_src(self, call: Call) -> Any:
+        body = call.body
         body = body if isinstance(body, dict) else {}
         items = self._items(body.get("smsItems"))
         return [
@@ -372,14 +373,15 @@ class PayamSim(FaultySim):
             for i in items
         ]
 
-    def _send_with_src_body(self, _request: Request, body: Any) -> Any:
+    def _send_with_src_body(self, call: Call) -> Any:
+        body = call.body
         body = body if isinstance(body, dict) else {}
         items = self._items(body.get("smsItems"))
         return [self._accept(body.get("sender"), i, body.get("body")) for i in items]
 
-    def _status(self, request: Request, _body: Any) -> Any:
-        by_customer = request.query_params.get("byCustomer", "").lower()
-        ids = request.query_params.getlist("ids")
+    def _status(self, call: Call) -> Any:
+        by_customer = call.params.text("byCustomer").lower()
+        ids = [str(i) for i in call.params.all("ids")]
         if by_customer not in ("true", "false") or not ids:
             raise Refused("E2")
         if len(ids) > MAX_ITEMS:
@@ -412,12 +414,12 @@ class PayamSim(FaultySim):
             )
         return result
 
-    def _mo(self, request: Request, _body: Any) -> Any:
-        line = request.query_params.get("number", "")
+    def _mo(self, call: Call) -> Any:
+        line = call.params.text("number")
         if not line:
             raise Refused("E2")
         mine = sorted((m for m in self.inbox if m.line == line), key=lambda m: m.id)
-        raw_id = request.query_params.get("id")
+        raw_id = call.params.get("id")
         if raw_id is None:
             page = [m for m in mine if not m.read][:MO_PAGE]
             if not page:
@@ -443,16 +445,16 @@ class PayamSim(FaultySim):
         now = self.clock.wall()
         return [m for m in self.messages if not m.cancelled and m.send_at > now]
 
-    def _scheduled_list(self, request: Request, _body: Any) -> Any:
-        q = request.query_params
+    def _scheduled_list(self, call: Call) -> Any:
+        q = call.params
         if not any(q.get(k) for k in ("serverId", "customerId", "from", "to")):
             raise Refused("E2")
         start, end = self._send_date(q.get("from")), self._send_date(q.get("to"))
         found = [
             m
             for m in self._waiting()
-            if (not q.get("serverId") or m.server_id == q["serverId"])
-            and (not q.get("customerId") or m.customer_id == q["customerId"])
+            if (not q.get("serverId") or m.server_id == q.get("serverId"))
+            and (not q.get("customerId") or m.customer_id == q.get("customerId"))
             and (start is None or m.send_at >= start)
             and (end is None or m.send_at <= end)
         ]
@@ -475,7 +477,8 @@ class PayamSim(FaultySim):
             ],
         }
 
-    def _cancel_scheduled(self, _request: Request, body: Any) -> Any:
+    def _cancel_scheduled(self, call: Call) -> Any:
+        body = call.body
         server_id = str(body.get("serverId") or "") if isinstance(body, dict) else ""
         if not server_id:
             raise Refused("E2")

@@ -1,4 +1,4 @@
-"""A stateful sms.ir legacy v1 ("White SMS") simulator, faithful to reference §2, quirks included.
+"""A stateful sms.ir legacy v1 ("White SMS") simulator, faithful to docs/providers.md, sms.ir, quirks included.
 
 Served under ``/users/v1/`` like the real API. Sim conventions (where the documents are silent):
 - Tokens live ``token_lifetime`` seconds (30 minutes) on ``clock``; a new GetToken does not revoke
@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._common import Clock, FaultySim, mobile10, require_mobile, sms_parts
+from ._common import (
+    Call,
+    Clock,
+    FaultySim,
+    Handler,
+    Params,
+    Refused,
+    mobile10,
+    require_mobile,
+    sms_parts,
+)
 
 DEFAULT_API_KEY = "sandbox-smsir-key"
 DEFAULT_SECRET_KEY = "sandbox-smsir-secret"
@@ -46,16 +56,6 @@ QUEUED, AT_OPERATOR, DELIVERED, FAILED = (
     "رسیده به گوشی",
     "نرسیده به گوشی",
 )
-
-
-class Refused(Exception):
-    """``IsSuccessful: false`` with this ``ErrorCode`` and ``Message`` (and any payload)."""
-
-    def __init__(
-        self, code: int, message: str, status: int = 200, payload: dict[str, Any] | None = None
-    ) -> None:
-        self.code, self.message, self.status = code, message, status
-        self.payload = payload or {}
 
 
 @dataclass
@@ -128,7 +128,7 @@ class SmsirSim(FaultySim):
         self._relation_ids = itertools.count(5001)
         self._message_ids = itertools.count(7001)
         self._number_ids = itertools.count(90_001)
-        routes: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+        routes: dict[str, tuple[str, Handler]] = {
             "Token/GetToken": ("POST", self._get_token),
             "WhiteSms/GetUserInfo": ("GET", self._user_info),
             "Message/Send": ("POST", self._send),
@@ -147,7 +147,7 @@ class SmsirSim(FaultySim):
             routes=[
                 Route("/_sandbox/fault", self._ctl_fault, methods=["POST"]),
                 *(
-                    Route(f"/users/v1/{path}", self._endpoint(path, verb, handler), methods=[verb])
+                    Route(f"/users/v1/{path}", self.endpoint(path, handler), methods=[verb])
                     for path, (verb, handler) in routes.items()
                 ),
             ]
@@ -188,61 +188,48 @@ class SmsirSim(FaultySim):
 
     # ------------------------------------------------------------------ HTTP plumbing
 
-    def _endpoint(
-        self, path: str, verb: str, handler: Callable[[dict[str, Any]], Any]
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            if verb == "GET":
-                params: dict[str, Any] = {k.lower(): v for k, v in request.query_params.items()}
-            else:
-                try:
-                    body = json.loads(await request.body() or b"{}")
-                except ValueError:
-                    return self._envelope({}, Refused(3, "بدنه درخواست JSON معتبر نیست"))
-                params = body if isinstance(body, dict) else {}
+    async def read(self, method: str, request: Request) -> tuple[Params, Any]:
+        """A GET's query or a POST's JSON object, names in any case (ASP.NET binds them so)."""
+        if request.method == "GET":
+            return Params(request.query_params.multi_items()), None
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise Refused(3, "بدنه درخواست JSON معتبر نیست") from None
+        return Params(list(body.items()) if isinstance(body, dict) else []), body
 
-            def work() -> Response:
-                try:
-                    if path != "Token/GetToken":
-                        self._check_token(request)
-                    result = handler(params)
-                except Refused as refused:
-                    return self._envelope(refused.payload, refused)
-                return self._envelope(result)
+    def authorize(self, call: Call) -> None:
+        if call.method == "Token/GetToken":
+            return
+        issued = self.tokens.get(call.request.headers.get("x-sms-ir-secure-token", ""))
+        if issued is None:
+            raise Refused(1, "توکن نامعتبر است", status=self.auth_status)
+        if self.clock() - issued >= self.token_lifetime:
+            raise Refused(2, "توکن منقضی شده است", status=self.auth_status)
 
-            return await self.run(path, params, work)
+    def answer(self, call: Call, payload: Any) -> Response:
+        return JSONResponse({**payload, "IsSuccessful": True, "Message": "", "ErrorCode": 0})
 
-        return endpoint
+    def refusal(self, method: str, refused: Refused) -> Response:
+        body = {
+            **refused.payload,
+            "IsSuccessful": False,
+            "Message": refused.message,
+            "ErrorCode": refused.code,
+        }
+        return JSONResponse(body, status_code=refused.status or 200)
 
     def fault_response(self, kind: str, method: str) -> Response | None:
         if kind == "http_401":
             return Response("", 401)
         if kind == "token_expired":
-            return self._envelope({}, Refused(2, "توکن منقضی شده است", self.auth_status))
+            return self.refusal(method, Refused(2, "توکن منقضی شده است", status=self.auth_status))
         return None
-
-    def _envelope(self, payload: dict[str, Any], refused: Refused | None = None) -> Response:
-        if refused is None:
-            return JSONResponse({**payload, "IsSuccessful": True, "Message": "", "ErrorCode": 0})
-        body = {
-            **payload,
-            "IsSuccessful": False,
-            "Message": refused.message,
-            "ErrorCode": refused.code,
-        }
-        return JSONResponse(body, status_code=refused.status)
-
-    def _check_token(self, request: Request) -> None:
-        token = request.headers.get("x-sms-ir-secure-token", "")
-        issued = self.tokens.get(token)
-        if issued is None:
-            raise Refused(1, "توکن نامعتبر است", self.auth_status)
-        if self.clock() - issued >= self.token_lifetime:
-            raise Refused(2, "توکن منقضی شده است", self.auth_status)
 
     # ------------------------------------------------------------------ methods
 
-    def _get_token(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _get_token(self, call: Call) -> dict[str, Any]:
+        p = call.params
         if (p.get("UserApiKey"), p.get("SecretKey")) != self.credentials:
             raise Refused(3, "کلید وب سرویس یا کد امنیتی اشتباه است")
         if self.new_token_revokes:
@@ -251,7 +238,7 @@ class SmsirSim(FaultySim):
         self.tokens[token] = self.clock()
         return {"TokenKey": token}
 
-    def _user_info(self, _p: dict[str, Any]) -> dict[str, Any]:
+    def _user_info(self, call: Call) -> dict[str, Any]:
         expires = self.clock.wall() + timedelta(days=90)
         return {
             "FirstName": "سارا",
@@ -271,7 +258,7 @@ class SmsirSim(FaultySim):
             "ExpirationLeftDays": 90,
         }
 
-    def _int_list(self, p: dict[str, Any], name: str) -> list[int]:
+    def _int_list(self, p: Params, name: str) -> list[int]:
         value = p.get(name)
         if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
             raise Refused(3, f"{name} الزامی است")
@@ -285,7 +272,8 @@ class SmsirSim(FaultySim):
                 chosen.setdefault(contact.mobile, contact)
         return list(chosen.values())
 
-    def _distinct_count(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _distinct_count(self, call: Call) -> dict[str, Any]:
+        p = call.params
         targets = self._targets(
             self._int_list(p, "ContactsGroupIds"), self._int_list(p, "ContactRelationIds")
         )
@@ -309,7 +297,8 @@ class SmsirSim(FaultySim):
             "Ids": [{"ID": n.id, "MobileNumber": "0" + n.mobile} for n in batch.numbers],
         }
 
-    def _send(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _send(self, call: Call) -> dict[str, Any]:
+        p = call.params
         groups = self._int_list(p, "ContactGroupIds")
         relations = self._int_list(p, "ContactRelationIds")
         known = {c.relation_id for c in self.contacts}
@@ -327,7 +316,8 @@ class SmsirSim(FaultySim):
             raise Refused(4, "برخی مخاطبان هنوز معتبر نشده‌اند")
         return sent
 
-    def _send_by_mobile(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _send_by_mobile(self, call: Call) -> dict[str, Any]:
+        p = call.params
         raw = p.get("MobileNumbers")
         if not isinstance(raw, list) or not raw:
             raise Refused(3, "شماره موبایل الزامی است")
@@ -348,7 +338,8 @@ class SmsirSim(FaultySim):
         limit = int(last_id) if last_id and last_id.isdigit() and int(last_id) > 0 else None
         return [i for i in newest_first if limit is None or key(i) < limit][:PAGE]
 
-    def _sent_numbers(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _sent_numbers(self, call: Call) -> dict[str, Any]:
+        p = call.params
         batch = next((b for b in self.batches if b.batch_key == p.get("batchkey")), None)
         if batch is None:
             raise Refused(3, "کلید دسته ارسال نامعتبر است")
@@ -378,11 +369,13 @@ class SmsirSim(FaultySim):
             "Message": b.text,
         }
 
-    def _last_sent(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _last_sent(self, call: Call) -> dict[str, Any]:
+        p = call.params
         page = self._page_before(self.batches, p.get("lastid"), lambda b: b.message_id)
         return {"Messages": [self._message_item(b) for b in page]}
 
-    def _sent_by_page(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _sent_by_page(self, call: Call) -> dict[str, Any]:
+        p = call.params
         page_id = int(p.get("pageid") or 0)
         newest = sorted(self.batches, key=lambda b: b.message_id, reverse=True)
         return {
@@ -391,9 +384,10 @@ class SmsirSim(FaultySim):
             ]
         }
 
-    def _search_contacts(self, p: dict[str, Any]) -> dict[str, Any]:
-        wanted = mobile10(p.get("mobile", "")) if p.get("mobile") else None
-        group = int(p["groupid"]) if str(p.get("groupid", "")).isdigit() else None
+    def _search_contacts(self, call: Call) -> dict[str, Any]:
+        p = call.params
+        wanted = mobile10(p.get("mobile")) if p.get("mobile") else None
+        group = int(p.text("groupid")) if p.text("groupid").isdigit() else None
         found = [
             c
             for c in self.contacts
@@ -415,7 +409,7 @@ class SmsirSim(FaultySim):
             ]
         }
 
-    def _contact_groups(self, _p: dict[str, Any]) -> dict[str, Any]:
+    def _contact_groups(self, call: Call) -> dict[str, Any]:
         now = self.clock()
         return {
             "ContactGroups": [
@@ -432,7 +426,8 @@ class SmsirSim(FaultySim):
             ]
         }
 
-    def _add_contacts(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _add_contacts(self, call: Call) -> dict[str, Any]:
+        p = call.params
         group = p.get("GroupId")
         if group not in self.groups:
             raise Refused(3, "گروه نامعتبر است")
@@ -442,10 +437,10 @@ class SmsirSim(FaultySim):
                 wrong.append(detail)
             else:
                 self.add_contact(detail["Mobile"], group, str(detail.get("FirstName") or ""))
-                added.append(detail)  # AddedList items carry no id (reference §2.5)
+                added.append(detail)  # AddedList items carry no id (docs/providers.md, sms.ir.5)
         return {"AddedList": added, "ErroneousList": wrong or None}
 
-    def _drafts(self, _p: dict[str, Any]) -> dict[str, Any]:
+    def _drafts(self, call: Call) -> dict[str, Any]:
         return {
             "DraftMessageDetails": [
                 {

@@ -119,15 +119,17 @@ async def test_payam_cursor_survives_restarts_and_old_history_stays_out(tmp_path
         async with running(config):
             w.payam.inject_inbound("09125550002", "before restart")
             await w.tg.wait_text(ADMIN, "before restart")
-        mo_calls = len([1 for name, _q in w.payam.requests if name == "mo"])
+        mo_calls = len(w.payam.calls("mo"))
         async with running(config):
             w.payam.inject_inbound("09125550003", "after restart")
             await w.tg.wait_text(ADMIN, "after restart")
         texts = [m["text"] for m in w.tg.bot_messages(ADMIN)]
         assert sum("before restart" in t for t in texts) == 1
         assert not any("from last week" in t for t in texts)
-        first_after = [q for name, q in w.payam.requests if name == "mo"][mo_calls]
-        assert ("id", str(w.payam.inbox[1].id)) in first_after  # resumed from the stored cursor
+        first_after = w.payam.calls("mo")[mo_calls]
+        assert first_after.params.get("id") == str(
+            w.payam.inbox[1].id
+        )  # resumed from the stored cursor
 
 
 async def test_check_reports_credit_and_token_status(

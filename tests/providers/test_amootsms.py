@@ -52,8 +52,10 @@ async def test_send_charges_credit_and_matches_ids_by_number(sim_client: SimClie
     assert {i.message_id for i in result.items} == {str(s.message_id) for s in sim.outgoing}
     assert sim.credit == before - 2 * 1000
     # the wire form the page documents: 10 digits, token only in the header
-    method, params = sim.requests[-1]
-    assert method == "SendSimple" and params["mobiles"] == [["9121111111", "9122222222"]]
+    call = sim.requests[-1]
+    assert call.method == "SendSimple" and call.params.all("Mobiles") == [
+        ["9121111111", "9122222222"]
+    ]
 
 
 async def test_send_is_chunked_under_the_recipient_cap(sim_client: SimClient) -> None:
@@ -62,7 +64,7 @@ async def test_send_is_chunked_under_the_recipient_cap(sim_client: SimClient) ->
     client.chunk_size = 2
     many = tuple(f"98912000000{i}" for i in range(5))
     result = await client.send(OutgoingSms("public", many, "hi"))
-    assert len([r for r in sim.requests if r[0] == "SendSimple"]) == 3
+    assert len(sim.calls("SendSimple")) == 3
     assert all(i.ok for i in result.items)
 
 
@@ -154,7 +156,7 @@ async def test_a_send_without_a_clear_answer_is_unknown_never_failed(
     sim.fail_next(fault, method="SendSimple")
     result = await client.send(OutgoingSms("public", (A, B), "hi"))
     assert [i.outcome for i in result.items] == [Outcome.UNKNOWN, Outcome.UNKNOWN]
-    assert len([r for r in sim.requests if r[0] == "SendSimple"]) == 1  # never repeated
+    assert len(sim.calls("SendSimple")) == 1  # never repeated
 
 
 async def test_a_send_that_never_left_is_failed() -> None:

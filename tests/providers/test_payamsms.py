@@ -31,7 +31,7 @@ async def h() -> AsyncIterator[Harness]:
 
 
 def calls(h: Harness, method: str) -> list[object]:
-    return [body for name, body in h.sim.requests if name == method]
+    return [call.body for call in h.sim.calls(method)]
 
 
 @pytest.mark.parametrize("method", ["sendMultipleWithSrc", "sendMultipleWithSrcBody", "send"])
@@ -165,8 +165,7 @@ async def test_inbound_uses_the_id_cursor_only_and_keeps_lines_apart(h: Harness)
     }
     assert len({m.provider_id for m in page.messages}) == 2  # ids are per line on the wire
     assert not any(m.read for m in h.sim.inbox)  # never the form that marks messages read
-    mo_calls = [q for name, q in h.sim.requests if name == "mo"]
-    assert all(any(k == "id" for k, _v in q) for q in mo_calls)
+    assert all(call.params.get("id") is not None for call in h.sim.calls("mo"))
 
 
 async def test_inbound_pages_of_90_say_more_is_waiting(h: Harness) -> None:

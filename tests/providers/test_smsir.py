@@ -52,7 +52,7 @@ async def test_groups_count_distinct_contacts_and_send_to_all(h: Harness) -> Non
     result = await h.client.send(OutgoingSms("", ("group:2",), "team"))
     assert result.items[0].ok and result.campaign_id
     assert sorted(h.sent()) == [("989121111111", "team"), ("989123333333", "team")]
-    body = h.sim.requests[-1][1]
+    body = h.sim.requests[-1].body
     assert body["ContactGroupIds"] == [2] and body["ContactRelationIds"] == []
 
 
@@ -74,7 +74,7 @@ async def test_a_refused_send_is_never_retried_and_its_sent_part_is_found(h: Har
     sms = OutgoingSms("", (GOOD, STRANGER), "part of it")
     result = await h.client.send(sms)
     assert [i.outcome for i in result.items] == [Outcome.UNKNOWN, Outcome.UNKNOWN]
-    assert [p for p, _ in h.sim.requests].count("Message/Send") == 1
+    assert len(h.sim.calls("Message/Send")) == 1
     assert h.sent() == [(GOOD, "part of it")]
     found = await h.client.find_sent(sms, started)
     assert found is not None
@@ -109,7 +109,7 @@ async def test_the_token_is_renewed_before_thirty_minutes(h: Harness) -> None:
     await h.client.balance()
     h.clock.advance(26 * 60)
     await h.client.balance()
-    calls = [path for path, _ in h.sim.requests]
+    calls = [call.method for call in h.sim.requests]
     assert calls.count("Token/GetToken") == 2
     assert len(h.sim.tokens) == 2
 
@@ -121,7 +121,7 @@ async def test_a_token_refused_in_a_200_is_renewed_once_not_in_a_loop(h: Harness
     h.sim.fail_next("token_expired", count=5)
     with pytest.raises(AuthFailed):
         await h.client.balance()
-    calls = [path for path, _ in h.sim.requests]
+    calls = [call.method for call in h.sim.requests]
     assert calls.count("Token/GetToken") == 3
 
 
@@ -131,7 +131,7 @@ async def test_a_dead_token_whatever_its_message_is_renewed_once() -> None:
         h.clock.advance(6)
         h.sim.drafts = ["x"]
         assert await h.client.drafts() == ["x"]
-        calls = [path for path, _ in h.sim.requests]
+        calls = [call.method for call in h.sim.requests]
         assert calls.count("Token/GetToken") == 2
 
 
@@ -160,7 +160,7 @@ async def test_delivery_pages_through_large_batches(h: Harness) -> None:
     result = await h.client.send(OutgoingSms("", ("group:1",), "bulk"))
     reports = await h.client.deliveries([], result.campaign_id)
     assert {r.number for r in reports} == set(numbers)
-    pages = [p for path, p in h.sim.requests if path == "Message/GetSentMessagesMobileNumbers"]
+    pages = h.sim.calls("Message/GetSentMessagesMobileNumbers")
     assert len(pages) == 3
 
 
