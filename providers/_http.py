@@ -80,9 +80,14 @@ class Transport:
         kind = ""
         try:
             response = await self._client.request(
-                verb, path.lstrip("/"), json=json, data=data, params=params, headers=headers,
+                verb,
+                path.lstrip("/"),
+                json=json,
+                data=data,
+                params=params,
+                headers=headers,
                 extensions={"smsbridge_sends": sends},
-            )  # fmt: skip
+            )
         except _NOT_SENT as exc:
             kind = "connect"
             raise Unreachable(

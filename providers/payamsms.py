@@ -363,9 +363,14 @@ class PayamSmsClient(ProviderBase):
             clock=clock,
         )
         self._http = Transport(
-            account, base_url, proxy=proxy, observer=observer, timeout=timeout,
-            transport=transport, auth=self._auth,
-        )  # fmt: skip
+            account,
+            base_url,
+            proxy=proxy,
+            observer=observer,
+            timeout=timeout,
+            transport=transport,
+            auth=self._auth,
+        )
 
     # --- the token
 
@@ -413,8 +418,9 @@ class PayamSmsClient(ProviderBase):
             return None
         return now_tehran() + timedelta(seconds=expires - self._clock())
 
-    async def _call(self, verb: str, path: str, *, params: Any = None, body: Any = None,
-                    sends: bool = False) -> Any:  # fmt: skip
+    async def _call(
+        self, verb: str, path: str, *, params: Any = None, body: Any = None, sends: bool = False
+    ) -> Any:
         """The JSON answer of one API call (after a 401 the token was renewed and the call
         repeated once already)."""
         response = await self._http.request(
@@ -603,8 +609,12 @@ class PayamSmsClient(ProviderBase):
         found: list[ScheduledSms] = []
         page = 0
         while True:
-            params = {"from": format_tehran(start), "to": format_tehran(end), "page": page,
-                      "size": 100}  # fmt: skip
+            params = {
+                "from": format_tehran(start),
+                "to": format_tehran(end),
+                "page": page,
+                "size": 100,
+            }
             value = await self._call("GET", "panel/webservice/scheduledList", params=params)
             listed, pages = parse_scheduled(self.account, value)
             found += listed

@@ -275,9 +275,14 @@ class SmsirClient(ProviderBase):
             clock=clock,
         )
         self._http = Transport(
-            account, base_url, proxy=proxy, observer=observer, timeout=timeout,
-            transport=transport, auth=self._auth,
-        )  # fmt: skip
+            account,
+            base_url,
+            proxy=proxy,
+            observer=observer,
+            timeout=timeout,
+            transport=transport,
+            auth=self._auth,
+        )
 
     # --- the token
 
@@ -317,9 +322,13 @@ class SmsirClient(ProviderBase):
         """One API call's envelope (the token was renewed and the call repeated once already,
         where that is safe). A refused send is unknown: it may have gone out in part."""
         response = await self._http.request(
-            verb, path, params=params, json=body, sends=sends,
+            verb,
+            path,
+            params=params,
+            json=body,
+            sends=sends,
             ok_statuses=(400, 401, 403, 404, 409, 422),
-        )  # fmt: skip
+        )
         status = response.status_code
         if status in (401, 403):
             raise AuthFailed(
