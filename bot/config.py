@@ -1,4 +1,4 @@
-"""The TOML config of SPEC §6 as pydantic models: unknown keys, missing keys and placeholders refused."""
+"""The TOML config of docs/spec.md §6 as pydantic models: unknown keys, missing keys and placeholders refused."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ class AmootAccount(_Account):
     poll_interval: float = Field(30, ge=0)
     relay_secret: SecretStr | None = None
     currency: Literal["rial", "toman", ""] = "rial"
-    # DeliveryType codes are undocumented (reference A10): map the codes you know.
+    # DeliveryType codes are undocumented (docs/providers.md A10): map the codes you know.
     delivery_codes: dict[int, DeliveryState] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -133,7 +133,7 @@ class PayamAccount(_Account):
     username: SecretStr
     password: SecretStr
     poll_interval: float = Field(30, ge=0)
-    # sendMultipleWithSrcBody's recipient shape is lost from the document (reference P4): the
+    # sendMultipleWithSrcBody's recipient shape is lost from the document (docs/providers.md P4): the
     # default repeats the text per item with sendMultipleWithSrc.
     send_method: Literal["sendMultipleWithSrc", "sendMultipleWithSrcBody", "send"] = (
         "sendMultipleWithSrc"

@@ -1,4 +1,4 @@
-"""Prometheus text exposition for the few figures SPEC §7 names: counters, gauges, one histogram."""
+"""Prometheus text exposition for the few figures docs/spec.md §7 names: counters, gauges, one histogram."""
 
 from __future__ import annotations
 

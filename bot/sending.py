@@ -129,7 +129,7 @@ def _is_recipient(token: str) -> bool:
 
 
 def parse_send(args: str) -> ParsedSend:
-    """SPEC §8: ``[account:line] <recipients…> <text>``; the text starts at the first token that
+    """docs/spec.md §8: ``[account:line] <recipients…> <text>``; the text starts at the first token that
     does not look like a recipient, or after the first newline."""
     head, newline, tail = args.strip().partition("\n")
     tokens = list(re.finditer(r"\S+", head))

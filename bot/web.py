@@ -1,4 +1,4 @@
-"""The bridge's one HTTP app (SPEC §7): Telegram webhook, provider relays, /healthz, /metrics.
+"""The bridge's one HTTP app (docs/spec.md §7): Telegram webhook, provider relays, /healthz, /metrics.
 
 Each endpoint verifies, parses, stores and only then answers: a relay gets its 2xx after the SMS
 are committed, so a provider that sees a 2xx may forget the message.

@@ -1,4 +1,4 @@
-"""Provider times are naive Tehran wall-clock times (UTC+03:30, no DST since 2022; reference §6.5)."""
+"""Provider times are naive Tehran wall-clock times (UTC+03:30, no DST since 2022; docs/providers.md §0)."""
 
 from __future__ import annotations
 

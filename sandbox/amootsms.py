@@ -1,6 +1,6 @@
 """A stateful AmootSMS REST v1 simulator, faithful to the provider documents, quirks included.
 
-Sim conventions (where the documents are silent; reference §1.6 and §6.7):
+Sim conventions (where the documents are silent; docs/providers.md §1.6):
 - ``DeliveryType`` codes: 0 queued, 35 sent to operator, 1 delivered, 2 not delivered. A message moves
   0 → 35 → 1 after ``delivery_steps`` seconds; numbers in ``undeliverable`` end at 2.
 - SendSimple accepts at most ``recipient_cap`` numbers per call (``Count_Invalid`` beyond).

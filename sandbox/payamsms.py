@@ -1,4 +1,4 @@
-"""A stateful PayamSMS web-service simulator, faithful to reference §3, quirks included.
+"""A stateful PayamSMS web-service simulator, faithful to docs/providers.md §3, quirks included.
 
 Sim conventions (where the documents are silent):
 - One token per (client id, systemName, username), valid ``token_lifetime`` seconds on ``clock``;
@@ -425,7 +425,7 @@ class PayamSim(FaultySim):
             if not page:
                 raise Refused("E7")
             for m in page:
-                m.read = True  # marked read before the answer leaves (reference §3.4)
+                m.read = True  # marked read before the answer leaves (docs/providers.md §3.3, P7)
         else:
             if not raw_id.isdigit():
                 raise Refused("E2")

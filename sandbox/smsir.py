@@ -1,4 +1,5 @@
-"""A stateful sms.ir legacy v1 ("White SMS") simulator, faithful to docs/providers.md, sms.ir, quirks included.
+"""A stateful sms.ir legacy v1 ("White SMS") simulator, faithful to docs/providers.md §2, quirks
+included.
 
 Served under ``/users/v1/`` like the real API. Sim conventions (where the documents are silent):
 - Tokens live ``token_lifetime`` seconds (30 minutes) on ``clock``; a new GetToken does not revoke
@@ -437,7 +438,7 @@ class SmsirSim(FaultySim):
                 wrong.append(detail)
             else:
                 self.add_contact(detail["Mobile"], group, str(detail.get("FirstName") or ""))
-                added.append(detail)  # AddedList items carry no id (docs/providers.md, sms.ir.5)
+                added.append(detail)  # AddedList items carry no id, as documented
         return {"AddedList": added, "ErroneousList": wrong or None}
 
     def _drafts(self, call: Call) -> dict[str, Any]:

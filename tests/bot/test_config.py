@@ -1,4 +1,4 @@
-"""The config contract of SPEC §6: the example parses; mistakes are named by file and key."""
+"""The config contract of docs/spec.md §6: the example parses; mistakes are named by file and key."""
 
 from __future__ import annotations
 

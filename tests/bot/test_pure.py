@@ -27,7 +27,7 @@ A, F, U = Outcome.ACCEPTED, Outcome.FAILED, Outcome.UNKNOWN
     ("args", "target", "recipients", "text"),
     [
         ("0912 111 2222 hello there", None, ("09121112222",), "hello there"),
-        ("amoot:public 0912abc hello", "amoot:public", ("0912abc",), "hello"),  # SPEC §8
+        ("amoot:public 0912abc hello", "amoot:public", ("0912abc",), "hello"),  # docs/spec.md §8
         ("payam: 09121112222, ۰۹۱۲۳۳۳۴۴۴۴ سلام", "payam:", ("09121112222", "۰۹۱۲۳۳۳۴۴۴۴"), "سلام"),
         ("+98 912 111 2222 hi", None, ("+989121112222",), "hi"),  # split digits joined back
         ("group:3 09121112222 team", None, ("group:3", "09121112222"), "team"),

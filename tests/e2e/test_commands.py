@@ -1,4 +1,4 @@
-"""The SPEC §2 commands through the Bot API stand-in, in English and in Persian."""
+"""The docs/spec.md §2 commands through the Bot API stand-in, in English and in Persian."""
 
 from __future__ import annotations
 

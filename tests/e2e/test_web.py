@@ -1,4 +1,4 @@
-"""The HTTP server of SPEC §7 over real loopback HTTP: relays, health, metrics, the Telegram webhook."""
+"""The HTTP server of docs/spec.md §7 over real loopback HTTP: relays, health, metrics, the Telegram webhook."""
 
 from __future__ import annotations
 
