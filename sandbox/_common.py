@@ -245,6 +245,15 @@ class FaultySim:
         """Make these numbers (``98`` + 10 digits) ones the provider will send to (sms.ir White
         SMS reaches only its phonebook; the others reach any number)."""
 
+    def inbound_line(self) -> str | None:
+        """The line a customer texts when none is named (None: this provider receives no SMS)."""
+        return None
+
+    def inject_inbound(self, sender: str, text: str, line: str | None = None) -> int:
+        """A customer texts one of the account's lines (``inbound_line()`` by default); returns
+        the message's id."""
+        raise NotImplementedError(f"{type(self).__name__}: this provider receives no SMS")
+
     def calls(self, method: str) -> list[Call]:
         """Every call of ``method`` received so far."""
         return [call for call in self.requests if call.method == method]

@@ -221,14 +221,16 @@ class AmootSim(FaultySim):
 
     # ------------------------------------------------------------------ control side (tests, demo)
 
+    def inbound_line(self) -> str:
+        return self.lines[-1]
+
     def inject_inbound(self, sender: str, text: str, line: str | None = None) -> int:
-        """A customer sends an SMS to one of the account's lines; returns its MessageID."""
         mobile = require_mobile(sender)
         message = Inbound(
             next(self._inbound_ids),
             mobile,
             text,
-            line or self.lines[-1],
+            line or self.inbound_line(),
             self.clock.wall().replace(microsecond=0),
         )
         self.inbound.append(message)

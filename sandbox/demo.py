@@ -21,6 +21,7 @@ from typing import Any
 
 from httpserve import serving_all
 
+from ._common import FaultySim
 from .amootsms import AmootSim
 from .configs import config
 from .payamsms import PayamSim
@@ -41,13 +42,14 @@ class Sims:
 
     def inject(self, account: str, number: str, text: str) -> str:
         """A customer texts the account; returns the line it went to."""
-        if account == "payam":
-            self.payam.inject_inbound(number, text)
-            return self.payam.lines[0]
-        if account == "amoot":
-            self.amoot.inject_inbound(number, text, line="10001234")
-            return "10001234"
-        raise ValueError(f"account {account!r} cannot receive SMS here (try amoot or payam)")
+        sim: FaultySim | None = {"amoot": self.amoot, "smsir": self.smsir, "payam": self.payam}.get(
+            account
+        )
+        line = sim.inbound_line() if sim is not None else None
+        if sim is None or line is None:
+            raise ValueError(f"account {account!r} cannot receive SMS here (try amoot or payam)")
+        sim.inject_inbound(number, text, line)
+        return line
 
 
 def _show(event: Event, buttons_index: dict[str, Any]) -> str:

@@ -173,10 +173,13 @@ class PayamSim(FaultySim):
 
     # ------------------------------------------------------------------ control side
 
+    def inbound_line(self) -> str:
+        return self.lines[0]
+
     def inject_inbound(self, sender: str, text: str, line: str | None = None) -> int:
-        """A customer texts one of the account's lines; returns the message's id on that line."""
+        """Ids count per line, as on the wire."""
         mobile = require_mobile(sender)
-        line = line or self.lines[0]
+        line = line or self.inbound_line()
         counter = self._mo_ids.setdefault(line, itertools.count(478))
         mo = Mo(next(counter), line, "98" + mobile, text, self.clock.wall().replace(microsecond=0))
         self.inbox.append(mo)
