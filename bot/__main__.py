@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import re
 import signal
 import sys
@@ -14,7 +15,9 @@ from providers.timeutil import format_tehran
 
 from . import logs
 from .app import build_provider, running
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, apply_reload, load_config
+
+log = logging.getLogger("smsbridge")
 
 
 def _load(path: str) -> Config:
@@ -25,14 +28,34 @@ def _load(path: str) -> Config:
         raise SystemExit(2) from None
 
 
-async def _run(config: Config) -> None:
+async def _run(config: Config, path: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, lambda: _reload(config, path))
     async with running(config):
         await stop.wait()
+
+
+def _reload(config: Config, path: str) -> None:
+    """SIGHUP: re-read the config file; apply what can change while running, name the rest."""
+    try:
+        new = load_config(path)
+    except ConfigError as exc:
+        log.error("reload refused, the running config stays: %s", exc)
+        return
+    applied, restart = apply_reload(config, new)
+    if "logging.level" in applied:
+        logging.getLogger().setLevel(config.logging.level)
+    log.warning(
+        "config reloaded from %s: %s%s",
+        path,
+        ", ".join(applied) or "nothing changed",
+        f"; changed but needs a restart: {', '.join(restart)}" if restart else "",
+    )
 
 
 async def _check(config: Config) -> int:
@@ -117,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(lambda path: running(load_config(path)))
     config = _load(args.config)
-    logs.setup(config.logging.level, config.logging.file, config.secrets())
+    logs.setup(config.logging.level, config.logging.file, config.secrets(), config.logging.format)
     if args.command == "run":
-        asyncio.run(_run(config))
+        asyncio.run(_run(config, args.config))
         return 0
     if args.command == "check":
         return asyncio.run(_check(config))

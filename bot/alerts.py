@@ -1,5 +1,6 @@
-"""Low-credit alerts: the admins hear once when an account's credit falls below its
-``low_credit_alert``, and again only after it has risen above and fallen again."""
+"""The credit watch: every account's credit is read now and then (and soon after each send) for
+``/metrics``; the admins hear once when an account's credit falls below its ``low_credit_alert``,
+and again only after it has risen above and fallen again."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from storage.alerts import AlertsRepo
 
 from . import render
 from .config import Config
+from .metrics import Metrics
 
 log = logging.getLogger("smsbridge.alerts")
 # Queues a notice for every admin, each in their chat's language: (lang → text) → how many.
@@ -25,24 +27,29 @@ class CreditWatch:
         alerts: AlertsRepo,
         tell_admins: TellAdmins,
         interval: float = 600.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config, self.providers = config, providers
         self.alerts, self.tell_admins = alerts, tell_admins
         self.interval = interval
+        self.metrics = metrics or Metrics()
 
     def watched(self) -> list[str]:
         return [
             a.name
             for a in self.config.accounts
-            if a.low_credit_alert > 0 and Capability.BALANCE in self.providers[a.name].capabilities
+            if Capability.BALANCE in self.providers[a.name].capabilities
         ]
 
     async def check(self, account: str) -> bool:
         """Look at the credit now; True when an alert was queued."""
         cfg = self.config.account(account)
-        if cfg is None or cfg.low_credit_alert <= 0:
+        if cfg is None:
             return False
         balance = await self.providers[account].balance()
+        self.metrics.balance(account, balance.credit, cfg.low_credit_alert, balance.expires)
+        if cfg.low_credit_alert <= 0:
+            return False
         low = balance.credit < cfg.low_credit_alert
         if low == await self.alerts.low_credit(account):
             return False
@@ -71,7 +78,7 @@ class CreditWatch:
 
     async def step(self, _worker: object = None) -> float | None:
         """Every account's credit, every ``interval`` seconds and soon after each send (None:
-        no account has an alert)."""
+        no account can tell its credit)."""
         watched = self.watched()
         if not watched:
             return None

@@ -203,7 +203,7 @@ async def running(
             on_dead=messages.notify_dead,
         )
         credit = CreditWatch(
-            config, providers, AlertsRepo(db), messages.tell_admins, timing.credit_every
+            config, providers, AlertsRepo(db), messages.tell_admins, timing.credit_every, metrics
         )
         svc = Services(
             config=config,
@@ -261,6 +261,7 @@ async def running(
             outbox,
             application,
             metrics,
+            providers,
             announce,
             workers,
         )

@@ -83,9 +83,15 @@ class Bridge:
             account, rows, source, lambda line: self.chats_for(account, line), cursor
         )
         if new:
-            log.info("%d new SMS for %s (%s)", len(new), account, source)
+            log.info(
+                "%d new SMS for %s (%s)",
+                len(new),
+                account,
+                source,
+                extra={"account": account, "sms_id": new[0] if len(new) == 1 else None},
+            )
             if self.metrics is not None:
-                self.metrics.inbound.inc(len(new), account=account, source=source)
+                self.metrics.inbound.labels(account=account, source=source).inc(len(new))
             if wake:
                 self.wake()
         return new

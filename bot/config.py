@@ -57,6 +57,7 @@ class StorageConfig(_Strict):
 class LoggingConfig(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     file: str = ""
+    format: Literal["text", "json"] = "text"  # json: one object per line, for a log shipper
 
 
 class AccessConfig(_Strict):
@@ -194,6 +195,39 @@ class Config(_Strict):
         for account in self.accounts:
             found.extend(account.secrets())
         return [s for s in found if s]
+
+
+# ----------------------------------------------------------------------------------- reloading
+
+# What a running bridge takes from a re-read config (SIGHUP); anything else needs a restart.
+RELOADABLE = ("routes", "access", "logging.level")
+_RESTART = ("telegram", "server", "storage", "accounts", "logging.file", "logging.format")
+
+
+def apply_reload(config: Config, new: Config) -> tuple[list[str], list[str]]:
+    """Take from ``new`` what can change while the bridge runs, into ``config`` itself (every part
+    of the bridge holds that one object, and reads it on each use); returns the keys that changed
+    and were applied, and those that changed but only take effect after a restart."""
+    applied: list[str] = []
+    for key in RELOADABLE:
+        section, _, field = key.partition(".")
+        owner_old, owner_new = (
+            (config, new) if not field else (getattr(config, section), getattr(new, section))
+        )
+        name = field or section
+        if getattr(owner_old, name) != getattr(owner_new, name):
+            # The models are frozen so that nothing else changes them; this is the one place.
+            object.__setattr__(owner_old, name, getattr(owner_new, name))
+            applied.append(key)
+    restart = [key for key in _RESTART if _value(config, key) != _value(new, key)]
+    return applied, restart
+
+
+def _value(config: Config, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 # ----------------------------------------------------------------------------------- loading

@@ -4,9 +4,11 @@ characters in a message are escaped)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 # Line breaks and other control characters that outside text (a sender, an SMS, a URL) could use
 # to start a forged log line or to hide the rest of one.
@@ -39,9 +41,36 @@ class Redactor(logging.Filter):
         return text
 
 
-def setup(level: str, file: str, secrets: Iterable[str]) -> None:
+# Structured fields a log call may pass (``extra={"account": …}``); JSON lines carry them as keys.
+FIELDS = ("account", "chat_id", "send_id", "sms_id", "worker")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, the structured
+    fields the call passed, and the exception's text when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry |= {f: getattr(record, f) for f in FIELDS if getattr(record, f, None) is not None}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def setup(level: str, file: str, secrets: Iterable[str], format: str = "text") -> None:
     handler: logging.Handler = logging.FileHandler(file) if file else logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(Redactor(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -40,7 +40,12 @@ class Messages:
         self.sends = sends
         self.bot = bot
         self.wake = wake  # the outbox: something was queued
-        self.topic_chats = {r.chat_id for r in config.routes if r.topics}
+
+    @property
+    def topic_chats(self) -> set[int]:
+        """Chats whose route gives each correspondent a forum topic (read on each use: a reload
+        may change the routes)."""
+        return {r.chat_id for r in self.config.routes if r.topics}
 
     async def language(self, chat_id: int) -> str:
         return await self.access.language(chat_id) or self.config.telegram.language

@@ -1,97 +1,164 @@
-"""Prometheus text exposition for the few figures docs/spec.md §7 names: counters, gauges, one histogram."""
+"""``/metrics``: the figures of docs/spec.md §7 and those operators alert on, through
+``prometheus_client`` (its registry, its exposition, its process and Python collectors).
+
+Counters and the histogram are updated where things happen; the gauges that describe stored
+state (the outbox, unknown sends) or other parts (workers, credit, tokens) are read when
+``/metrics`` is asked (``refresh``). Alert rules on these names: deploy/prometheus/alerts.yml.
+"""
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
-Labels = tuple[tuple[str, str], ...]
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+@dataclass(frozen=True)
+class State:
+    """What ``/metrics`` reads from storage and from the running parts at each scrape."""
 
-
-def _labels(labels: Labels, extra: str = "") -> str:
-    parts = [f'{k}="{_quote(v)}"' for k, v in labels]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-class Counter:
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name, self.help = name, help_text
-        self.values: dict[Labels, float] = {}
-
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        self.values[key] = self.values.get(key, 0.0) + amount
-
-    def lines(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} counter"
-        for key, value in sorted(self.values.items()):
-            yield f"{self.name}{_labels(key)} {value:g}"
-
-
-class Histogram:
-    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...] = BUCKETS) -> None:
-        self.name, self.help, self.buckets = name, help_text, buckets
-        self.values: dict[Labels, tuple[list[int], list[float]]] = {}
-
-    def observe(self, value: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        counts, totals = self.values.setdefault(key, ([0] * (len(self.buckets) + 1), [0.0]))
-        counts[bisect.bisect_left(self.buckets, value)] += 1
-        totals[0] += value
-
-    def lines(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} histogram"
-        for key, (counts, totals) in sorted(self.values.items()):
-            running = 0
-            for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
-                running += count
-                le = "+Inf" if bound == float("inf") else f"{bound:g}"
-                bucket = _labels(key, 'le="' + le + '"')
-                yield f"{self.name}_bucket{bucket} {running}"
-            yield f"{self.name}_sum{_labels(key)} {totals[0]:g}"
-            yield f"{self.name}_count{_labels(key)} {running}"
+    outbox_depth: int
+    outbox_oldest: float | None  # unix time of the oldest waiting message
+    outbox_dead: int
+    unknown_sends: int
+    workers: Mapping[str, tuple[float, float]]  # name → (last success, unix time; interval)
+    tokens: Mapping[str, datetime | None]  # account → when its session token expires
 
 
 class Metrics:
-    """Every figure the bridge exposes; gauges are read when ``/metrics`` is asked."""
+    """Every figure the bridge exposes, in a registry of its own (one per running bridge)."""
 
     def __init__(self) -> None:
-        self.inbound = Counter("smsbridge_inbound_sms_total", "Inbound SMS stored, by source.")
-        self.outbound = Counter("smsbridge_outbound_sms_total", "Outbound SMS by result.")
+        self.registry = registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        self.inbound = Counter(
+            "smsbridge_inbound_sms",
+            "Inbound SMS stored, by source (poll, relay).",
+            ["account", "source"],
+            registry=registry,
+        )
+        self.outbound = Counter(
+            "smsbridge_outbound_sms",
+            "Outbound SMS recipients by outcome (accepted, failed, unknown).",
+            ["account", "result"],
+            registry=registry,
+        )
         self.provider_seconds = Histogram(
-            "smsbridge_provider_request_seconds", "Provider call latency."
+            "smsbridge_provider_request_seconds",
+            "Provider call latency.",
+            ["account", "method"],
+            buckets=BUCKETS,
+            registry=registry,
         )
         self.provider_errors = Counter(
-            "smsbridge_provider_errors_total", "Provider calls that failed, by kind."
+            "smsbridge_provider_errors",
+            "Provider calls that failed, by kind.",
+            ["account", "kind"],
+            registry=registry,
         )
-        self.telegram_429 = Counter("smsbridge_telegram_429_total", "Telegram 429 answers.")
+        self.telegram_429 = Counter(
+            "smsbridge_telegram_429", "Telegram 429 answers.", registry=registry
+        )
+        self.outbox_depth = Gauge(
+            "smsbridge_outbox_depth", "Telegram messages waiting in the outbox.", registry=registry
+        )
+        self.outbox_oldest_age = Gauge(
+            "smsbridge_outbox_oldest_age_seconds",
+            "Age of the oldest waiting message (0 when none waits).",
+            registry=registry,
+        )
+        self.outbox_dead = Gauge(
+            "smsbridge_outbox_dead",
+            "Outbox messages Telegram refused for good (their SMS went to the admins).",
+            registry=registry,
+        )
+        self.unknown_sends = Gauge(
+            "smsbridge_unknown_sends",
+            "Sends whose outcome is unknown: they may have gone out, nobody may resend them.",
+            registry=registry,
+        )
+        self.worker_last_success = Gauge(
+            "smsbridge_worker_last_success_timestamp_seconds",
+            "When each background worker last succeeded.",
+            ["worker"],
+            registry=registry,
+        )
+        self.worker_interval = Gauge(
+            "smsbridge_worker_interval_seconds",
+            "Each background worker's pace (alert when three pass without a success).",
+            ["worker"],
+            registry=registry,
+        )
+        self.credit = Gauge(
+            "smsbridge_credit",
+            "Each account's credit as last read, in the provider's unit.",
+            ["account"],
+            registry=registry,
+        )
+        self.credit_alert = Gauge(
+            "smsbridge_credit_alert_threshold",
+            "Each account's low_credit_alert (0: off).",
+            ["account"],
+            registry=registry,
+        )
+        self.account_expiry = Gauge(
+            "smsbridge_account_expiry_timestamp_seconds",
+            "When each account expires, where its provider says.",
+            ["account"],
+            registry=registry,
+        )
+        self.token_expiry = Gauge(
+            "smsbridge_token_expiry_timestamp_seconds",
+            "When each account's session token expires (accounts that log in).",
+            ["account"],
+            registry=registry,
+        )
 
     def provider_call(self, account: str, method: str, seconds: float, kind: str) -> None:
         """The providers' transport observer."""
         if seconds:
-            self.provider_seconds.observe(seconds, account=account, method=method)
+            self.provider_seconds.labels(account=account, method=method).observe(seconds)
         if kind:
-            self.provider_errors.inc(account=account, kind=kind)
+            self.provider_errors.labels(account=account, kind=kind).inc()
 
-    def render(self, gauges: Iterable[tuple[str, str, float]]) -> str:
-        lines: list[str] = []
-        for name, help_text, value in gauges:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
-        for metric in (
-            self.inbound,
-            self.outbound,
-            self.provider_seconds,
-            self.provider_errors,
-            self.telegram_429,
-        ):
-            lines += list(metric.lines())
-        return "\n".join(lines) + "\n"
+    def balance(
+        self, account: str, credit: float, threshold: float, expires: datetime | None
+    ) -> None:
+        """An account's credit as just read (the credit watch)."""
+        self.credit.labels(account=account).set(credit)
+        self.credit_alert.labels(account=account).set(threshold)
+        if expires is not None:
+            self.account_expiry.labels(account=account).set(expires.timestamp())
+
+    def refresh(self, state: State, now: float) -> None:
+        self.outbox_depth.set(state.outbox_depth)
+        oldest = state.outbox_oldest
+        self.outbox_oldest_age.set(0.0 if oldest is None else max(0.0, now - oldest))
+        self.outbox_dead.set(state.outbox_dead)
+        self.unknown_sends.set(state.unknown_sends)
+        for name, (last_ok, interval) in state.workers.items():
+            self.worker_last_success.labels(worker=name).set(last_ok)
+            self.worker_interval.labels(worker=name).set(interval)
+        for account, expires in state.tokens.items():
+            if expires is not None:
+                self.token_expiry.labels(account=account).set(expires.timestamp())
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -277,7 +277,13 @@ class Outbox:
         return sent
 
     async def _dead(self, item: OutboxItem, reason: str) -> None:
-        log.error("outbox row %s to chat %s given up: %s", item.id, item.chat_id, reason)
+        log.error(
+            "outbox row %s to chat %s given up: %s",
+            item.id,
+            item.chat_id,
+            reason,
+            extra={"chat_id": item.chat_id, "send_id": item.send_id},
+        )
         if self.on_dead is not None:
             await self.on_dead(item, reason)
         await self.repo.give_up(item.id, reason)

@@ -432,9 +432,17 @@ class SendService:
         )
         if self.metrics is not None:
             for r in results:
-                self.metrics.outbound.inc(account=account, result=r.outcome.value)
+                self.metrics.outbound.labels(account=account, result=r.outcome.value).inc()
         row = await self.repo.get(send_id)
         assert row is not None
+        log.info(
+            "send %s on %s: %s (%d recipient(s))",
+            send_id,
+            account,
+            row.state.value,
+            len(results),
+            extra={"send_id": send_id, "account": account},
+        )
         self.on_sent(row)
         return row
 

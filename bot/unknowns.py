@@ -110,6 +110,11 @@ class UnknownResolver:
         )
         if not settled:
             return False
-        log.info("send %s: the provider settled %d unknown recipient(s)", row.id, len(settled))
+        log.info(
+            "send %s: the provider settled %d unknown recipient(s)",
+            row.id,
+            len(settled),
+            extra={"send_id": row.id, "account": row.account},
+        )
         self.on_change([row.id])
         return True

@@ -10,27 +10,27 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
 from providers.amootsms import parse_delivery_item, parse_inbound_item
-from providers.base import InboundSms, ProviderProtocolError
+from providers.base import InboundSms, ProviderProtocolError, SmsProvider
 from storage.db import Database
 from storage.outbox import OutboxRepo
 from storage.sends import SendsRepo
 
 from .bridge import Bridge
 from .config import AmootAccount, Config
-from .metrics import Metrics
+from .metrics import CONTENT_TYPE, Metrics, State
 from .outbox import Outbox
 from .workers import Workers
 
@@ -103,6 +103,7 @@ class Web:
     outbox: Outbox
     application: Application  # type: ignore[type-arg]
     metrics: Metrics
+    providers: Mapping[str, SmsProvider]
     on_delivery: Callable[[list[int]], None]
     workers: Workers
     _db_checked: tuple[float, bool] = (0.0, False)
@@ -206,14 +207,13 @@ class Web:
 
     async def prometheus(self, request: Request) -> Response:
         depth, oldest = await self.outbox_repo.depth()
-        gauges = [
-            ("smsbridge_outbox_depth", "Telegram messages waiting in the outbox.", float(depth)),
-            (
-                "smsbridge_outbox_oldest_age_seconds",
-                "Age of the oldest waiting message.",
-                0.0 if oldest is None else max(0.0, time.time() - oldest),
-            ),
-        ]
-        return PlainTextResponse(
-            self.metrics.render(gauges), media_type="text/plain; version=0.0.4"
+        state = State(
+            outbox_depth=depth,
+            outbox_oldest=oldest,
+            outbox_dead=await self.outbox_repo.dead(),
+            unknown_sends=await self.sends.count_unknown(),
+            workers=self.workers.times(),
+            tokens={name: p.token_expiry() for name, p in self.providers.items()},
         )
+        self.metrics.refresh(state, time.time())
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)

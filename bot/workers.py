@@ -33,6 +33,7 @@ class Worker:
     failing_since: float | None = None
     last_error: str = ""
     failures: int = 0
+    ended: bool = False  # it has nothing more to do, ever (a provider without that capability)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -117,16 +118,22 @@ class Workers:
                     worker.failures,
                     worker.last_error,
                     exc_info=worker.failures == 1,
+                    extra={"worker": worker.name},
                 )
                 wait = worker.backoff()
             else:
                 if wait is None:
+                    worker.ended = True
                     return
                 worker.succeeded()
             await worker.sleep(wait)
 
     def health(self) -> dict[str, str]:
         return {name: w.check() for name, w in self.workers.items()}
+
+    def times(self) -> dict[str, tuple[float, float]]:
+        """Each running worker's last success (unix time) and interval, for /metrics."""
+        return {name: (w.last_ok, w.interval) for name, w in self.workers.items() if not w.ended}
 
     def last_success(self) -> dict[str, str]:
         return {name: _iso(w.last_ok) for name, w in self.workers.items()}

@@ -109,6 +109,11 @@ class OutboxRepo:
             return 0, None
         return int(row[0]), (None if row[1] is None else float(row[1]))
 
+    async def dead(self) -> int:
+        """Rows Telegram refused for good (their SMS were handed to the admins)."""
+        row = await self.db.fetchone("SELECT count(*) FROM outbox WHERE dead = 1")
+        return int(row[0]) if row else 0
+
     async def delivered(
         self,
         item: OutboxItem,

@@ -325,6 +325,10 @@ class SendsRepo:
             if announce:
                 await _queue_edits(conn, [send_id])
 
+    async def count_unknown(self) -> int:
+        row = await self.db.fetchone("SELECT count(*) FROM sends WHERE state = 'unknown'")
+        return int(row[0]) if row else 0
+
     async def unknown(self, max_lookups: int) -> list[tuple[int, str, int]]:
         """(id, confirmed at, look-ups so far) of unknown sends still to be looked up."""
         rows = await self.db.fetchall(

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import socket
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import Running, Timing, running
 from bot.config import load_config
@@ -40,6 +44,7 @@ GROUP = -100555
 
 
 RELAY_SECRET = "relaysecret0123456789"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def eventually(
@@ -57,6 +62,47 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s")
         await asyncio.sleep(every)
+
+
+async def scrape(w: World) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The bridge's /metrics as Prometheus reads it: (sample name, sorted labels) → value."""
+    assert w.bridge is not None
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{w.bridge.web_url}/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+@contextlib.asynccontextmanager
+async def bridge_process(config: Path, base: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{base}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
 
 
 def free_port() -> int:

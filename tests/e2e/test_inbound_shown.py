@@ -17,7 +17,17 @@ from hypothesis import strategies as st
 
 from bot.app import running
 from bot.config import load_config
-from tests.conftest import ADMIN, GROUP, RELAY_SECRET, TIMING, Live, World, live_world, world
+from tests.conftest import (
+    ADMIN,
+    GROUP,
+    RELAY_SECRET,
+    TIMING,
+    Live,
+    World,
+    live_world,
+    scrape,
+    world,
+)
 
 _IDS = itertools.count(8_800_001)
 FORUM = -100777
@@ -84,6 +94,7 @@ async def test_a_chat_the_bot_was_removed_from_hands_the_sms_to_the_admins(w: Wo
     await relay(w, "09125556666", "nobody in the group sees this", line="public")
     notice = await _shown(w, ADMIN, "would not take this SMS", "nobody in the group sees this")
     assert str(GROUP) in notice["text"]
+    assert (await scrape(w))[("smsbridge_outbox_dead", ())] == 1  # what operators alert on
 
 
 async def test_a_topic_that_is_gone_falls_back_to_the_main_thread(tmp_path: Path) -> None:

@@ -6,46 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, eventually, free_port, world
+from tests.conftest import (
+    ADMIN,
+    GROUP,
+    RELAY_SECRET,
+    World,
+    bridge_process,
+    eventually,
+    free_port,
+    world,
+)
 
 KILLS = 3
-ROOT = str(Path(__file__).resolve().parents[2])
-
-
-@contextlib.asynccontextmanager
-async def bridge_process(config: Path, base: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{base}/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
 
 
 async def _relay_burst(base: str, start: int, count: int, acked: list[str]) -> None:

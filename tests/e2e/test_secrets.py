@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot import logs
@@ -95,3 +97,32 @@ async def test_relay_list_never_prints_the_relay_secret(
     out = capsys.readouterr().out
     assert "https://bridge.example.com/relay/amoot/***/inbound" in out
     assert RELAY_SECRET not in out and len(w.amoot.hooks["inbound"]) == 1
+
+
+async def test_json_logs_are_one_object_a_line_with_fields_and_no_secret(tmp_path: Path) -> None:
+    log_file = tmp_path / "bridge.log"
+    with logging_to(log_file):
+        async with world(tmp_path, start_bridge=False) as w:
+            config = load_config(w.config_path)
+            logs.setup("DEBUG", str(log_file), config.secrets(), "json")
+            async with running(config) as bridge:
+                async with httpx.AsyncClient() as http:
+                    item = {
+                        "MessageID": 4711,
+                        "Mobile": "09125556666",
+                        "MessageText": "hi",
+                        "LineNumber": "10001234",
+                    }
+                    url = f"{bridge.web_url}/relay/amoot/{RELAY_SECRET}/inbound"
+                    assert (await http.post(url, json=item)).status_code == 200
+                await w.tg.wait_text(ADMIN, "hi")
+                logging.getLogger("smsbridge.test").warning("a\nforged line %s", DEFAULT_TOKEN)
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
+    stored = next(e for e in entries if e["message"].startswith("1 new SMS for amoot"))
+    assert stored["account"] == "amoot" and isinstance(stored["sms_id"], int)
+    forged = next(e for e in entries if e["logger"] == "smsbridge.test")
+    assert forged["message"] == "a\\nforged line ***"
+    text = "\n".join(lines)
+    assert w.tg.token not in text and DEFAULT_TOKEN not in text and RELAY_SECRET not in text

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.app import running
 from bot.config import load_config
-from tests.conftest import ADMIN, TIMING, World, world
+from tests.conftest import ADMIN, TIMING, World, scrape, world
 
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
@@ -82,6 +82,7 @@ async def test_amoot_server_error_in_a_200_is_unknown_and_reported_as_such(w: Wo
     await w.tg.send(ADMIN, ADMIN, "/report")
     listing = await w.tg.wait_text(ADMIN, "Latest sends", after=after)
     assert "unknown" in listing["text"] and "❔" in listing["text"]
+    assert (await scrape(w))[("smsbridge_unknown_sends", ())] == 1  # what operators alert on
 
 
 async def test_a_send_executes_whatever_telegram_answers_the_button(w: World) -> None:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
 from pathlib import Path
 
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import running
 from bot.config import load_config
 from bot.web import BadBody, relay_items
 from providers.amootsms import parse_inbound_item
 from providers.base import ProviderProtocolError
-from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, free_port, world
+from tests.conftest import ADMIN, GROUP, RELAY_SECRET, World, eventually, free_port, scrape, world
+
+ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
 
 ITEM = {
     "MessageID": 5550001,
@@ -119,14 +124,44 @@ async def test_healthz_and_metrics(w: World) -> None:
         await w.tg.send(ADMIN, ADMIN, "/balance")
         await w.tg.wait_text(ADMIN, "payam")
         text = (await http.get(f"{w.bridge.web_url}/metrics")).text
-    assert 'smsbridge_inbound_sms_total{account="amoot",source="relay"} 1' in text
+    # the names of the contract (docs/spec.md §7), written by prometheus_client
+    assert 'smsbridge_inbound_sms_total{account="amoot",source="relay"} 1.0' in text
     assert "smsbridge_outbox_depth " in text and "smsbridge_outbox_oldest_age_seconds" in text
     assert 'smsbridge_provider_request_seconds_bucket{account="payam"' in text
     assert "smsbridge_telegram_429_total" in text
+    assert "process_resident_memory_bytes" in text and "python_info" in text
+    # and what operators alert on (deploy/prometheus/alerts.yml)
+    samples = await eventually(lambda: _with_credit(w), what="the credit watch's first reading")
+    assert samples[("smsbridge_credit", (("account", "amoot"),))] == w.amoot.credit
+    assert samples[("smsbridge_credit_alert_threshold", (("account", "amoot"),))] == 100_000
+    assert samples[("smsbridge_account_expiry_timestamp_seconds", (("account", "smsir"),))] > 0
+    for account in ("smsir", "payam"):  # the accounts that log in
+        expiry = samples[("smsbridge_token_expiry_timestamp_seconds", (("account", account),))]
+        assert time.time() < expiry < time.time() + 2 * 3600
+    running_workers = ["outbox", "credit", "poll:amoot", "poll:payam", "reconcile:amoot"]
+    for worker in running_workers:
+        last_ok = samples[
+            ("smsbridge_worker_last_success_timestamp_seconds", (("worker", worker),))
+        ]
+        assert time.time() - 60 < last_ok <= time.time()
+        assert samples[("smsbridge_worker_interval_seconds", (("worker", worker),))] > 0
+    ended = ("smsbridge_worker_interval_seconds", (("worker", "poll:smsir"),))
+    assert ended not in samples  # sms.ir receives nothing: its poller ended, nothing to alert on
+    assert samples[("smsbridge_unknown_sends", ())] == 0
+    families = {f.name for f in text_string_to_metric_families(text)}
+    for name in set(re.findall(r"smsbridge_\w+", ALERTS.read_text(encoding="utf-8"))):
+        family = re.sub(r"_(total|count|sum|bucket)$", "", name)
+        assert family in families, f"alerts.yml names {name}, which /metrics does not expose"
+    assert samples[("smsbridge_outbox_dead", ())] == 0
     w.bridge.outbox.alive = False  # as if the outbox task had died
     async with httpx.AsyncClient() as http:
         health = await http.get(f"{w.bridge.web_url}/healthz")
     assert health.status_code == 503 and health.json()["checks"]["outbox"] == "stopped"
+
+
+async def _with_credit(w: World) -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+    samples = await scrape(w)
+    return samples if ("smsbridge_credit", (("account", "payam"),)) in samples else None
 
 
 async def test_webhook_mode_takes_updates_only_with_the_secret(tmp_path: Path) -> None:
