@@ -1,10 +1,11 @@
-"""The ``smsbridge`` command: run · demo · check · relay."""
+"""The ``smsbridge`` command: run · demo · check · relay · backup · restore."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import re
 import signal
@@ -12,6 +13,7 @@ import sys
 
 from providers.base import ProviderError, RelayKind
 from providers.timeutil import format_tehran
+from storage import files
 
 from . import logs
 from .app import build_provider, running
@@ -116,6 +118,30 @@ async def _relay(config: Config, action: str, name: str) -> int:
         await provider.aclose()
 
 
+def _files(config: Config, args: argparse.Namespace) -> int:
+    database = config.storage.path
+    try:
+        if args.command == "backup":
+            size = files.backup(database, args.out)
+            print(f"backed up {database} to {args.out} ({size:,} bytes, integrity ok)")
+        else:
+            kept = files.restore(args.backup, database)
+            print(f"restored {args.backup} to {database}")
+            if kept is not None:
+                print(f"the database it replaced is kept as {kept}")
+    except (OSError, files.InUse, files.NotABackup) as exc:
+        print(f"{args.command} failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("smsbridge")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def masked(url: str) -> str:
     """A relay URL as it may be shown: the path secret replaced by ``***``."""
     return re.sub(r"(/relay/[^/]+/)[^/]+(/)", r"\1***\2", url)
@@ -123,6 +149,7 @@ def masked(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smsbridge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"smsbridge {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bridge")
     run.add_argument("--config", required=True)
@@ -133,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     relay.add_argument("action", choices=["register", "list"])
     relay.add_argument("--account", required=True)
     relay.add_argument("--config", required=True)
+    backup = sub.add_parser("backup", help="copy the database while the bridge runs")
+    backup.add_argument("--config", required=True)
+    backup.add_argument("out", help="the copy to write (a new file)")
+    restore = sub.add_parser("restore", help="put a backup in place (the bridge stopped)")
+    restore.add_argument("--config", required=True)
+    restore.add_argument("backup", help="a file written by smsbridge backup")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -140,9 +173,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(lambda path: running(load_config(path)))
     config = _load(args.config)
+    if args.command in ("backup", "restore"):
+        return _files(config, args)  # they say what they did on stdout; nothing to log
     logs.setup(config.logging.level, config.logging.file, config.secrets(), config.logging.format)
     if args.command == "run":
-        asyncio.run(_run(config, args.config))
+        try:
+            asyncio.run(_run(config, args.config))
+        except files.InUse as exc:
+            print(f"not started: {exc}", file=sys.stderr)
+            return 2
         return 0
     if args.command == "check":
         return asyncio.run(_check(config))

@@ -19,6 +19,7 @@ from providers.amootsms import AmootSmsClient
 from providers.base import SmsProvider
 from providers.payamsms import PayamSmsClient
 from providers.smsir import SmsirClient
+from storage import files
 from storage.access import AccessRepo
 from storage.alerts import AlertsRepo
 from storage.db import Database
@@ -144,6 +145,7 @@ async def running(
     # relay throughput under load).
     sys.setswitchinterval(0.0005)
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(files.exclusive(config.storage.path))  # one bridge per file
         db = await Database.open(config.storage.path)
         stack.push_async_callback(db.close)
         metrics = Metrics()

@@ -1,13 +1,35 @@
 """Running it for a year: a real `smsbridge run` process reloads its config on SIGHUP without
-dropping anything, and says what needs a restart."""
+dropping anything and says what needs a restart; a backup taken under load holds everything
+committed before it and restores; one bridge per database file."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
-from tests.conftest import ADMIN, GROUP, World, bridge_process, eventually, free_port, world
+import httpx
+import pytest
+
+from bot.__main__ import main
+from bot.app import running
+from bot.config import load_config
+from storage import files
+from tests.conftest import (
+    ADMIN,
+    GROUP,
+    RELAY_SECRET,
+    TIMING,
+    World,
+    bridge_process,
+    eventually,
+    free_port,
+    world,
+)
 
 
 def _serve_on_a_port(w: World, log_file: Path) -> str:
@@ -57,3 +79,67 @@ async def test_sighup_applies_routes_admins_and_level_and_names_what_needs_a_res
 
 def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+async def test_a_backup_under_load_holds_every_committed_sms_and_restores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "backup.db"
+    async with world(tmp_path, start_bridge=False) as w:
+        config_file = str(w.config_path)
+        config = load_config(w.config_path)
+        async with running(config, timing=TIMING) as bridge:
+            acked: list[int] = []
+            burst = asyncio.create_task(_relays(bridge.web_url, acked))
+            await eventually(lambda: len(acked) >= 50, what="the first 50 relays")
+            before = list(acked)  # committed before the backup starts
+            code = await asyncio.to_thread(main, ["backup", "--config", config_file, str(copy)])
+            assert code == 0 and "integrity ok" in capsys.readouterr().out
+            await eventually(lambda: len(acked) >= len(before) + 20, what="relays after it")
+            burst.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await burst
+            # a restore under a running bridge is refused, and changes nothing
+            assert main(["restore", "--config", config_file, str(copy)]) == 1
+            assert "in use by a running smsbridge" in capsys.readouterr().err
+        stored = _provider_ids(Path(config.storage.path))
+        assert {str(n) for n in acked} <= stored
+        in_copy = _provider_ids(copy)
+        assert {str(n) for n in before} <= in_copy and len(in_copy) < len(stored)
+        assert main(["backup", "--config", config_file, str(copy)]) == 1  # never overwrites
+        assert "exists" in capsys.readouterr().err
+        assert main(["restore", "--config", config_file, str(copy)]) == 0
+        kept = capsys.readouterr().out.split("kept as ")[1].strip()
+        assert _provider_ids(Path(config.storage.path)) == in_copy
+        assert _provider_ids(Path(kept)) == stored  # what it replaced is still there
+        async with running(load_config(w.config_path), timing=TIMING) as bridge:
+            await w.tg.send(ADMIN, ADMIN, "/inbox")
+            await w.tg.wait_text(ADMIN, f"restored sms {before[-1]}")
+
+
+async def test_a_second_bridge_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        with pytest.raises(files.InUse):
+            async with running(load_config(w.config_path), timing=TIMING):
+                pass
+        assert w.bridge is not None and (await w.bridge.db.writable())
+
+
+async def _relays(base: str, acked: list[int]) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        for n in itertools.count(1):
+            item = {
+                "MessageID": n,
+                "Mobile": "09125550000",
+                "MessageText": f"restored sms {n}",
+                "LineNumber": "10001234",
+            }
+            response = await http.post(f"{base}/relay/amoot/{RELAY_SECRET}/inbound", json=item)
+            if response.status_code == 200:
+                acked.append(n)
+
+
+def _provider_ids(path: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return {r[0] for r in conn.execute("SELECT provider_id FROM inbound")}
