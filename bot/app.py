@@ -26,6 +26,7 @@ from storage.db import Database
 from storage.inbound import InboundRepo
 from storage.outbox import OutboxRepo
 from storage.persistence import SqlitePersistence
+from storage.retention import Retention
 from storage.sends import SendRow, SendsRepo, SendState
 
 from .alerts import CreditWatch
@@ -114,6 +115,7 @@ class Running:
     web_url: str
     polling: Polling
     credit: CreditWatch
+    retention: Retention
 
 
 def build_application(config: Config, db: Database, pacer: TelegramPacer) -> Application:  # type: ignore[type-arg]
@@ -248,6 +250,8 @@ async def running(
         workers.start("credit", credit.interval, credit.step, 60.0)
         workers.start("delivery", tracker.longest_wait, tracker.step, 5.0)
         workers.start("unknown-sends", 60.0, resolver.step, 5.0)
+        retention = Retention(db, config.storage.keep_days)
+        workers.start("retention", 86_400.0, retention.step, 3_600.0)
         for a in config.accounts:
             interval = float(getattr(a, "poll_interval", 0) or 30.0)
             poll = functools.partial(_step, polling.poll_step, a.name)
@@ -282,7 +286,9 @@ async def running(
         log.info(
             "smsbridge is running with %d account(s); HTTP on %s", len(config.accounts), web_url
         )
-        yield Running(config, db, application, svc, outbox, workers, web_url, polling, credit)
+        yield Running(
+            config, db, application, svc, outbox, workers, web_url, polling, credit, retention
+        )
 
 
 async def _step(

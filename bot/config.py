@@ -50,8 +50,21 @@ class ServerConfig(_Strict):
     public_url: str = ""
 
 
+REPLY_WINDOW_DAYS = 7  # the shortest keep_days: last week's SMS can always be answered
+
+
 class StorageConfig(_Strict):
     path: str = "smsbridge.db"
+    keep_days: int = Field(0, ge=0)  # 0: keep everything; else prune older rows daily
+
+    @model_validator(mode="after")
+    def _window(self) -> StorageConfig:
+        if 0 < self.keep_days < REPLY_WINDOW_DAYS:
+            raise ValueError(
+                f"keep_days must be 0 (keep everything) or at least {REPLY_WINDOW_DAYS}, "
+                "so that last week's SMS can still be answered"
+            )
+        return self
 
 
 class LoggingConfig(_Strict):
@@ -261,7 +274,9 @@ def load_config(
     storage = Path(config.storage.path)
     if not storage.is_absolute():
         storage = (path.parent / storage).resolve()
-    return config.model_copy(update={"storage": StorageConfig(path=str(storage))}, deep=True)
+    return config.model_copy(
+        update={"storage": config.storage.model_copy(update={"path": str(storage)})}, deep=True
+    )
 
 
 def _env_value(text: str) -> Any:

@@ -33,6 +33,10 @@ class PickFromDigest:
     """A reply to a digest that does not start with the number of one of its SMS."""
 
 
+class TooOld:
+    """A reply to an SMS that retention has pruned (``[storage] keep_days``)."""
+
+
 class Replies:
     def __init__(
         self, inbound: InboundRepo, outbox_repo: OutboxRepo, outbox: Outbox, polling: Polling
@@ -44,7 +48,7 @@ class Replies:
 
     async def answers(
         self, chat_id: int, text: str, *, replied: int | None, ours: bool, thread: int | None
-    ) -> Answer | PickFromDigest | None:
+    ) -> Answer | PickFromDigest | TooOld | None:
         """What a message answers: ``replied`` the message it replies to (``ours``: the bot's),
         ``thread`` its forum topic. None: people talking among themselves."""
         if thread is not None and replied in (None, thread):
@@ -60,6 +64,8 @@ class Replies:
         # message of ours, wait for its link a moment.
         wait = LINK_WAIT if ours else 0.0
         link = await self.outbox.linked(chat_id, replied, wait)
+        if link is not None and not link.counterparty:  # retention left only this much
+            return TooOld()
         inbound_id = link.inbound_id if link is not None else None
         if inbound_id is None:
             digest = await self.outbox_repo.digest(chat_id, replied)

@@ -40,6 +40,7 @@ class Database:
         conn.row_factory = aiosqlite.Row
         try:
             for pragma in (
+                "PRAGMA auto_vacuum=INCREMENTAL",  # takes effect on a new, empty file only
                 "PRAGMA journal_mode=WAL",
                 "PRAGMA synchronous=FULL",
                 "PRAGMA foreign_keys=ON",
@@ -77,6 +78,24 @@ class Database:
         async with self._lock:
             cursor = await self._conn.execute(sql, tuple(params))
             return await cursor.fetchone()
+
+    async def reclaim(self) -> tuple[bool, int]:
+        """Give freed pages back to the file system. A file made before incremental vacuum was
+        the default is switched over once, with a full VACUUM (it holds the writer while it
+        runs). Returns (switched now, pages freed)."""
+        async with self._lock:
+            cursor = await self._conn.execute("PRAGMA auto_vacuum")
+            row = await cursor.fetchone()
+            switched = row is not None and int(row[0]) != 2
+            cursor = await self._conn.execute("PRAGMA freelist_count")
+            row = await cursor.fetchone()
+            free = int(row[0]) if row else 0
+            if switched:
+                await self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                await self._conn.execute("VACUUM")
+            else:
+                await self._conn.execute("PRAGMA incremental_vacuum")
+            return switched, free
 
     async def writable(self) -> bool:
         """True when a write transaction can be opened and committed right now."""

@@ -161,6 +161,18 @@ STEPS: tuple[str, ...] = (
         SELECT account, value = '1' FROM cursors WHERE name = 'low_credit';
     DELETE FROM cursors WHERE name = 'low_credit';
     """,
+    # 7: retention — what it selects by age, and what it follows from a pruned row
+    """
+    CREATE INDEX inbound_stored ON inbound (stored_at);
+    CREATE INDEX sends_created ON sends (created_at);
+    CREATE INDEX sends_inbound ON sends (inbound_id) WHERE inbound_id IS NOT NULL;
+    CREATE INDEX audit_at ON audit (at);
+    CREATE INDEX outbox_inbound ON outbox (inbound_id) WHERE inbound_id IS NOT NULL;
+    CREATE INDEX outbox_send ON outbox (send_id) WHERE send_id IS NOT NULL;
+    CREATE INDEX digest_items_inbound ON digest_items (inbound_id);
+    CREATE INDEX message_links_inbound ON message_links (inbound_id) WHERE inbound_id IS NOT NULL;
+    CREATE INDEX message_links_send ON message_links (send_id) WHERE send_id IS NOT NULL;
+    """,
 )
 
 

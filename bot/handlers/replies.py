@@ -7,7 +7,7 @@ from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
 from .. import render
-from ..replies import PickFromDigest
+from ..replies import PickFromDigest, TooOld
 from ..sending import ParsedSend
 from .common import Context, guard, reply, services
 from .send import preview
@@ -36,6 +36,10 @@ async def reply_to_sms(update: Update, context: Context) -> None:
         return
     if caller.role == "viewer":
         await reply(update, render.t(caller.lang, "reply.viewer"))
+        return
+    if isinstance(found, TooOld):
+        days = render.number(caller.lang, svc.config.storage.keep_days)
+        await reply(update, render.t(caller.lang, "reply.too_old", days=days))
         return
     if isinstance(found, PickFromDigest):
         example = f"#{render.digits(caller.lang, '1')}"

@@ -11,6 +11,7 @@ import os
 import signal
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -143,3 +144,58 @@ def _provider_ids(path: Path) -> set[str]:
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         return {r[0] for r in conn.execute("SELECT provider_id FROM inbound")}
+
+
+async def test_retention_prunes_what_is_old_keeps_what_is_needed_and_answers_old_replies(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path, start_bridge=False) as w:
+        text = w.config_path.read_text(encoding="utf-8")
+        w.config_path.write_text(
+            text.replace('path = "bridge.db"', 'path = "bridge.db"\nkeep_days = 30')
+        )
+        async with running(load_config(w.config_path), timing=TIMING) as bridge:
+            db = bridge.db
+            old = await _shown_relay(w, bridge.web_url, 1, "from last year")
+            new = await _shown_relay(w, bridge.web_url, 2, "from today")
+            preview = await _preview(w, "/send amoot:public 09121234567 an old send")
+            await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+            await eventually(lambda: w.amoot.outgoing, what="the send")
+            preview = await _preview(w, "/send amoot:public 09121234568 still unknown")
+            w.amoot.fail_next("accept_then_500", method="SendSimple")
+            await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+            await w.tg.wait_text(ADMIN, "may have been sent")
+            long_ago = "2020-01-01T00:00:00+00:00"
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "UPDATE inbound SET stored_at = ? WHERE provider_id = '1'", (long_ago,)
+                )
+                await conn.execute("UPDATE sends SET created_at = ?", (long_ago,))
+                await conn.execute("UPDATE audit SET at = ?", (long_ago,))
+            pruned = await bridge.retention.prune()
+            assert (pruned.inbound, pruned.sends) == (1, 1)  # the unknown send stays
+            assert pruned.audit >= 2
+            states = [r[0] for r in await db.fetchall("SELECT state FROM sends")]
+            assert states == ["unknown"]
+            texts = [r[0] for r in await db.fetchall("SELECT text FROM inbound")]
+            assert texts == ["from today"]
+            after = len(w.tg.events)
+            await w.tg.send(ADMIN, ADMIN, "thanks", reply_to=old["message_id"])
+            told = await w.tg.wait_text(ADMIN, "older than the 30 days", after=after)
+            assert "Use /send" in told["text"]
+            await w.tg.send(ADMIN, ADMIN, "thanks", reply_to=new["message_id"])
+            await w.tg.wait_text(ADMIN, "Send preview", after=after)  # today's still answers
+
+
+async def _preview(w: World, command: str) -> dict[str, Any]:
+    after = len(w.tg.events)
+    await w.tg.send(ADMIN, ADMIN, command)
+    return await w.tg.wait_text(ADMIN, "Send preview", after=after)
+
+
+async def _shown_relay(w: World, base: str, n: int, text: str) -> dict[str, Any]:
+    item = {"MessageID": n, "Mobile": "09125550000", "MessageText": text, "LineNumber": "10001234"}
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{base}/relay/amoot/{RELAY_SECRET}/inbound", json=item)
+    assert response.status_code == 200
+    return await w.tg.wait_text(ADMIN, text)

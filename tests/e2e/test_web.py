@@ -115,6 +115,7 @@ async def test_healthz_and_metrics(w: World) -> None:
             "credit",
             "delivery",
             "unknown-sends",
+            "retention",
             *(f"{kind}:{a}" for a in ("amoot", "smsir", "payam") for kind in ("poll", "reconcile")),
         ]
         assert body["checks"] == {"database": "ok", "telegram": "ok"} | dict.fromkeys(

@@ -11,6 +11,7 @@ from storage.db import Database
 from storage.inbound import InboundRepo, NewInbound
 from storage.migrations import STEPS, SchemaTooNew
 from storage.outbox import OutboxRepo
+from storage.retention import Retention
 from storage.sends import SendsRepo
 
 
@@ -87,3 +88,44 @@ async def test_a_draft_is_claimed_exactly_once_and_audited(tmp_path: Path) -> No
         assert (claim.status, claim.used_today) == ("quota", 2)
     finally:
         await db.close()
+
+
+async def test_retention_prunes_in_batches_and_the_file_shrinks(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with aiosqlite.connect(path) as conn:  # a file from before incremental vacuum
+        await conn.execute("PRAGMA auto_vacuum = NONE")
+        await conn.execute("CREATE TABLE t (x)")
+        await conn.execute("DROP TABLE t")
+    db = await Database.open(path)
+    try:
+        repo = InboundRepo(db)
+        body = "x" * 2000
+        for n in range(300):
+            sms = NewInbound(f"m{n}", "989121111111", body, "2026-01-01T10:00:00+03:30", None)
+            await repo.store("amoot", [sms], "poll", lambda line: [])
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE inbound SET stored_at = '2020-01-01T00:00:00+00:00'")
+            await conn.execute(
+                "UPDATE inbound SET stored_at = '2099-01-01' WHERE provider_id = 'm7'"
+            )
+        size = _size(path)
+        commits = db.commits
+        pruned = await Retention(db, keep_days=30, batch=40).prune()
+        assert pruned.inbound == 299 and pruned.vacuumed and pruned.freed_pages > 0
+        # small transactions, never one long one: 8 for the SMS, 1 for each other table
+        assert db.commits - commits == (299 // 40 + 1) + 3
+        left = await db.fetchall("SELECT provider_id FROM inbound")
+        assert [r[0] for r in left] == ["m7"]
+        assert (await db.fetchone("PRAGMA auto_vacuum"))[0] == 2  # type: ignore[index]
+        await db.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert _size(path) < size / 4
+        again = await Retention(db, keep_days=30).prune()
+        assert (again.inbound, again.vacuumed) == (0, False)  # the switch happens once
+    finally:
+        await db.close()
+
+
+def _size(path: Path) -> int:
+    """The database's bytes on disk, its write-ahead log included."""
+    wal = Path(f"{path}-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
