@@ -1,4 +1,4 @@
-"""The ``smsbridge`` command: run · demo · check · relay · backup · restore."""
+"""The ``smsbridge`` command: init · run · demo · check · relay · backup · restore."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import signal
 import sys
 
 from providers.base import ProviderError, RelayKind
-from providers.timeutil import format_tehran
 from storage import files
 
-from . import logs
-from .app import build_provider, running
+from . import init, logs
+from .app import account_facts, build_provider, running
 from .config import Config, ConfigError, apply_reload, load_config
 
 log = logging.getLogger("smsbridge")
@@ -63,25 +62,11 @@ def _reload(config: Config, path: str) -> None:
 async def _check(config: Config) -> int:
     failures = 0
     for account in config.accounts:
-        provider = build_provider(account)
         try:
-            balance = await provider.balance()
-            facts = [
-                f"credit {balance.credit:,.0f}"
-                + (f" {balance.currency}" if balance.currency else "")
-            ]
-            if balance.expires is not None:
-                facts.append(f"account expires {format_tehran(balance.expires)}")
-            token = provider.token_expiry()
-            facts.append(
-                f"token valid until {format_tehran(token)} (Tehran)" if token else "static token"
-            )
-            print(f"{account.name} ({account.provider}): ok, {', '.join(facts)}")
+            print(f"{account.name} ({account.provider}): ok, {await account_facts(account)}")
         except ProviderError as exc:
             failures += 1
             print(f"{account.name} ({account.provider}): FAILED — {exc}")
-        finally:
-            await provider.aclose()
     return 1 if failures else 0
 
 
@@ -156,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate the config and reach every account")
     check.add_argument("--config", required=True)
     sub.add_parser("demo", help="the whole bridge offline, with a terminal chat")
+    first = sub.add_parser("init", help="write a first config from a few questions")
+    first.add_argument("--config", default="config.toml", help="the file to write (a new one)")
     relay = sub.add_parser("relay", help="manage AmootSMS relay URLs")
     relay.add_argument("action", choices=["register", "list"])
     relay.add_argument("--account", required=True)
@@ -172,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         from sandbox.demo import main as demo_main
 
         return demo_main(lambda path: running(load_config(path)))
+    if args.command == "init":
+        return init.run(args.config)
     config = _load(args.config)
     if args.command in ("backup", "restore"):
         return _files(config, args)  # they say what they did on stdout; nothing to log

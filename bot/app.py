@@ -19,6 +19,7 @@ from providers.amootsms import AmootSmsClient
 from providers.base import SmsProvider
 from providers.payamsms import PayamSmsClient
 from providers.smsir import SmsirClient
+from providers.timeutil import format_tehran
 from storage import files
 from storage.access import AccessRepo
 from storage.alerts import AlertsRepo
@@ -49,6 +50,26 @@ from .web import MAX_CONNECTIONS, Web
 from .workers import Worker, Workers
 
 log = logging.getLogger("smsbridge")
+
+
+async def account_facts(account: AmootAccount | SmsirAccount | PayamAccount) -> str:
+    """Reach the account as `smsbridge check` does: its credit, expiry and token, in one line;
+    ``ProviderError`` when it cannot be reached or refuses."""
+    provider = build_provider(account)
+    try:
+        balance = await provider.balance()
+        facts = [
+            f"credit {balance.credit:,.0f}" + (f" {balance.currency}" if balance.currency else "")
+        ]
+        if balance.expires is not None:
+            facts.append(f"account expires {format_tehran(balance.expires)}")
+        token = provider.token_expiry()
+        facts.append(
+            f"token valid until {format_tehran(token)} (Tehran)" if token else "static token"
+        )
+        return ", ".join(facts)
+    finally:
+        await provider.aclose()
 
 
 def build_provider(
