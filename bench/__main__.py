@@ -12,6 +12,7 @@ from pathlib import Path
 from .bulk import bulk
 from .burst import burst
 from .footprint import footprint
+from .million import million
 from .relay import relay_intake, sms_to_chat_latency
 from .results import Row, table
 
@@ -21,6 +22,7 @@ FIGURES: list[Callable[[Path], Awaitable[list[Row]]]] = [
     burst,
     bulk,
     footprint,
+    million,
 ]
 
 

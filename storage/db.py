@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,11 @@ class Database:
             else:
                 await self._conn.execute("PRAGMA incremental_vacuum")
             return switched, free
+
+    async def trace(self, callback: Callable[[str], None] | None) -> None:
+        """Hear every statement the connection runs, its values bound (None: stop)."""
+        # None stops tracing (sqlite3's contract); aiosqlite's annotation leaves it out
+        await self._conn.set_trace_callback(callback)  # type: ignore[arg-type]
 
     async def writable(self) -> bool:
         """True when a write transaction can be opened and committed right now."""

@@ -129,3 +129,49 @@ def _size(path: Path) -> int:
     """The database's bytes on disk, its write-ahead log included."""
     wal = Path(f"{path}-wal")
     return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+# Tables that grow with use: a query on them must use an index, never read them whole.
+GROWING = ("inbound", "message_links", "send_recipients", "digest_items", "audit")
+
+
+async def test_every_hot_query_uses_an_index(tmp_path: Path) -> None:
+    """What relays, the outbox, /inbox, /report, /metrics and retention run, planned on a file
+    without ANALYZE statistics (as in the field): no growing table is scanned whole."""
+    db = await Database.open(tmp_path / "plans.db")
+    try:
+        inbound, outbox, sends = InboundRepo(db), OutboxRepo(db), SendsRepo(db)
+        for n in range(50):
+            sms = NewInbound(f"m{n}", "989121111111", "hi", "2026-01-01T10:00:00+03:30", None)
+            await inbound.store("amoot", [sms], "relay", lambda line: [1])
+        executed: list[str] = []
+        await db.trace(executed.append)
+        sms = NewInbound("m99", "989121111111", "hi", "2026-01-01T10:00:00+03:30", "L0")
+        await inbound.store("amoot", [sms, sms], "relay", lambda line: [1, 2])
+        await inbound.recent_for_chat(1, 10)
+        await inbound.get(1)
+        await outbox.heads(now=1e12)
+        await outbox.next_due()
+        await outbox.depth()
+        await outbox.dead()
+        await outbox.link(1, 1)
+        await outbox.digest(1, 1)
+        await sends.recent(10)
+        await sends.get(1)
+        await sends.count_unknown()
+        await sends.unknown(5)
+        await Retention(db, keep_days=30).prune()
+        await db.trace(None)
+        selects = {s for s in executed if s.lstrip().upper().startswith(("SELECT", "WITH"))}
+        assert len(selects) >= 12
+        for sql in selects:
+            plan = await db.fetchall(f"EXPLAIN QUERY PLAN {sql}")
+            for row in plan:
+                detail = str(row[3])
+                scanned = detail.split()[1] if detail.startswith("SCAN ") else None
+                assert scanned not in GROWING, f"{detail} in: {sql}"
+                # grouping reads every matching row before the LIMIT: /inbox did, a chat's whole
+                # history, until it read the chat's newest links only
+                assert "FOR GROUP BY" not in detail, f"{detail} in: {sql}"
+    finally:
+        await db.close()
