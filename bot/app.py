@@ -25,6 +25,7 @@ from storage.access import AccessRepo
 from storage.alerts import AlertsRepo
 from storage.db import Database
 from storage.inbound import InboundRepo
+from storage.optouts import OptoutsRepo
 from storage.outbox import OutboxRepo
 from storage.persistence import SqlitePersistence
 from storage.retention import Retention
@@ -35,7 +36,7 @@ from .bridge import Bridge
 from .buttons import Buttons
 from .config import AmootAccount, Config, PayamAccount, SmsirAccount
 from .delivery import DeliveryTracker
-from .handlers import admin, balance, inbox, replies, report, send, start, tools
+from .handlers import admin, balance, inbox, optout, replies, report, send, start, tools
 from .handlers.common import Services, check_button, on_error, stale_button
 from .locales import COMMANDS
 from .messages import Messages
@@ -205,7 +206,8 @@ async def running(
         bridge = Bridge(config, inbound, wake_outbox, metrics)
         await bridge.load_routes()
         polling = Polling(config, providers, inbound, bridge, timing.reconcile_every)
-        sends = SendService(config, providers, sends_repo, metrics, inbound, followed)
+        optouts = OptoutsRepo(db)
+        sends = SendService(config, providers, sends_repo, metrics, inbound, followed, optouts)
         tracker = DeliveryTracker(
             providers,
             sends_repo,
@@ -243,7 +245,7 @@ async def running(
         )
         application.bot_data["services"] = svc
         application.add_handler(TypeHandler(Update, check_button), group=-1)
-        for feature in (start, balance, send, replies, admin, inbox, report, tools):
+        for feature in (start, balance, send, replies, admin, inbox, report, tools, optout):
             feature.register(application)
         application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)

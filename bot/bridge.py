@@ -11,6 +11,7 @@ from storage.inbound import InboundRepo, InboundRow, NewInbound
 
 from .config import Config
 from .metrics import Metrics
+from .optouts import consent
 
 log = logging.getLogger("smsbridge.bridge")
 
@@ -75,8 +76,17 @@ class Bridge:
     ) -> list[int]:
         """Commit new SMS and their outbox rows; returns the ids that were new. ``wake``: let the
         outbox post them now (a poll first learns their lines)."""
+        cfg = self.config.account(account)
+        keywords = (cfg.optout_keywords, cfg.optin_keywords) if cfg is not None else ((), ())
         rows = [
-            NewInbound(m.provider_id, m.sender, m.text, m.received_at.isoformat(), m.line)
+            NewInbound(
+                m.provider_id,
+                m.sender,
+                m.text,
+                m.received_at.isoformat(),
+                m.line,
+                consent(m.text, *keywords),  # the opt-out is stored with the SMS, in one commit
+            )
             for m in messages
         ]
         new = await self.inbound.store(

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from providers.base import DeliveryState
 
+from .optouts import DEFAULT_OPTOUT
+
 # Values of config.example.toml that must be replaced before a real start.
 PLACEHOLDERS = frozenset({"…", "...", "123456:ABC-DEF"})
 NAME = r"^[a-z0-9_-]+$"
@@ -87,6 +89,10 @@ class _Account(_Strict):
     proxy: str = ""
     low_credit_alert: float = Field(0, ge=0)
     currency: Literal["rial", "toman", ""] = ""
+    # An SMS whose whole text is one of these (digits, letter forms and spaces aside) opts its
+    # sender out of this account's sends; an opt-in keyword takes them back (bot/optouts.py).
+    optout_keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_OPTOUT))
+    optin_keywords: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _default_line(self) -> _Account:

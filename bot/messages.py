@@ -16,6 +16,7 @@ from storage.outbox import Link, OutboxItem, OutboxRepo
 
 from . import render
 from .config import Config
+from .optouts import Consent, consent
 from .outbox import Digest, Rendered
 from .sending import SendService
 
@@ -47,6 +48,11 @@ class Messages:
         may change the routes)."""
         return {r.chat_id for r in self.config.routes if r.topics}
 
+    def said(self, row: InboundRow) -> Consent | None:
+        """Whether the SMS is an opt-out (or opt-in) keyword for its account."""
+        cfg = self.config.account(row.account)
+        return consent(row.text, cfg.optout_keywords, cfg.optin_keywords) if cfg else None
+
     async def language(self, chat_id: int) -> str:
         return await self.access.language(chat_id) or self.config.telegram.language
 
@@ -63,7 +69,7 @@ class Messages:
             return None
         link = Link(item.chat_id, 0, row.account, row.line, row.sender, row.id, None)
         thread = await self._topic(item.chat_id, row) if item.chat_id in self.topic_chats else None
-        return Rendered(render.inbound_sms(lang, row), link, thread)
+        return Rendered(render.inbound_sms(lang, row, self.said(row)), link, thread)
 
     async def _send_status(self, lang: str, item: OutboxItem) -> Rendered | None:
         row = await self.sends.get(int(item.payload["send_id"]))
@@ -135,7 +141,10 @@ class Messages:
             if row is None:
                 break
             found.append((item, row))
-        blocks = [render.digest_item(lang, n, row) for n, (_item, row) in enumerate(found, 1)]
+        blocks = [
+            render.digest_item(lang, n, row, self.said(row))
+            for n, (_item, row) in enumerate(found, 1)
+        ]
         # The title with the largest count it could show: its length bounds every shorter one.
         count = fitting(blocks, limit - len(render.digest_title(lang, len(blocks))))
         if count < 2:

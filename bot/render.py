@@ -28,6 +28,7 @@ from storage.inbound import InboundRow
 from storage.sends import Recipient, SendRow, SendState
 
 from .locales import CAPABILITY_NAMES, COMMANDS, STRINGS
+from .optouts import Consent
 
 _FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 LRI, PDI = "\u2066", "\u2069"  # isolate Latin runs (numbers, ids) inside right-to-left text
@@ -172,17 +173,23 @@ def topic_name(sender: str) -> str:
     return name or "?"
 
 
-def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]]) -> str:
-    """One line per recipient the provider will not reach, with the reason in words."""
-    return "\n".join(
-        t(
-            lang,
-            "preview.refused",
-            recipient=phone(lang, r),
-            reason=t(lang, f"refused.{reason}", account=esc(account)),
-        )
-        for r, reason in refused
-    )
+def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]], each: int = 5) -> str:
+    """The recipients a send will not reach, with the reason in words: the first ``each`` of a
+    reason by number, the rest of it counted."""
+    lines: list[str] = []
+    by_reason: dict[str, list[str]] = {}
+    for recipient, reason in refused:
+        by_reason.setdefault(reason, []).append(recipient)
+    for reason, recipients in by_reason.items():
+        why = t(lang, f"refused.{reason}", account=esc(account))
+        lines += [
+            t(lang, "preview.refused", recipient=phone(lang, r), reason=why)
+            for r in recipients[:each]
+        ]
+        if len(recipients) > each:
+            more = number(lang, len(recipients) - each)
+            lines.append(t(lang, "preview.refused_more", count=more, reason=why))
+    return "\n".join(lines)
 
 
 def text_info(lang: str, info: TextInfo) -> str:
@@ -315,8 +322,16 @@ def send_status(lang: str, row: SendRow, reply_to: str | None = None) -> str:
 # ---------------------------------------------------------------------------------- inbound
 
 
-def inbound_sms(lang: str, row: InboundRow) -> str:
-    """A forwarded SMS: sender, line, account, Jalali and Gregorian time, the text verbatim."""
+def consent_mark(lang: str, account: str, said: Consent | None) -> str:
+    """The line under an SMS that opted its sender out (or back in); empty for any other SMS."""
+    if said is None:
+        return ""
+    return "\n" + t(lang, f"consent.{said.value}", account=esc(account))
+
+
+def inbound_sms(lang: str, row: InboundRow, said: Consent | None = None) -> str:
+    """A forwarded SMS: sender, line, account, Jalali and Gregorian time, the text verbatim; and
+    whether it opted its sender out."""
     jalali, gregorian = when(lang, datetime.fromisoformat(row.received_at))
     return t(
         lang,
@@ -327,14 +342,14 @@ def inbound_sms(lang: str, row: InboundRow) -> str:
         jalali=jalali,
         gregorian=gregorian,
         text=esc(row.text),
-    )
+    ) + consent_mark(lang, row.account, said)
 
 
 def digest_title(lang: str, count: int) -> str:
     return t(lang, "digest.title", count=number(lang, count), example=f"#{digits(lang, '1')}")
 
 
-def digest_item(lang: str, position: int, row: InboundRow) -> str:
+def digest_item(lang: str, position: int, row: InboundRow, said: Consent | None = None) -> str:
     """One SMS inside a digest, numbered so that a reply can pick it."""
     return t(
         lang,
@@ -345,4 +360,4 @@ def digest_item(lang: str, position: int, row: InboundRow) -> str:
         account=esc(row.account),
         time=when(lang, datetime.fromisoformat(row.received_at))[0],
         text=esc(row.text),
-    )
+    ) + consent_mark(lang, row.account, said)

@@ -25,6 +25,7 @@ from providers.outcome import results_for
 from providers.text import analyze
 from providers.timeutil import TEHRAN
 from storage.inbound import InboundRepo
+from storage.optouts import OptOut, OptoutsRepo
 from storage.sends import Claim, ClaimStatus, Recipient, SendRow, SendsRepo, SendState
 
 from .config import Config, SmsirAccount
@@ -214,12 +215,14 @@ class SendService:
         metrics: Metrics | None = None,
         inbound: InboundRepo | None = None,
         on_sent: Callable[[SendRow], None] = lambda row: None,
+        optouts: OptoutsRepo | None = None,
     ) -> None:
         self.config = config
         self.providers = providers
         self.repo = repo
         self.metrics = metrics
         self.inbound = inbound
+        self.optouts = optouts
         self.on_sent = on_sent  # after a provider call: follow delivery, check credit…
 
     # --- the sends a person looks at: the services own the bookkeeping, handlers only ask
@@ -253,6 +256,47 @@ class SendService:
             return None
         sms = await self.inbound.get(row.inbound_id)
         return sms.sender if sms else None
+
+    async def set_optout(
+        self, account: str, number: str, out: bool, *, user_id: int, chat_id: int
+    ) -> bool:
+        """/optout add|del: True when it changed anything (audited)."""
+        assert self.optouts is not None
+        return await self.optouts.set(account, number, out, user_id=user_id, chat_id=chat_id)
+
+    async def optout_listing(self, limit: int) -> list[OptOut]:
+        assert self.optouts is not None
+        return await self.optouts.listing(None, limit)
+
+    async def optout_count(self) -> int:
+        return await self.optouts.count() if self.optouts else 0
+
+    async def opted_out(self, account: str, numbers: Sequence[str]) -> set[str]:
+        """Which of ``numbers`` asked ``account`` not to text them."""
+        return await self.optouts.among(account, numbers) if self.optouts else set()
+
+    async def _consent(
+        self,
+        account: str,
+        numbers: list[str],
+        *,
+        override: bool,
+        user_id: int,
+        chat_id: int,
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """The numbers a send may go to, and those it skips because they opted out. One
+        opted-out number on its own goes only with an admin's override, which is audited; in a
+        send to several, opted-out numbers are always skipped."""
+        opted = await self.opted_out(account, numbers)
+        if not opted:
+            return numbers, []
+        if override and len(numbers) == 1 and self.optouts is not None:
+            await self.optouts.overridden(account, numbers[0], user_id=user_id, chat_id=chat_id)
+            return numbers, []
+        kept = [n for n in numbers if n not in opted]
+        if not kept:
+            raise UserError("send.opted_out", account=account, count=len(opted))
+        return kept, [(n, "opted_out") for n in numbers if n in opted]
 
     def resolve(self, target: str | None) -> tuple[str, str]:
         """(account, line) for an optional ``account:line``; the first account is the default."""
@@ -290,7 +334,10 @@ class SendService:
         reply_to_message_id: int | None = None,
         inbound_id: int | None = None,
         send_at: datetime | None = None,
+        override_optout: bool = False,
     ) -> SendRow:
+        """A draft and its preview. ``override_optout``: the caller is an admin, who may send to
+        one number that opted out (the preview says so; confirming is the override)."""
         account, line = self.resolve(target)
         if not text.strip():
             raise UserError("send.no_text")
@@ -306,6 +353,9 @@ class SendService:
         valid, invalid = split_recipients(recipients)
         if not valid:
             raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
+        valid, skipped = await self._consent(
+            account, valid, override=override_optout, user_id=user_id, chat_id=chat_id
+        )
         audience = await provider.audience(valid)
         if not audience.accepted:
             raise NothingSendable(account, list(audience.refused))
@@ -329,7 +379,7 @@ class SendService:
             reply_to_message_id=reply_to_message_id,
             inbound_id=inbound_id,
             audience=audience.count,
-            refused=audience.refused,
+            refused=[*audience.refused, *skipped],
             send_at=send_at.astimezone(UTC).isoformat() if send_at else None,
         )
         row = await self.repo.get(send_id)
@@ -366,6 +416,7 @@ class SendService:
         label: str,
         capability: Capability,
         call: Callable[[SmsProvider, str], Awaitable[str | None]],
+        override_optout: bool = False,
     ) -> str | None:
         """A one-recipient send with no preview (an OTP, a pattern): quota, audit and the
         stored record as for /send; ``call(provider, reference)`` talks to the provider and
@@ -378,6 +429,9 @@ class SendService:
         valid, invalid = split_recipients([number])
         if not valid:
             raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
+        valid, _ = await self._consent(
+            account, valid, override=override_optout, user_id=user_id, chat_id=chat_id
+        )
         cfg = self.config.account(account)
         line = cfg.line if cfg is not None else None
         send_id = await self.repo.create_draft(

@@ -19,6 +19,7 @@ class NewInbound:
     text: str
     received_at: str
     line: str | None
+    consent: str | None = None  # "out" / "in": the text is an opt-out / opt-in keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class InboundRepo:
             new.update(((r[1], r[2]), int(r[0])) for r in returned)
         results: list[list[int]] = []
         outbox: list[tuple[int, int, str, float]] = []
+        consents: list[tuple[str, str, str, int]] = []
         for w in batch:
             ids: list[int] = []
             for m in w.messages:
@@ -126,6 +128,8 @@ class InboundRepo:
                 if inbound_id is None:
                     continue
                 ids.append(inbound_id)
+                if m.consent is not None:
+                    consents.append((m.consent, w.account, m.sender, inbound_id))
                 payload = json.dumps({"kind": "inbound", "inbound_id": inbound_id})
                 outbox += [(chat, inbound_id, payload, time.time()) for chat in w.chats_for(m.line)]
             results.append(ids)
@@ -134,6 +138,17 @@ class InboundRepo:
                 "INSERT INTO outbox (chat_id, inbound_id, payload, created_at) VALUES (?, ?, ?, ?)",
                 sorted(outbox, key=lambda row: row[1]),
             )
+        for said, account, number, inbound_id in consents:  # in arrival order: the last one wins
+            if said == "out":
+                await conn.execute(
+                    "INSERT OR REPLACE INTO optouts (account, number, at, source, inbound_id) "
+                    "VALUES (?, ?, ?, 'sms', ?)",
+                    (account, number, stored_at, inbound_id),
+                )
+            else:
+                await conn.execute(
+                    "DELETE FROM optouts WHERE account = ? AND number = ?", (account, number)
+                )
         cursors = [(w.account, *w.cursor) for w in batch if w.cursor is not None]
         if cursors:
             await conn.executemany(

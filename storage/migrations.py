@@ -173,6 +173,18 @@ STEPS: tuple[str, ...] = (
     CREATE INDEX message_links_inbound ON message_links (inbound_id) WHERE inbound_id IS NOT NULL;
     CREATE INDEX message_links_send ON message_links (send_id) WHERE send_id IS NOT NULL;
     """,
+    # 8: opt-outs — numbers that asked an account not to text them (by SMS keyword or by hand)
+    """
+    CREATE TABLE optouts (
+        account    TEXT NOT NULL,
+        number     TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        source     TEXT NOT NULL CHECK (source IN ('sms', 'manual')),
+        by_user    INTEGER,
+        inbound_id INTEGER,
+        PRIMARY KEY (account, number)
+    );
+    """,
 )
 
 

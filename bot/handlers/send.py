@@ -79,8 +79,12 @@ async def preview(
         reply_to_message_id=caller.message.message_id if caller.message else None,
         inbound_id=inbound_id,
         send_at=parsed.send_at,
+        override_optout=caller.role == "admin",
     )
     text = render.preview_text(caller.lang, row, reply_to)
+    if await svc.sends.opted_out(row.account, [r.number for r in row.recipients]):
+        override = render.t(caller.lang, "preview.optout_override", account=render.esc(row.account))
+        note = f"{note}\n\n{override}" if note else override
     message = await reply(
         update,
         f"{text}\n\n{note}" if note else text,

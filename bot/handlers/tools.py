@@ -107,6 +107,7 @@ async def _otp(
         label="OTP",
         capability=Capability.OTP,
         call=call,
+        override_optout=caller.role == "admin",
     )
     await reply(
         update,
@@ -219,6 +220,7 @@ async def _pattern(
         label=f"pattern {pattern_id}: {', '.join(values)}",
         capability=Capability.PATTERN,
         call=call,
+        override_optout=caller.role == "admin",
     )
     await reply(
         update,

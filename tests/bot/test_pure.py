@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bot.buttons import Buttons, signed
 from bot.logs import Redactor
 from bot.messages import fitting
+from bot.optouts import DEFAULT_OPTOUT, Consent, consent
 from bot.ratelimit import Window, _Budget
 from bot.sending import UserError, parse_send, parse_time, send_state, split_recipients
 from providers.base import Outcome
@@ -121,3 +122,34 @@ def test_the_redactor_hides_secrets_and_escapes_line_breaks() -> None:
     )
     assert Redactor(["s3cret-t0ken"]).filter(record)
     assert record.getMessage() == "token *** at\\nx"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("11", Consent.OUT),
+        ("۱۱", Consent.OUT),  # Persian digits
+        ("١١", Consent.OUT),  # Arabic-Indic digits
+        (" لغو ", Consent.OUT),
+        ("لغو 11", Consent.OUT),
+        ("لغو۱۱", Consent.OUT),
+        ("لغو\u200c11", Consent.OUT),  # a zero-width non-joiner
+        ("STOP!", Consent.OUT),
+        ("Stop.", Consent.OUT),
+        ("start", Consent.IN),
+        ("لغو سفارش", None),  # "cancel the order" is not an opt-out
+        ("11 تا", None),
+        ("", None),
+        ("stopping", None),
+    ],
+)
+def test_opt_out_keywords_match_the_whole_text_whatever_the_script(
+    text: str, said: Consent | None
+) -> None:
+    assert consent(text, DEFAULT_OPTOUT, ["start"]) == said
+
+
+def test_arabic_letter_forms_match_their_persian_keyword() -> None:
+    assert consent("الغاء", ["الغاء"], []) == Consent.OUT
+    assert consent("کنسل", ["كنسل"], []) == Consent.OUT  # Arabic kaf in the keyword
+    assert consent("ياري", ["یاری"], []) == Consent.OUT  # Arabic yeh in the SMS

@@ -1,0 +1,47 @@
+"""Opt-outs: an SMS whose whole text is an opt-out keyword takes its sender off every send of
+that account, until an opt-in keyword (or a person with /optout) puts them back.
+
+In Iran the answer to advertising SMS is "11" or "لغو" (and variants): a business that keeps
+texting such a number gets complaints. The comparison is forgiving where people type differently:
+Persian, Arabic and ASCII digits, Arabic and Persian letter forms, spaces, joiners and case.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from providers.numbers import to_ascii_digits
+
+DEFAULT_OPTOUT = ("11", "لغو", "لغو11", "stop")
+
+# Arabic letter forms a Persian keyboard may produce, as their Persian counterparts.
+_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا"})
+# Spaces, joiners, marks and punctuation people put around a keyword.
+_NOISE = re.compile(r"[\s\u200b-\u200f\u2066-\u2069\ufeff.,،!؟?\-_:;'\"()\[\]]+")
+
+
+class Consent(enum.StrEnum):
+    OUT = "out"  # stop sending to me
+    IN = "in"  # send to me again
+
+
+def normalize(text: str) -> str:
+    """The form keywords are compared in."""
+    text = unicodedata.normalize("NFKC", text)
+    text = to_ascii_digits(text).translate(_LETTERS)
+    return _NOISE.sub("", text).casefold()
+
+
+def consent(text: str, optout: Iterable[str], optin: Iterable[str]) -> Consent | None:
+    """What an inbound SMS says about consent: its whole text is one of the keywords, or not."""
+    said = normalize(text)
+    if not said:
+        return None
+    if said in {normalize(k) for k in optout}:
+        return Consent.OUT
+    if said in {normalize(k) for k in optin}:
+        return Consent.IN
+    return None
