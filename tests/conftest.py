@@ -105,6 +105,24 @@ async def bridge_process(config: Path, base: str) -> AsyncIterator[asyncio.subpr
         await proc.wait()
 
 
+async def preview_of(w: World, user: int, command: str) -> dict[str, Any]:
+    """``user`` sends ``command`` in their chat; the bot's preview of it (the command's text in
+    it, its buttons on it) — an earlier send's late edits do not count."""
+    after = len(w.tg.events)
+    await w.tg.send(user, user, command)
+    text = command.split()[-1]  # the last word of the SMS text, shown verbatim
+    event = await w.tg.wait_for(
+        lambda e: (
+            e.message.get("chat", {}).get("id") == user
+            and "Send preview" in e.message.get("text", "")
+            and text in e.message.get("text", "")
+            and bool(e.message.get("reply_markup"))
+        ),
+        after=after,
+    )
+    return event.message
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now (for a server that must know it in advance)."""
     with socket.socket() as sock:

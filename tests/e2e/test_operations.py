@@ -29,6 +29,7 @@ from tests.conftest import (
     bridge_process,
     eventually,
     free_port,
+    preview_of,
     world,
 )
 
@@ -190,9 +191,7 @@ async def test_retention_prunes_what_is_old_keeps_what_is_needed_and_answers_old
 
 
 async def _preview(w: World, command: str) -> dict[str, Any]:
-    after = len(w.tg.events)
-    await w.tg.send(ADMIN, ADMIN, command)
-    return await w.tg.wait_text(ADMIN, "Send preview", after=after)
+    return await preview_of(w, ADMIN, command)
 
 
 async def _shown_relay(w: World, base: str, n: int, text: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import ADMIN, GROUP, OPERATOR, World, eventually
+from tests.conftest import ADMIN, GROUP, OPERATOR, World, eventually, preview_of
 
 CUSTOMER, OTHER = "09125551111", "09125552222"
 
@@ -14,7 +14,9 @@ CUSTOMER, OTHER = "09125551111", "09125552222"
 async def _preview(
     w: World, user: int, command: str, expect: str = "Send preview"
 ) -> dict[str, Any]:
-    after = len(w.tg.events)
+    if expect == "Send preview":
+        return await preview_of(w, user, command)
+    after = len(w.tg.events)  # a refusal instead of a preview
     await w.tg.send(user, user, command)
     return await w.tg.wait_text(user, expect, after=after)
 
