@@ -5,6 +5,7 @@ and again only after it has risen above and fallen again."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from providers.base import Capability, ProviderError, SmsProvider
@@ -32,7 +33,9 @@ class CreditWatch:
         self.config, self.providers = config, providers
         self.alerts, self.tell_admins = alerts, tell_admins
         self.interval = interval
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics
+        self._due: set[str] = set()  # accounts that sent since their credit was last read
+        self._next_full = 0.0  # monotonic time of the next pass over every account
 
     def watched(self) -> list[str]:
         return [
@@ -47,7 +50,8 @@ class CreditWatch:
         if cfg is None:
             return False
         balance = await self.providers[account].balance()
-        self.metrics.balance(account, balance.credit, cfg.low_credit_alert, balance.expires)
+        if self.metrics is not None:
+            self.metrics.balance(account, balance.credit, cfg.low_credit_alert, balance.expires)
         if cfg.low_credit_alert <= 0:
             return False
         low = balance.credit < cfg.low_credit_alert
@@ -76,15 +80,25 @@ class CreditWatch:
         )
         return True
 
+    def after_send(self, account: str) -> None:
+        """An account just sent: read its credit on the next pass (the caller wakes it)."""
+        self._due.add(account)
+
     async def step(self, _worker: object = None) -> float | None:
-        """Every account's credit, every ``interval`` seconds and soon after each send (None:
-        no account can tell its credit)."""
+        """Every account's credit every ``interval`` seconds, and an account's own soon after it
+        sends — not every account's after any send (None: no account can tell its credit)."""
         watched = self.watched()
         if not watched:
             return None
-        for account in watched:
+        now = time.monotonic()
+        if now >= self._next_full:
+            accounts, self._next_full = watched, now + self.interval
+        else:
+            accounts = [a for a in watched if a in self._due]
+        self._due.clear()
+        for account in accounts:
             try:
                 await self.check(account)
             except ProviderError as exc:  # one provider's trouble must not hide the others
                 log.info("credit check of %s failed: %s", account, exc)
-        return self.interval
+        return max(0.0, self._next_full - time.monotonic())

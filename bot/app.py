@@ -199,6 +199,7 @@ async def running(
             """After a provider call: follow delivery, check credit, look up what is unknown."""
             if row.state in (SendState.SENT, SendState.PARTIAL, SendState.UNKNOWN):
                 tracker.track(row.id)
+                credit.after_send(row.account)
                 workers.waker("credit")()
             if row.state is SendState.UNKNOWN:
                 workers.waker("unknown-sends")()

@@ -173,15 +173,24 @@ def topic_name(sender: str) -> str:
     return name or "?"
 
 
+def reason(lang: str, account: str, code: str) -> str:
+    """Why a recipient was not sent to: the sentence for a code the bridge knows (``refused.*``),
+    else the provider's own code, verbatim."""
+    key = f"refused.{code}"
+    if key in STRINGS["en"]:
+        return t(lang, key, account=esc(account))
+    return esc(code)
+
+
 def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]], each: int = 5) -> str:
     """The recipients a send will not reach, with the reason in words: the first ``each`` of a
     reason by number, the rest of it counted."""
     lines: list[str] = []
     by_reason: dict[str, list[str]] = {}
-    for recipient, reason in refused:
-        by_reason.setdefault(reason, []).append(recipient)
-    for reason, recipients in by_reason.items():
-        why = t(lang, f"refused.{reason}", account=esc(account))
+    for recipient, code in refused:
+        by_reason.setdefault(code, []).append(recipient)
+    for why_code, recipients in by_reason.items():
+        why = reason(lang, account, why_code)
         lines += [
             t(lang, "preview.refused", recipient=phone(lang, r), reason=why)
             for r in recipients[:each]
@@ -291,15 +300,15 @@ def result_text(lang: str, row: SendRow) -> str:
             )
         )
     for r in unknown[:LIST_LIMIT]:
-        reason = "result.absent" if r.raw_status == "absent" else "result.maybe"
-        lines.append(t(lang, reason, number=phone(lang, r.number)))
+        key = "result.absent" if r.raw_status == "absent" else "result.maybe"
+        lines.append(t(lang, key, number=phone(lang, r.number)))
     for r in refused[:LIST_LIMIT]:
         lines.append(
             t(
                 lang,
                 "result.failed",
                 number=phone(lang, r.number),
-                error=esc(r.error or row.error or ""),
+                error=reason(lang, row.account, r.error or row.error or ""),
             )
         )
     for rest in (unknown, refused):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import jdatetime
@@ -283,20 +283,21 @@ class SendService:
         override: bool,
         user_id: int,
         chat_id: int,
-    ) -> tuple[list[str], list[tuple[str, str]]]:
-        """The numbers a send may go to, and those it skips because they opted out. One
-        opted-out number on its own goes only with an admin's override, which is audited; in a
-        send to several, opted-out numbers are always skipped."""
+    ) -> tuple[list[str], list[tuple[str, str]], str | None]:
+        """The numbers a send may go to, those it skips because they opted out, and the one
+        opted-out number it goes to by an admin's override (audited, and stored with the draft
+        so that its confirmation sends to that number and to no other opted-out one). In a send
+        to several, opted-out numbers are always skipped."""
         opted = await self.opted_out(account, numbers)
         if not opted:
-            return numbers, []
+            return numbers, [], None
         if override and len(numbers) == 1 and self.optouts is not None:
             await self.optouts.overridden(account, numbers[0], user_id=user_id, chat_id=chat_id)
-            return numbers, []
+            return numbers, [], numbers[0]
         kept = [n for n in numbers if n not in opted]
         if not kept:
             raise UserError("send.opted_out", account=account, count=len(opted))
-        return kept, [(n, "opted_out") for n in numbers if n in opted]
+        return kept, [(n, "opted_out") for n in numbers if n in opted], None
 
     def resolve(self, target: str | None) -> tuple[str, str]:
         """(account, line) for an optional ``account:line``; the first account is the default."""
@@ -353,7 +354,7 @@ class SendService:
         valid, invalid = split_recipients(recipients)
         if not valid:
             raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
-        valid, skipped = await self._consent(
+        valid, skipped, overridden = await self._consent(
             account, valid, override=override_optout, user_id=user_id, chat_id=chat_id
         )
         audience = await provider.audience(valid)
@@ -380,6 +381,7 @@ class SendService:
             inbound_id=inbound_id,
             audience=audience.count,
             refused=[*audience.refused, *skipped],
+            optout_override=overridden,
             send_at=send_at.astimezone(UTC).isoformat() if send_at else None,
         )
         row = await self.repo.get(send_id)
@@ -429,7 +431,7 @@ class SendService:
         valid, invalid = split_recipients([number])
         if not valid:
             raise UserError("send.no_valid", invalid=", ".join(invalid) or "—")
-        valid, _ = await self._consent(
+        valid, _, overridden = await self._consent(
             account, valid, override=override_optout, user_id=user_id, chat_id=chat_id
         )
         cfg = self.config.account(account)
@@ -442,6 +444,7 @@ class SendService:
             text=label,
             recipients=valid,
             invalid=[],
+            optout_override=overridden,
         )
         claim = await self.claim(send_id, user_id, 1)
         if claim.status is ClaimStatus.QUOTA:
@@ -504,12 +507,24 @@ class SendService:
         """Call the provider once, then record each recipient by the outcome rule
         (``providers/outcome.py``): nothing is repeated after a possible arrival."""
         sms = sms_of(row)
+        # A number that opted out after the preview was shown is skipped still; only the number
+        # an admin overrode for at the preview goes.
+        late = await self.opted_out(row.account, sms.recipients) - {row.optout_override}
+        skipped = [RecipientResult.refused(n, "opted_out") for n in sms.recipients if n in late]
+        if skipped:
+            sms = replace(sms, recipients=tuple(n for n in sms.recipients if n not in late))
+        if not sms.recipients:
+            return await self._record(row.id, row.account, skipped, error="opted_out"), None
         try:
             result = await self.providers[row.account].send(sms)
         except ProviderError as exc:
-            failed = results_for(sms.recipients, exc)
+            failed = [*results_for(sms.recipients, exc), *skipped]
             return await self._record(row.id, row.account, failed, error=exc.code), exc
         final = await self._record(
-            row.id, row.account, result.items, campaign_id=result.campaign_id, price=result.price
+            row.id,
+            row.account,
+            [*result.items, *skipped],
+            campaign_id=result.campaign_id,
+            price=result.price,
         )
         return final, None

@@ -84,6 +84,11 @@ def restore(backup_file: str | Path, database: str | Path) -> Path | None:
         _check(conn, str(source))
     target = Path(database)
     with exclusive(target):
+        # The copy is made and checked beside the database first: if that fails (a full disk),
+        # the database in place has not been touched.
+        staged = target.with_name(f".{target.name}.restoring")
+        staged.unlink(missing_ok=True)
+        _copy(f"file:{source}?mode=ro", staged)
         kept = None
         if target.exists():
             with contextlib.closing(sqlite3.connect(target)) as conn:
@@ -93,7 +98,7 @@ def restore(backup_file: str | Path, database: str | Path) -> Path | None:
             os.replace(target, kept)
         for suffix in ("-wal", "-shm"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
-        _copy(f"file:{source}?mode=ro", target)
+        os.replace(staged, target)
     return kept
 
 
@@ -102,12 +107,16 @@ def _copy(source: str, target: Path) -> None:
     given its name; until then it is a hidden ``.partial`` file that nothing else reads."""
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
-    with (
-        contextlib.closing(sqlite3.connect(source, timeout=30, uri=True)) as src,
-        contextlib.closing(sqlite3.connect(partial)) as dst,
-    ):
-        src.backup(dst)  # one step: one read transaction, one consistent moment
-        dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-        _check(dst, str(target))
-    os.chmod(partial, 0o600)
-    os.replace(partial, target)
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(source, timeout=30, uri=True)) as src,
+            contextlib.closing(sqlite3.connect(partial)) as dst,
+        ):
+            src.backup(dst)  # one step: one read transaction, one consistent moment
+            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            _check(dst, str(target))
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a failed copy leaves nothing half-written behind
+        raise

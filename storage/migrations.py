@@ -173,7 +173,8 @@ STEPS: tuple[str, ...] = (
     CREATE INDEX message_links_inbound ON message_links (inbound_id) WHERE inbound_id IS NOT NULL;
     CREATE INDEX message_links_send ON message_links (send_id) WHERE send_id IS NOT NULL;
     """,
-    # 8: opt-outs — numbers that asked an account not to text them (by SMS keyword or by hand)
+    # 8: opt-outs — numbers that asked an account not to text them (by SMS keyword or by hand),
+    # and the one opted-out number a send goes to by an admin's explicit override
     """
     CREATE TABLE optouts (
         account    TEXT NOT NULL,
@@ -184,6 +185,7 @@ STEPS: tuple[str, ...] = (
         inbound_id INTEGER,
         PRIMARY KEY (account, number)
     );
+    ALTER TABLE sends ADD COLUMN optout_override TEXT;
     """,
 )
 

@@ -12,6 +12,7 @@ rather than met with silence.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any
 
 from .db import Database
 
+log = logging.getLogger("smsbridge.retention")
 BATCH = 500  # rows per transaction: a relay waits at most one batch for the writer
 
 _FINAL = "('sent', 'partial', 'failed', 'cancelled', 'draft', 'armed')"
@@ -56,7 +58,21 @@ class Retention:
         """One pass a day (None: keep_days is 0, everything is kept)."""
         if self.keep_days <= 0:
             return None
-        await self.prune()
+        pruned = await self.prune()
+        log.info(
+            "retention (%d days): pruned %d SMS, %d sends, %d audit rows, %d dead outbox rows "
+            "in %.1f s; %d pages freed%s",
+            self.keep_days,
+            pruned.inbound,
+            pruned.sends,
+            pruned.audit,
+            pruned.outbox,
+            pruned.seconds,
+            pruned.freed_pages,
+            "; the file was switched to incremental vacuum (a full VACUUM, once)"
+            if pruned.vacuumed
+            else "",
+        )
         return 86_400.0
 
     async def prune(self, now: datetime | None = None) -> Pruned:

@@ -17,7 +17,7 @@ from .db import Database, Row, now_iso
 _COLUMNS = (
     "id, created_at, user_id, chat_id, account, line, text, send_at, state, invalid, "
     "price_estimate, price, campaign_id, error, chat_message_id, reply_to_message_id, inbound_id, "
-    "reference, audience, refused, confirmed_at, lookups"
+    "reference, audience, refused, confirmed_at, lookups, optout_override"
 )
 
 
@@ -89,6 +89,7 @@ class SendRow:
     refused: list[tuple[str, str]]  # (recipient, reason key) the provider will not reach
     confirmed_at: str | None = None
     lookups: int = 0  # times an unknown outcome was looked up at the provider
+    optout_override: str | None = None  # the opted-out number an admin chose to send to
     recipients: list[Recipient] = field(default_factory=list)
 
     @property
@@ -130,6 +131,7 @@ def _row(r: Row, recipients: list[Recipient]) -> SendRow:
         refused=[(a, b) for a, b in json.loads(r["refused"])],
         confirmed_at=r["confirmed_at"],
         lookups=r["lookups"],
+        optout_override=r["optout_override"],
         recipients=recipients,
     )
 
@@ -154,13 +156,15 @@ class SendsRepo:
         inbound_id: int | None = None,
         audience: int | None = None,
         refused: Sequence[tuple[str, str]] = (),
+        optout_override: str | None = None,
     ) -> int:
         reference = uuid.uuid4().hex[:16]
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO sends (created_at, user_id, chat_id, account, line, text, send_at, "
                 "state, invalid, price_estimate, reply_to_message_id, inbound_id, reference, "
-                "audience, refused) VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?)",
+                "audience, refused, optout_override) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     now_iso(),
                     user_id,
@@ -176,6 +180,7 @@ class SendsRepo:
                     reference,
                     audience,
                     json.dumps([list(r) for r in refused], ensure_ascii=False),
+                    optout_override,
                 ),
             )
             send_id = int(cursor.lastrowid or 0)

@@ -82,7 +82,7 @@ async def preview(
         override_optout=caller.role == "admin",
     )
     text = render.preview_text(caller.lang, row, reply_to)
-    if await svc.sends.opted_out(row.account, [r.number for r in row.recipients]):
+    if row.optout_override:
         override = render.t(caller.lang, "preview.optout_override", account=render.esc(row.account))
         note = f"{note}\n\n{override}" if note else override
     message = await reply(

@@ -36,13 +36,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin" / "smsbridge"
 
 
-def _outside(tmp_path: Path) -> dict[str, str]:
+def _outside() -> dict[str, str]:
     """An environment that cannot see the checkout: no PYTHONPATH, run from elsewhere."""
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
 
 
 def test_the_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Path) -> None:
-    env = _outside(tmp_path)
+    env = _outside()
     version = subprocess.run(
         [str(installed), "--version"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
@@ -106,7 +106,7 @@ async def test_init_writes_a_config_that_check_accepts(installed: Path, tmp_path
             "",  # no more accounts
             "",  # database: smsbridge.db
         ]
-        env = _outside(tmp_path)
+        env = _outside()
         init = await _run(installed, ["init", "--config", str(config)], "\n".join(answers), env)
         assert init.returncode == 0, init.stdout + init.stderr
         assert "checking smsir… FAILED" in init.stdout and "checking payam… ok" in init.stdout

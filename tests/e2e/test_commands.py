@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -291,3 +292,22 @@ async def test_bulk_needs_a_second_confirmation_and_the_daily_quota_holds(w: Wor
         and "you sent to 4 today" in refusal["text"]
     )
     assert len(w.payam.messages) == 4
+
+
+async def test_after_a_send_only_that_accounts_credit_is_read_again(w: World) -> None:
+    """Was: any send woke the credit watch for every account: a PayamSMS send cost an sms.ir
+    login and an AmootSMS call too."""
+    calls: dict[str, Callable[[], int]] = {
+        "amoot": lambda: len(w.amoot.calls("AccountStatus")),
+        "smsir": lambda: len(w.smsir.calls("WhiteSms/GetUserInfo")),
+        "payam": lambda: len(w.payam.calls("balance")),
+    }
+    await eventually(lambda: all(count() for count in calls.values()), what="the first pass")
+    before = {name: count() for name, count in calls.items()}
+    after = len(w.tg.events)
+    await w.tg.send(ADMIN, ADMIN, "/send payam: 09121234567 one more")
+    preview = await w.tg.wait_text(ADMIN, "Send preview", after=after)
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    await eventually(lambda: calls["payam"]() > before["payam"], what="payam's credit read")
+    await asyncio.sleep(0.3)  # the others would have been read in the same pass
+    assert calls["amoot"]() == before["amoot"] and calls["smsir"]() == before["smsir"]

@@ -84,3 +84,21 @@ async def test_a_viewer_may_list_but_not_change_the_list(w: World) -> None:
     await w.tg.wait_text(viewer, "This needs the operator role")
     await w.tg.send(viewer, viewer, "/optout remove everything")
     await w.tg.wait_text(viewer, "/optout add|del <number> [account]")
+
+
+async def test_an_opt_out_that_arrives_after_the_preview_still_stops_the_send(w: World) -> None:
+    """The preview was made before the customer opted out; the confirmation comes after."""
+    preview = await _preview(w, ADMIN, f"/send payam: {CUSTOMER} {OTHER} weekend sale")
+    assert "opted out" not in preview["text"]
+    w.payam.inject_inbound(CUSTOMER, "لغو")
+    await w.tg.wait_text(ADMIN, "Opt-out")
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    await eventually(lambda: w.payam.sent(), what="the send")
+    assert w.payam.sent() == [("98" + OTHER[1:], "weekend sale")]
+    result = await w.tg.wait_for(
+        lambda e: (
+            e.message.get("message_id") == preview["message_id"]
+            and "opted out" in e.message.get("text", "")
+        )
+    )
+    assert "0912 555 1111" in result.message["text"]
