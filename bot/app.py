@@ -208,7 +208,9 @@ async def running(
         await bridge.load_routes()
         polling = Polling(config, providers, inbound, bridge, timing.reconcile_every)
         optouts = OptoutsRepo(db)
-        sends = SendService(config, providers, sends_repo, metrics, inbound, followed, optouts)
+        sends = SendService(
+            config, providers, sends_repo, metrics, inbound, followed, optouts, wake_outbox
+        )
         tracker = DeliveryTracker(
             providers,
             sends_repo,
@@ -244,6 +246,9 @@ async def running(
             wake_outbox=wake_outbox,
             buttons=Buttons(await access.button_key()),
         )
+        # Before any update is taken: sends a stopped process left mid-call are settled or
+        # resumed, and no Confirm pressed now can be mistaken for one of them.
+        resumable = await sends.recover()
         application.bot_data["services"] = svc
         application.add_handler(TypeHandler(Update, check_button), group=-1)
         for feature in (start, balance, send, replies, admin, inbox, report, tools, optout):
@@ -268,12 +273,13 @@ async def running(
                 allowed_updates=Update.ALL_TYPES,
             )
 
-        await resolver.recover()  # sends a stopped process left mid-call are unknown now
         await tracker.resume()
         workers.loop("outbox", 60.0, outbox.run, retry=1.0)
         workers.start("credit", credit.interval, credit.step, 60.0)
         workers.start("delivery", tracker.longest_wait, tracker.step, 5.0)
         workers.start("unknown-sends", 60.0, resolver.step, 5.0)
+        if resumable:
+            workers.start("resume-sends", 5.0, functools.partial(_resume, sends, resumable))
         retention = Retention(db, config.storage.keep_days)
         workers.start("retention", 86_400.0, retention.step, 3_600.0)
         for a in config.accounts:
@@ -313,6 +319,17 @@ async def running(
         yield Running(
             config, db, application, svc, outbox, workers, web_url, polling, credit, retention
         )
+
+
+async def _resume(sends: SendService, rows: list[SendRow], _worker: Worker) -> None:
+    """Send the recipients that interrupted sends still had to go (once; again after a failure,
+    which leaves nothing sent twice: a request's recipients are marked before it leaves)."""
+    while rows:
+        fresh = await sends.get(rows[0].id)
+        if fresh is not None:
+            await sends.execute(fresh, announce=True)
+        rows.pop(0)
+    return None
 
 
 async def _step(

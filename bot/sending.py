@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jdatetime
@@ -14,14 +15,16 @@ from providers import numbers
 from providers.base import (
     GROUP_PREFIX,
     Capability,
+    InvalidRecipient,
     NotSupported,
     Outcome,
     OutgoingSms,
     ProviderError,
     RecipientResult,
+    SendResult,
     SmsProvider,
 )
-from providers.outcome import results_for
+from providers.outcome import outcome_of, results_for
 from providers.text import analyze
 from providers.timeutil import TEHRAN
 from storage.inbound import InboundRepo
@@ -32,6 +35,7 @@ from .config import Config, SmsirAccount
 from .metrics import Metrics
 
 log = logging.getLogger("smsbridge.send")
+PROGRESS_EVERY = 3.0  # seconds between edits of a long send's progress
 _TARGET = re.compile(r"([a-z0-9_-]+):(\S*)")
 
 
@@ -64,6 +68,11 @@ def send_state(outcomes: Iterable[Outcome]) -> SendState:
     if accepted == len(found):
         return SendState.SENT
     return SendState.PARTIAL if accepted else SendState.FAILED
+
+
+def _ends_send(exc: ProviderError) -> bool:
+    """A refusal every later request of the send would meet too (credit, credentials, line)."""
+    return outcome_of(exc) is Outcome.FAILED and not isinstance(exc, InvalidRecipient)
 
 
 def sms_of(row: SendRow) -> OutgoingSms:
@@ -216,6 +225,7 @@ class SendService:
         inbound: InboundRepo | None = None,
         on_sent: Callable[[SendRow], None] = lambda row: None,
         optouts: OptoutsRepo | None = None,
+        on_progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config
         self.providers = providers
@@ -224,6 +234,8 @@ class SendService:
         self.inbound = inbound
         self.optouts = optouts
         self.on_sent = on_sent  # after a provider call: follow delivery, check credit…
+        self.on_progress = on_progress  # an edit of a send's chat message was queued
+        self._progress_at: dict[int, float] = {}
 
     # --- the sends a person looks at: the services own the bookkeeping, handlers only ask
 
@@ -473,58 +485,139 @@ class SendService:
         account: str,
         results: Sequence[RecipientResult],
         *,
-        campaign_id: str | None = None,
-        price: float | None = None,
         error: str | None = None,
     ) -> SendRow:
-        """Store what the provider call did to each recipient and the send's state from it; then
-        its follow-up (delivery, credit, look-ups) is set going."""
-        await self.repo.record_result(
-            send_id,
-            state=send_state(r.outcome for r in results),
-            campaign_id=campaign_id,
-            price=price,
-            error=error,
-            results=[recipient_row(r) for r in results],
-        )
+        """Store a one-request send's outcome and its state from it (``direct``)."""
+        await self.repo.record_result(send_id, results=[recipient_row(r) for r in results])
+        self._count(account, results)
+        return await self._finish(send_id, error)
+
+    def _count(self, account: str, results: Sequence[RecipientResult]) -> None:
         if self.metrics is not None:
             for r in results:
                 self.metrics.outbound.labels(account=account, result=r.outcome.value).inc()
+
+    async def _finish(self, send_id: int, error: str | None, *, announce: bool = False) -> SendRow:
+        """Every request of the send is done: its state from its recipients' outcomes; then its
+        follow-up (delivery, credit, look-ups) is set going."""
+        row = await self.repo.get(send_id)
+        assert row is not None
+        state = send_state(outcome(r) for r in row.recipients)
+        await self.repo.record_result(
+            send_id,
+            results=[],
+            state=state,
+            error=error if state is not SendState.SENT else None,
+            announce=announce,
+        )
         row = await self.repo.get(send_id)
         assert row is not None
         log.info(
             "send %s on %s: %s (%d recipient(s))",
             send_id,
-            account,
+            row.account,
             row.state.value,
-            len(results),
-            extra={"send_id": send_id, "account": account},
+            len(row.recipients),
+            extra={"send_id": send_id, "account": row.account},
         )
         self.on_sent(row)
         return row
 
-    async def execute(self, row: SendRow) -> tuple[SendRow, ProviderError | None]:
-        """Call the provider once, then record each recipient by the outcome rule
-        (``providers/outcome.py``): nothing is repeated after a possible arrival."""
-        sms = sms_of(row)
+    async def execute(
+        self, row: SendRow, *, announce: bool = False
+    ) -> tuple[SendRow, ProviderError | None]:
+        """Send what is still to go, one request per ``provider.batch`` recipients, and record
+        each recipient by the outcome rule (``providers/outcome.py``). Each request's recipients
+        are marked before it leaves and recorded when it answers, so a restart resumes with the
+        recipients that never left and never repeats one that may have. A refusal that is the
+        account's (credit, credentials, line) fails the recipients still to go without asking
+        again. ``announce``: the outcome reaches the chat through the outbox (no handler is there
+        to edit the message: a send resumed after a restart). Returns the send and the first
+        provider error."""
+        provider = self.providers[row.account]
+        pending = [r for r in row.recipients if r.state == "draft"]
         # A number that opted out after the preview was shown is skipped still; only the number
         # an admin overrode for at the preview goes.
-        late = await self.opted_out(row.account, sms.recipients) - {row.optout_override}
-        skipped = [RecipientResult.refused(n, "opted_out") for n in sms.recipients if n in late]
-        if skipped:
-            sms = replace(sms, recipients=tuple(n for n in sms.recipients if n not in late))
-        if not sms.recipients:
-            return await self._record(row.id, row.account, skipped, error="opted_out"), None
-        try:
-            result = await self.providers[row.account].send(sms)
-        except ProviderError as exc:
-            failed = [*results_for(sms.recipients, exc), *skipped]
-            return await self._record(row.id, row.account, failed, error=exc.code), exc
-        final = await self._record(
-            row.id,
-            row.account,
-            [*result.items, *skipped],
-            campaign_id=result.campaign_id,
-            price=result.price,
+        late = await self.opted_out(row.account, [r.number for r in pending])
+        late.discard(row.optout_override or "")
+        if late:
+            skipped = [
+                RecipientResult.refused(r.number, "opted_out") for r in pending if r.number in late
+            ]
+            await self.repo.record_result(row.id, results=[recipient_row(r) for r in skipped])
+            self._count(row.account, skipped)
+            pending = [r for r in pending if r.number not in late]
+        first_error: ProviderError | None = None
+        size = provider.batch or len(pending) or 1
+        for start in range(0, len(pending), size):
+            chunk = pending[start : start + size]
+            numbers_ = [r.number for r in chunk]
+            if first_error is not None and _ends_send(first_error):
+                results = results_for(numbers_, first_error)  # never asked: they did not leave
+                campaign, price = None, None
+            else:
+                await self.repo.mark_sending(row.id, numbers_)
+                try:
+                    result = await self._request(provider, row, chunk)
+                except ProviderError as exc:
+                    first_error = first_error or exc
+                    results, campaign, price = results_for(numbers_, exc), None, None
+                else:
+                    results, campaign, price = list(result.items), result.campaign_id, result.price
+            await self.repo.record_result(
+                row.id,
+                results=[recipient_row(r) for r in results],
+                campaign_id=campaign,
+                price=price,
+            )
+            self._count(row.account, results)
+            if start + size < len(pending):
+                await self._progress(row.id)
+        self._progress_at.pop(row.id, None)
+        final = await self._finish(
+            row.id, first_error.code if first_error else None, announce=announce
         )
-        return final, None
+        return final, first_error
+
+    async def _request(
+        self, provider: SmsProvider, row: SendRow, chunk: Sequence[Recipient]
+    ) -> SendResult:
+        """One send request: a text per recipient where the send has them, else one text."""
+        send_at = datetime.fromisoformat(row.send_at) if row.send_at else None
+        if row.personalised:
+            items = [(r.number, r.text or row.text) for r in chunk]
+            return await provider.send_p2p(row.line, items, send_at, reference=row.reference)
+        sms = OutgoingSms(
+            row.line, tuple(r.number for r in chunk), row.text, send_at, reference=row.reference
+        )
+        return await provider.send(sms)
+
+    async def _progress(self, send_id: int) -> None:
+        """Between requests of a send of many: its chat message shows how far it got, edited at
+        most every ``PROGRESS_EVERY`` seconds (the outbox paces the edits as Telegram allows)."""
+        now = time.monotonic()
+        if now - self._progress_at.get(send_id, 0.0) < PROGRESS_EVERY:
+            return
+        self._progress_at[send_id] = now
+        await self.repo.queue_edit(send_id)
+        self.on_progress()
+
+    async def recover(self) -> list[SendRow]:
+        """At start, for the sends a stopped process left ``sending``: the recipients whose
+        request was out are unknown now; a send with recipients that never left is returned to
+        be resumed (``execute``); the others get their state, and their chat messages an edit."""
+        resumable: list[SendRow] = []
+        for send_id in await self.repo.interrupted():
+            row = await self.repo.get(send_id)
+            assert row is not None
+            if any(r.state == "draft" for r in row.recipients):
+                log.warning(
+                    "send %s was interrupted: resuming with the recipients still to go", send_id
+                )
+                resumable.append(row)
+            else:
+                log.warning(
+                    "send %s was interrupted during the provider call: outcome unknown", send_id
+                )
+                await self._finish(send_id, "interrupted", announce=True)
+        return resumable

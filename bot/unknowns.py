@@ -36,17 +36,6 @@ class UnknownResolver:
         self.on_change = on_change
         self.schedule = schedule
 
-    async def recover(self) -> list[int]:
-        """At start: sends a stopped process left ``sending`` become unknown, and their chat
-        messages say so."""
-        ids = await self.repo.interrupted()
-        for send_id in ids:
-            log.warning(
-                "send %s was interrupted during the provider call: outcome unknown", send_id
-            )
-        self.on_change(ids)
-        return ids
-
     async def step(self, _worker: object = None) -> float:
         """Look up every unknown send that is due; returns seconds until the next one is."""
         now = time.time()

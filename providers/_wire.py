@@ -66,6 +66,9 @@ def json_body(account: str, body: bytes) -> Any:
         ) from exc
 
 
-def chunks(items: Sequence[str], size: int) -> Iterable[tuple[str, ...]]:
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T], size: int) -> Iterable[tuple[_T, ...]]:
     for start in range(0, len(items), max(1, size)):
         yield tuple(items[start : start + size])

@@ -612,7 +612,7 @@ class AmootSmsClient(ProviderBase):
     ) -> None:
         self.account = account
         self.delivery_codes = dict(delivery_codes or {})
-        self.chunk_size = chunk_size
+        self.chunk_size = self.batch = chunk_size
         self.inbound_batch = inbound_batch
         self._http = Transport(
             account,
@@ -682,34 +682,50 @@ class AmootSmsClient(ProviderBase):
         )
 
     async def send_p2p(
-        self, line: str, items: Sequence[tuple[str, str]], send_at: datetime | None = None
+        self,
+        line: str,
+        items: Sequence[tuple[str, str]],
+        send_at: datetime | None = None,
+        reference: str = "",
     ) -> SendResult:
-        body = {
-            "SendDateTime": format_tehran(send_at or now_tehran()),
-            "LineNumber": line,
-            "Input": [{"Number": numbers.local0(n), "MessageText": t} for n, t in items],
-        }
-        with send_request(self.account):
-            obj = await self._obj("SendPeerToPeer", json_body=body)
-            data = model(self.account, _P2PData, payload(obj) or {})
-        ids: dict[str, str] = {}
-        for campaign in data.campaigns:
-            if not is_success(campaign.status):
+        """SendPeerToPeer in chunks of ``chunk_size``, chunk failures handled as in ``send``. The
+        answer lists the accepted numbers per campaign (one per distinct text); a number it leaves
+        out was refused — the answer only counts those (``FailedCount``)."""
+        results: list[RecipientResult] = []
+        campaigns: list[str] = []
+        for index, chunk in enumerate(chunks(tuple(items), self.chunk_size)):
+            body = {
+                "SendDateTime": format_tehran(send_at or now_tehran()),
+                "LineNumber": line,
+                "Input": [{"Number": numbers.local0(n), "MessageText": t} for n, t in chunk],
+            }
+            recipients = [n for n, _t in chunk]
+            try:
+                with send_request(self.account):
+                    obj = await self._obj("SendPeerToPeer", json_body=body)
+                    data = model(self.account, _P2PData, payload(obj) or {})
+            except ProviderError as exc:
+                if ends_send(exc, first=index == 0, only=len(chunk) == len(items)):
+                    raise
+                results.extend(results_for(recipients, exc))
                 continue
-            for entry in campaign.numbers:
-                canonical = numbers.try_normalize(entry.number)
-                if canonical:
-                    ids[canonical] = entry.id
-        campaign_ids = [c.id for c in data.campaigns if c.id]
-        return SendResult(
-            items=tuple(
+            ids: dict[str, str] = {}
+            for campaign in data.campaigns:
+                if campaign.id:
+                    campaigns.append(campaign.id)
+                if not is_success(campaign.status):
+                    continue
+                for entry in campaign.numbers:
+                    canonical = numbers.try_normalize(entry.number)
+                    if canonical:
+                        ids[canonical] = entry.id
+            results.extend(
                 RecipientResult.accepted(n, ids[n])
                 if n in ids
                 else RecipientResult.refused(n, "Failed")
-                for n, _t in items
-            ),
-            campaign_id=",".join(campaign_ids) or None,
-        )
+                for n in recipients
+            )
+        return SendResult(items=tuple(results), campaign_id=",".join(campaigns) or None)
 
     async def send_otp(
         self, number: str, code: str | None, length: int = 5, reference: str = ""

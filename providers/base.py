@@ -301,11 +301,16 @@ class SmsProvider(Protocol):
     account: str
     capabilities: frozenset[Capability]
     max_parts: int | None  # the most SMS parts one text may take (None: not documented)
+    batch: int | None  # the most recipients one send request carries (None: one request for all)
 
     async def balance(self) -> Balance: ...
     async def send(self, sms: OutgoingSms) -> SendResult: ...
     async def send_p2p(
-        self, line: str, items: Sequence[tuple[str, str]], send_at: datetime | None = None
+        self,
+        line: str,
+        items: Sequence[tuple[str, str]],
+        send_at: datetime | None = None,
+        reference: str = "",
     ) -> SendResult: ...
     async def send_otp(
         self, number: str, code: str | None, length: int = 5, reference: str = ""
@@ -339,6 +344,7 @@ class ProviderBase:
     account: str
     capabilities: frozenset[Capability] = frozenset()
     max_parts: int | None = None
+    batch: int | None = None
 
     def _unsupported(self, capability: Capability) -> NotSupported:
         return NotSupported(self.account, capability)
@@ -350,8 +356,13 @@ class ProviderBase:
         raise self._unsupported(Capability.SEND)
 
     async def send_p2p(
-        self, line: str, items: Sequence[tuple[str, str]], send_at: datetime | None = None
+        self,
+        line: str,
+        items: Sequence[tuple[str, str]],
+        send_at: datetime | None = None,
+        reference: str = "",
     ) -> SendResult:
+        """A text per number (``items``: number, text); ``reference`` as in ``OutgoingSms``."""
         raise self._unsupported(Capability.SEND_P2P)
 
     async def send_otp(

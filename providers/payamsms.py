@@ -218,6 +218,12 @@ def parse_balance(account: str, value: Any, lines: Sequence[str]) -> Balance:
     return Balance(credit=float(value), currency="", lines=tuple(lines))
 
 
+def customer_id(reference: str, number: str) -> str:
+    """A message's ``customerId``: the send's reference and the recipient, unique in a send
+    however its recipients are split into requests, so that a look-up finds each one."""
+    return f"{reference}-{number}"
+
+
 def match_results(
     account: str, chunk: Sequence[_Message], answer: list[dict[str, Any]]
 ) -> dict[str, RecipientResult]:
@@ -317,6 +323,7 @@ class PayamSmsClient(ProviderBase):
         }
     )
     max_parts: int | None = MAX_PARTS
+    batch: int | None = MAX_ITEMS
 
     def __init__(
         self,
@@ -458,14 +465,18 @@ class PayamSmsClient(ProviderBase):
 
     async def send(self, sms: OutgoingSms) -> SendResult:
         reference = sms.reference or uuid.uuid4().hex[:16]
-        messages = [_Message(n, sms.text, f"{reference}-{i}") for i, n in enumerate(sms.recipients)]
+        messages = [_Message(n, sms.text, customer_id(reference, n)) for n in sms.recipients]
         return await self._send_all(sms.line, messages, sms.send_at)
 
     async def send_p2p(
-        self, line: str, items: Sequence[tuple[str, str]], send_at: datetime | None = None
+        self,
+        line: str,
+        items: Sequence[tuple[str, str]],
+        send_at: datetime | None = None,
+        reference: str = "",
     ) -> SendResult:
-        reference = uuid.uuid4().hex[:16]
-        messages = [_Message(n, t, f"{reference}-{i}") for i, (n, t) in enumerate(items)]
+        reference = reference or uuid.uuid4().hex[:16]
+        messages = [_Message(n, t, customer_id(reference, n)) for n, t in items]
         return await self._send_all(line, messages, send_at)
 
     async def send_otp(
@@ -546,15 +557,18 @@ class PayamSmsClient(ProviderBase):
         accepted; one it does not know (yet) is still ``absent``."""
         if not sms.reference:
             return None
-        ids = [f"{sms.reference}-{i}" for i in range(len(sms.recipients))]
-        statuses = await self._statuses(ids, by_customer=True)
+        ids = [customer_id(sms.reference, n) for n in sms.recipients]
+        # Before schema 9 the id ended in the recipient's position: a send left unknown by an
+        # older version is found under that id.
+        legacy = [f"{sms.reference}-{i}" for i in range(len(sms.recipients))]
+        statuses = await self._statuses([*ids, *legacy], by_customer=True)
         known = {s.customer_id: s.server_id for s in statuses if s.customer_id and s.server_id}
         return SendResult(
             tuple(
-                RecipientResult.accepted(n, known[c])
-                if c in known
+                RecipientResult.accepted(n, known.get(c) or known[old])
+                if c in known or old in known
                 else RecipientResult.unknown(n, "absent")
-                for n, c in zip(sms.recipients, ids, strict=True)
+                for n, c, old in zip(sms.recipients, ids, legacy, strict=True)
             )
         )
 

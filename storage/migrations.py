@@ -187,6 +187,27 @@ STEPS: tuple[str, ...] = (
     );
     ALTER TABLE sends ADD COLUMN optout_override TEXT;
     """,
+    # 9: bulk sends from a file — a text per recipient (NULL: the send's own text), the file a
+    # send came from, recipients marked ``sending`` while their request is out (a restart resumes
+    # the others and never these), and the files people sent the bot while their flow asks what
+    # to do with them. A send an older version left mid-call has all its recipients in flight.
+    """
+    ALTER TABLE send_recipients ADD COLUMN text TEXT;
+    ALTER TABLE sends ADD COLUMN file_info TEXT;
+    UPDATE send_recipients SET state = 'sending'
+        WHERE state = 'draft' AND send_id IN (SELECT id FROM sends WHERE state = 'sending');
+    CREATE TABLE uploads (
+        id         INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        user_id    INTEGER NOT NULL,
+        chat_id    INTEGER NOT NULL,
+        file_name  TEXT NOT NULL,
+        header     TEXT NOT NULL,
+        rows       TEXT NOT NULL,
+        first_row  INTEGER NOT NULL
+    );
+    CREATE INDEX uploads_created ON uploads (created_at);
+    """,
 )
 
 

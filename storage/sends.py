@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from aiosqlite import Connection
 
@@ -17,7 +18,7 @@ from .db import Database, Row, now_iso
 _COLUMNS = (
     "id, created_at, user_id, chat_id, account, line, text, send_at, state, invalid, "
     "price_estimate, price, campaign_id, error, chat_message_id, reply_to_message_id, inbound_id, "
-    "reference, audience, refused, confirmed_at, lookups, optout_override"
+    "reference, audience, refused, confirmed_at, lookups, optout_override, file_info"
 )
 
 
@@ -58,11 +59,16 @@ class ClaimStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
+    """One recipient of a send. ``state`` is ``draft`` until its request goes, ``sending`` while
+    it is out (a restart makes it ``unknown``, never sends it again), then its outcome and its
+    delivery. ``text``: its own text in a personalised send (None: the send's text)."""
+
     number: str
     message_id: str | None
     state: str
     raw_status: str | None = None
     error: str | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +96,13 @@ class SendRow:
     confirmed_at: str | None = None
     lookups: int = 0  # times an unknown outcome was looked up at the provider
     optout_override: str | None = None  # the opted-out number an admin chose to send to
+    file_info: dict[str, Any] | None = None  # a send from a file: its name, rows read, duplicates
     recipients: list[Recipient] = field(default_factory=list)
+
+    @property
+    def personalised(self) -> bool:
+        """A text per recipient (from a file with placeholders)."""
+        return any(r.text is not None for r in self.recipients)
 
     @property
     def reach(self) -> int:
@@ -132,6 +144,7 @@ def _row(r: Row, recipients: list[Recipient]) -> SendRow:
         confirmed_at=r["confirmed_at"],
         lookups=r["lookups"],
         optout_override=r["optout_override"],
+        file_info=json.loads(r["file_info"]) if r["file_info"] else None,
         recipients=recipients,
     )
 
@@ -157,14 +170,17 @@ class SendsRepo:
         audience: int | None = None,
         refused: Sequence[tuple[str, str]] = (),
         optout_override: str | None = None,
+        texts: Sequence[str] | None = None,
+        file_info: dict[str, Any] | None = None,
     ) -> int:
+        """A preview's send; ``texts``: one per recipient, in the same order (personalised)."""
         reference = uuid.uuid4().hex[:16]
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO sends (created_at, user_id, chat_id, account, line, text, send_at, "
                 "state, invalid, price_estimate, reply_to_message_id, inbound_id, reference, "
-                "audience, refused, optout_override) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "audience, refused, optout_override, file_info) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     now_iso(),
                     user_id,
@@ -181,12 +197,15 @@ class SendsRepo:
                     audience,
                     json.dumps([list(r) for r in refused], ensure_ascii=False),
                     optout_override,
+                    json.dumps(file_info, ensure_ascii=False) if file_info else None,
                 ),
             )
             send_id = int(cursor.lastrowid or 0)
+            each = texts if texts is not None else [None] * len(recipients)
             await conn.executemany(
-                "INSERT INTO send_recipients (send_id, number, state) VALUES (?, ?, 'draft')",
-                [(send_id, n) for n in recipients],
+                "INSERT INTO send_recipients (send_id, number, state, text) "
+                "VALUES (?, ?, 'draft', ?)",
+                [(send_id, n, t) for n, t in zip(recipients, each, strict=True)],
             )
         return send_id
 
@@ -210,7 +229,8 @@ class SendsRepo:
         ids = [int(r["id"]) for r in rows]
         recipients: dict[int, list[Recipient]] = {i: [] for i in ids}
         for r in await self.db.fetchall(
-            "SELECT send_id, number, message_id, state, raw_status, error FROM send_recipients "
+            "SELECT send_id, number, message_id, state, raw_status, error, text "
+            "FROM send_recipients "
             f"WHERE send_id IN ({', '.join('?' * len(ids))}) ORDER BY rowid",
             tuple(ids),
         ):
@@ -280,26 +300,49 @@ class SendsRepo:
             )
             return cursor.rowcount > 0
 
+    async def mark_sending(self, send_id: int, numbers: Sequence[str]) -> None:
+        """These recipients' request is about to go: from now on a restart makes them unknown."""
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE send_recipients SET state = 'sending', updated_at = ? "
+                "WHERE send_id = ? AND number = ? AND state = 'draft'",
+                [(now_iso(), send_id, n) for n in numbers],
+            )
+
     async def record_result(
         self,
         send_id: int,
         *,
-        state: str,
         results: Iterable[Recipient],
+        state: str | None = None,
         campaign_id: str | None = None,
         price: float | None = None,
         error: str | None = None,
+        announce: bool = False,
     ) -> None:
+        """What one request did to its recipients; its campaign and price join the send's.
+        ``state``: the send's state once every request is done (None: more to go). ``announce``:
+        queue an edit of the send's chat message in the same commit."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE sends SET state = ?, campaign_id = ?, price = ?, error = ? WHERE id = ?",
-                (state, campaign_id, price, error, send_id),
+                "UPDATE sends SET state = coalesce(?, state), error = coalesce(?, error), "
+                "price = CASE WHEN ? IS NULL THEN price ELSE coalesce(price, 0) + ? END, "
+                "campaign_id = CASE WHEN ? IS NULL THEN campaign_id WHEN campaign_id IS NULL "
+                "THEN ? ELSE campaign_id || ',' || ? END WHERE id = ?",
+                (state, error, price, price, campaign_id, campaign_id, campaign_id, send_id),
             )
             await conn.executemany(
                 "UPDATE send_recipients SET message_id = ?, state = ?, error = ?, updated_at = ? "
                 "WHERE send_id = ? AND number = ?",
                 [(r.message_id, r.state, r.error, now_iso(), send_id, r.number) for r in results],
             )
+            if announce:
+                await _queue_edits(conn, [send_id])
+
+    async def queue_edit(self, send_id: int) -> None:
+        """Queue an edit of the send's chat message to what it shows now (its progress)."""
+        async with self.db.transaction() as conn:
+            await _queue_edits(conn, [send_id])
 
     async def settle(
         self,
@@ -344,24 +387,19 @@ class SendsRepo:
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     async def interrupted(self) -> list[int]:
-        """Sends left ``sending`` by a process that stopped during the provider call: each becomes
-        unknown (it may have gone out), its recipients too, and its chat message is queued for an
-        edit that says so. Returns their ids."""
+        """Sends a stopped process left ``sending``: the recipients whose request was out become
+        unknown (they may have gone), and the ids of those sends are returned — their other
+        recipients, still ``draft``, never left and are the caller's to send or settle."""
         async with self.db.transaction() as conn:
             rows = await conn.execute_fetchall("SELECT id FROM sends WHERE state = 'sending'")
             ids = [int(r[0]) for r in rows]
             if ids:
-                marks = ", ".join("?" * len(ids))
-                await conn.execute(
-                    f"UPDATE sends SET state = 'unknown', error = 'interrupted' WHERE id IN ({marks})",
-                    ids,
-                )
                 await conn.execute(
                     f"UPDATE send_recipients SET state = 'unknown', error = 'interrupted', "
-                    f"updated_at = ? WHERE state = 'draft' AND send_id IN ({marks})",
+                    f"updated_at = ? WHERE state = 'sending' AND send_id IN "
+                    f"({', '.join('?' * len(ids))})",
                     [now_iso(), *ids],
                 )
-                await _queue_edits(conn, ids)
         return ids
 
     async def update_delivery(

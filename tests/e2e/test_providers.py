@@ -45,7 +45,7 @@ async def test_payam_send_carries_the_stored_reference_as_customer_id(w: World) 
     assert w.payam.messages[0].server_id in result
     assert w.bridge is not None
     row = await w.bridge.db.fetchone("SELECT reference FROM sends ORDER BY id DESC LIMIT 1")
-    assert row is not None and w.payam.messages[0].customer_id == f"{row['reference']}-0"
+    assert row is not None and w.payam.messages[0].customer_id == f"{row['reference']}-989121234567"
 
 
 async def test_payam_500_after_accepting_is_unknown_then_found_by_customer_id(w: World) -> None:

@@ -108,6 +108,7 @@ async def test_a_send_interrupted_during_the_provider_call_becomes_unknown(
         assert w.bridge is not None
         async with w.bridge.db.transaction() as conn:  # as a killed process leaves it
             await conn.execute("UPDATE sends SET state = 'sending', confirmed_at = created_at")
+            await conn.execute("UPDATE send_recipients SET state = 'sending'")
     async with world(tmp_path, start_bridge=False) as w2:
         config_path = w2.config_path
         w2.tg.messages = w.tg.messages  # the chat as it was

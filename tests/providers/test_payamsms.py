@@ -41,7 +41,7 @@ async def test_bulk_is_chunked_at_250_with_every_method(h: Harness, method: str)
     result = await client.send(OutgoingSms(LINE, many, "bulk", reference="b1"))
     assert len(calls(h, method)) == 3 and all(i.ok for i in result.items)
     assert len(h.sent()) == 600
-    assert {m.customer_id for m in h.sim.messages} == {f"b1-{i}" for i in range(600)}
+    assert {m.customer_id for m in h.sim.messages} == {f"b1-{n}" for n in many}
 
 
 async def test_a_partly_failed_batch_names_exactly_the_failed_numbers(h: Harness) -> None:

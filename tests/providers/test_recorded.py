@@ -251,8 +251,8 @@ PAYAM_TOKEN = (
     '{"access_token": "ACCESS", "expires_in": 3600, "scope": "webservice", "userDetails": {}}'
 )
 PAYAM_SEND = (
-    '[{"customerId": "r-0", "mobile": "989120000000", "serverId": "41000001"}, '
-    '{"customerId": "r-1", "mobile": "98912", "errorCode": "E43", '
+    '[{"customerId": "r-989120000000", "mobile": "989120000000", "serverId": "41000001"}, '
+    '{"customerId": "r-98912", "mobile": "98912", "errorCode": "E43", '
     '"description": "شماره گیرنده نامعتبر است"}]'
 )
 PAYAM_STATUS = (
