@@ -30,13 +30,25 @@ from storage.outbox import OutboxRepo
 from storage.persistence import SqlitePersistence
 from storage.retention import Retention
 from storage.sends import SendRow, SendsRepo, SendState
+from storage.uploads import UploadsRepo
 
 from .alerts import CreditWatch
 from .bridge import Bridge
 from .buttons import Buttons
 from .config import AmootAccount, Config, PayamAccount, SmsirAccount
 from .delivery import DeliveryTracker
-from .handlers import admin, balance, inbox, optout, replies, report, send, start, tools
+from .handlers import (
+    admin,
+    balance,
+    bulk,
+    inbox,
+    optout,
+    replies,
+    report,
+    send,
+    start,
+    tools,
+)
 from .handlers.common import Services, check_button, on_error, stale_button
 from .locales import COMMANDS
 from .messages import Messages
@@ -245,13 +257,15 @@ async def running(
             outbox=outbox_repo,
             wake_outbox=wake_outbox,
             buttons=Buttons(await access.button_key()),
+            uploads=UploadsRepo(db),
         )
         # Before any update is taken: sends a stopped process left mid-call are settled or
         # resumed, and no Confirm pressed now can be mistaken for one of them.
         resumable = await sends.recover()
         application.bot_data["services"] = svc
         application.add_handler(TypeHandler(Update, check_button), group=-1)
-        for feature in (start, balance, send, replies, admin, inbox, report, tools, optout):
+        # A file starts its flow even while /send waits for an answer (the file flow comes first).
+        for feature in (start, balance, bulk, send, replies, admin, inbox, report, tools, optout):
             feature.register(application)
         application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import jdatetime
 
@@ -225,7 +226,10 @@ LIST_LIMIT = 10  # above this many recipients, delivery shows counts and the fir
 
 
 def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
-    """A send before it goes: who, from where, what it costs, and the text verbatim."""
+    """A send before it goes: who, from where, what it costs, and the text verbatim (a send from
+    a file: what the file held, and two of its texts)."""
+    if row.file_info is not None:
+        return file_preview(lang, row, row.file_info)
     numbers = [r.number for r in row.recipients]
     lines = [t(lang, "preview.title", id=digits(lang, str(row.id)))]
     if reply_to:
@@ -253,6 +257,87 @@ def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
         lines.append(t(lang, "preview.cost", cost=money(lang, row.price_estimate, "rial")))
     lines.append(t(lang, "preview.text", text=esc(row.text)))
     return "\n".join(lines)
+
+
+SAMPLES = 2  # personalised texts shown in a file send's preview
+
+
+def file_preview(lang: str, row: SendRow, info: dict[str, Any]) -> str:
+    """A send from a file: rows read, recipients kept, invalid rows by row number, duplicates and
+    opted-out numbers skipped, parts in all and the longest text, cost, and samples."""
+    lines = [
+        t(lang, "preview.title", id=digits(lang, str(row.id))),
+        t(lang, "file.name", name=esc(info.get("name", ""))),
+        t(lang, "preview.from", account=esc(row.account), line=ltr(esc(row.line or "—"))),
+        t(
+            lang,
+            "file.counts",
+            rows=number(lang, info.get("rows", 0)),
+            count=number(lang, len(row.recipients)),
+        ),
+    ]
+    invalid = info.get("invalid", [])
+    if invalid:
+        lines.append(t(lang, "file.invalid", count=number(lang, info.get("invalid_count", 0))))
+        for at, value, why in invalid:
+            lines.append(
+                t(
+                    lang,
+                    "file.invalid_row",
+                    row=number(lang, at),
+                    value=ltr(esc(value)) if value else "—",
+                    reason=file_reason(lang, why),
+                )
+            )
+        more = info.get("invalid_count", 0) - len(invalid)
+        if more > 0:
+            lines.append(t(lang, "file.invalid_more", count=number(lang, more)))
+    if info.get("duplicates"):
+        lines.append(t(lang, "file.duplicates", count=number(lang, info["duplicates"])))
+    if row.refused:
+        lines.append(refusals(lang, row.account, row.refused))
+    if row.send_at:
+        jalali, gregorian = when(lang, datetime.fromisoformat(row.send_at))
+        lines.append(t(lang, "preview.when", jalali=jalali, gregorian=gregorian))
+    lines.append(
+        t(
+            lang,
+            "file.parts",
+            parts=number(lang, info.get("parts", 0)),
+            longest=number(lang, info.get("longest_parts", 0)),
+            length=number(lang, info.get("longest_length", 0)),
+        )
+    )
+    if row.price_estimate is not None:
+        lines.append(t(lang, "preview.cost", cost=money(lang, row.price_estimate, "rial")))
+    if row.personalised:
+        lines.append(t(lang, "file.template", text=esc(row.text)))
+        for r in row.recipients[:SAMPLES]:
+            lines.append(t(lang, "file.sample", number=phone(lang, r.number), text=esc(r.text)))
+    else:
+        lines.append(t(lang, "preview.text", text=esc(row.text)))
+    return "\n".join(lines)
+
+
+def file_reason(lang: str, code: str) -> str:
+    """Why a file's row is left out: not a mobile number, no number, or an empty placeholder."""
+    kind, _, column = code.partition(":")
+    return t(lang, f"file.reason.{kind}", column=esc(column))
+
+
+def progress(lang: str, row: SendRow) -> str:
+    """How far a send of many has got: a bar and the count of recipients done."""
+    total = len(row.recipients)
+    done = sum(1 for r in row.recipients if r.state not in ("draft", "sending"))
+    filled = round(10 * done / total) if total else 10
+    return t(
+        lang,
+        "sending.progress",
+        bar="▓" * filled + "░" * (10 - filled),
+        percent=number(lang, 100 * done // total if total else 100),
+        done=number(lang, done),
+        total=number(lang, total),
+    )
 
 
 def delivery_counts(lang: str, recipients: Sequence[Recipient]) -> str:
@@ -324,7 +409,10 @@ def result_text(lang: str, row: SendRow) -> str:
 def send_status(lang: str, row: SendRow, reply_to: str | None = None) -> str:
     """A send's chat message after Confirm: its preview, then its result so far."""
     if row.state is SendState.SENDING:
-        return preview_text(lang, row, reply_to) + "\n\n" + t(lang, "sending")
+        going = t(lang, "sending")
+        if len(row.recipients) > LIST_LIMIT:
+            going += "\n" + progress(lang, row)
+        return preview_text(lang, row, reply_to) + "\n\n" + going
     return preview_text(lang, row, reply_to) + "\n\n" + result_text(lang, row)
 
 

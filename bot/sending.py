@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import jdatetime
 
@@ -32,9 +33,13 @@ from storage.optouts import OptOut, OptoutsRepo
 from storage.sends import Claim, ClaimStatus, Recipient, SendRow, SendsRepo, SendState
 
 from .config import Config, SmsirAccount
+
+if TYPE_CHECKING:
+    from .sheets import Plan
 from .metrics import Metrics
 
 log = logging.getLogger("smsbridge.send")
+FILE_INVALID_SHOWN = 10  # a file's invalid rows named in its preview; the rest are counted
 PROGRESS_EVERY = 3.0  # seconds between edits of a long send's progress
 _TARGET = re.compile(r"([a-z0-9_-]+):(\S*)")
 
@@ -131,6 +136,16 @@ def parse_time(value: str) -> datetime:
     except ValueError as exc:
         raise UserError("send.bad_time", value=value) from exc
     return moment.replace(tzinfo=TEHRAN)
+
+
+def split_target(text: str, accounts: Iterable[str]) -> tuple[str | None, str]:
+    """An optional ``account:line`` before a text (a file's caption): (target, the rest). Only
+    an account's name counts, so that a text that starts with "note:" stays a text."""
+    head, _, rest = text.strip().partition(" ")
+    match = _TARGET.fullmatch(head.lower())
+    if match is not None and match.group(1) in set(accounts):
+        return head.lower(), rest.strip()
+    return None, text.strip()
 
 
 def _is_recipient(token: str) -> bool:
@@ -399,6 +414,85 @@ class SendService:
         row = await self.repo.get(send_id)
         assert row is not None
         return row
+
+    async def prepare_file(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        target: str | None,
+        plan: Plan,
+        text: str,
+        file_name: str,
+    ) -> SendRow:
+        """A draft from a file: one text for all, or a text per row (the provider's per-recipient
+        method: an account without it is refused by name). Opted-out numbers are skipped — no
+        override in a send to many. The preview's figures are kept with the draft."""
+        account, line = self.resolve(target)
+        provider = self.providers[account]
+        texts = plan.texts
+        need = Capability.SEND_P2P if texts is not None else Capability.SEND
+        if need not in provider.capabilities:
+            raise NotSupported(account, need)
+        if not plan.numbers:
+            raise UserError("file.nobody", rows=plan.rows, invalid=len(plan.invalid))
+        each = texts if texts is not None else [text]
+        infos = [analyze(t) for t in each]
+        widest = max(range(len(infos)), key=lambda i: (infos[i].parts, infos[i].length))
+        longest = infos[widest]
+        if provider.max_parts is not None and longest.parts > provider.max_parts:
+            raise UserError(
+                "send.too_long", account=account, parts=longest.parts, most=provider.max_parts
+            )
+        opted = await self.opted_out(account, plan.numbers)
+        keep = [i for i, n in enumerate(plan.numbers) if n not in opted]
+        if not keep:
+            raise UserError("send.opted_out", account=account, count=len(opted))
+        recipients = [plan.numbers[i] for i in keep]
+        kept_texts = [texts[i] for i in keep] if texts is not None else None
+        parts = (
+            sum(infos[i].parts for i in keep) if texts is not None else len(keep) * longest.parts
+        )
+        estimate = await self._estimate(provider, line, recipients[0], each[widest], parts)
+        send_id = await self.repo.create_draft(
+            user_id=user_id,
+            chat_id=chat_id,
+            account=account,
+            line=line,
+            text=text,
+            recipients=recipients,
+            texts=kept_texts,
+            invalid=[],
+            price_estimate=estimate,
+            refused=[(n, "opted_out") for n in plan.numbers if n in opted],
+            file_info={
+                "name": file_name,
+                "rows": plan.rows,
+                "duplicates": plan.duplicates,
+                "invalid": [[i.row, i.value, i.reason] for i in plan.invalid[:FILE_INVALID_SHOWN]],
+                "invalid_count": len(plan.invalid),
+                "parts": parts,
+                "longest_parts": longest.parts,
+                "longest_length": longest.length,
+            },
+        )
+        row = await self.repo.get(send_id)
+        assert row is not None
+        return row
+
+    async def _estimate(
+        self, provider: SmsProvider, line: str, number: str, longest: str, parts: int
+    ) -> float | None:
+        """What a file send may cost: the provider's price for the longest text to one number,
+        per part, times every part (texts differ in length; the provider prices by part)."""
+        if Capability.PRICE not in provider.capabilities:
+            return None
+        try:
+            one = await provider.estimate_price(OutgoingSms(line, (number,), longest))
+        except ProviderError as exc:
+            log.info("no price estimate for %s: %s", provider.account, exc)
+            return None
+        return None if one is None else one / max(1, analyze(longest).parts) * parts
 
     async def claim(
         self,

@@ -1,12 +1,14 @@
 """A Bot API stand-in that PTB runs against through ``base_url``, with a user side for tests.
 
-Bot side: getMe, getUpdates (long polling), sendMessage, editMessageText, editMessageReplyMarkup,
+Bot side: getMe, getUpdates (long polling), sendMessage, sendDocument, getFile and the file
+download path (``/file/bot<token>/<file_path>``), editMessageText, editMessageReplyMarkup,
 answerCallbackQuery, set/get/deleteMyCommands, set/delete/getWebhookInfo, sendChatAction.
-User side (Python): ``send`` a message as a user in a chat, reply to a message, ``press`` an inline
-button, read what the bot sent (``bot_messages``, ``wait_for``).
-Limits enforced as Telegram does: 4096 characters after entity parsing, 64-byte callback data,
-HTML that must parse, and 429 with ``retry_after`` past about 1 message/s per private chat
-(3 in 3 s), 20/min per group, 30/s overall. Requests inside a retry window are counted in
+User side (Python): ``send`` a message as a user in a chat, reply to a message, ``send_document``,
+``press`` an inline button, read what the bot sent (``bot_messages``, ``wait_for``).
+Limits enforced as Telegram does: 4096 characters after entity parsing (1024 for a caption),
+64-byte callback data, HTML that must parse, a bot downloads files of at most 20 MB (``getFile``
+answers "file is too big" above), and 429 with ``retry_after`` past about 1 message/s per private
+chat (3 in 3 s), 20/min per group, 30/s overall. Requests inside a retry window are counted in
 ``violations``.
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.parser
+import email.policy
 import itertools
 import json
 import math
@@ -30,6 +34,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the most a bot may download through getFile
+CAPTION_LIMIT = 1024
 
 _JSON_FIELDS = {
     "reply_markup",
@@ -68,6 +75,21 @@ _ALLOWED_TAGS = {
     "blockquote",
     "tg-emoji",
 }
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """A multipart/form-data body: text fields as strings, files as (file name, content)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if not isinstance(name, str) or not isinstance(data, bytes):
+            continue
+        filename = part.get_filename()
+        fields[name] = (filename, data) if filename is not None else data.decode("utf-8")
+    return fields
 
 
 class ApiError(Exception):
@@ -171,8 +193,13 @@ class TelegramSim:
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._callback_ids = itertools.count(1)
         self._changed = asyncio.Condition()
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id → (file name, content)
+        self._file_ids = itertools.count(1)
         self.app = Starlette(
-            routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])]
+            routes=[
+                Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/file/bot{token}/{path:path}", self._download, methods=["GET"]),
+            ]
         )
 
     # ------------------------------------------------------------------ user side
@@ -248,6 +275,38 @@ class TelegramSim:
         message = self._new_message(
             chat_id, self.users.get(user_id) or self.user(user_id), text, **extra
         )
+        await self._push_update({"message": message})
+        return message
+
+    def _store_file(self, name: str, data: bytes, mime: str) -> dict[str, Any]:
+        number = next(self._file_ids)
+        file_id = f"BQACAgQAAxkBAAI{number:06d}"
+        self.files[file_id] = (name, data)
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{number:06d}",
+            "file_name": name,
+            "mime_type": mime,
+            "file_size": len(data),
+        }
+
+    async def send_document(
+        self,
+        user_id: int,
+        chat_id: int,
+        file_name: str,
+        data: bytes,
+        caption: str | None = None,
+        mime: str = "application/octet-stream",
+    ) -> dict[str, Any]:
+        """The user sends a file (with an optional caption) in the chat."""
+        if chat_id not in self.chats:
+            self.private_chat(user_id) if chat_id == user_id else self.group(chat_id)
+        message = self._new_message(chat_id, self.users.get(user_id) or self.user(user_id), "")
+        del message["text"]
+        message["document"] = self._store_file(file_name, data, mime)
+        if caption:
+            message["caption"] = caption
         await self._push_update({"message": message})
         return message
 
@@ -349,16 +408,21 @@ class TelegramSim:
             self._changed.notify_all()
 
     async def _params(self, request: Request) -> dict[str, Any]:
+        content_type = request.headers.get("content-type", "")
         if request.method == "GET":
             raw: dict[str, Any] = dict(request.query_params)
-        elif "application/json" in request.headers.get("content-type", ""):
+        elif "application/json" in content_type:
             body = await request.body()
             return json.loads(body) if body else {}
+        elif content_type.startswith("multipart/form-data"):
+            raw = _multipart(content_type, await request.body())
         else:
             raw = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
         params: dict[str, Any] = {}
         for key, value in raw.items():
-            if key in _JSON_FIELDS or (key in _INT_FIELDS and value.lstrip("-").isdigit()):
+            if isinstance(value, tuple):  # an uploaded file: (file name, content)
+                params[key] = value
+            elif key in _JSON_FIELDS or (key in _INT_FIELDS and value.lstrip("-").isdigit()):
                 params[key] = json.loads(value)
             elif value in ("true", "false") and key not in ("text", "caption"):
                 params[key] = value == "true"
@@ -506,6 +570,58 @@ class TelegramSim:
         )
         await self._record("send", message)
         return message
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
+        chat = self._chat(params)
+        caption = plain_text(str(params.get("caption", "")), params.get("parse_mode"))
+        if len(caption) > CAPTION_LIMIT:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        self._check_markup(params.get("reply_markup"))
+        document = params.get("document")
+        if isinstance(document, tuple):
+            name, data = document
+            stored = self._store_file(name, data, "application/octet-stream")
+        elif isinstance(document, str) and document in self.files:
+            name, data = self.files[document]
+            stored = self._store_file(name, data, "application/octet-stream")
+        else:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if not data:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        self._take(chat["id"])
+        message = self._new_message(chat["id"], self.bot_user, "", document=stored)
+        del message["text"]
+        if caption:
+            message["caption"] = caption
+        await self._record("send", message)
+        return message
+
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        name, data = self.files[file_id]
+        if len(data) > DOWNLOAD_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
+        suffix = name.rsplit(".", 1)[-1] if "." in name else "bin"
+        return {
+            "file_id": file_id,
+            "file_unique_id": "AgAD" + file_id[-6:],
+            "file_size": len(data),
+            "file_path": f"documents/file_{file_id[-6:]}.{suffix}",
+        }
+
+    async def _download(self, request: Request) -> Response:
+        """The file download path: ``file_path`` from getFile, behind the bot's token."""
+        if request.path_params["token"] != self.token:
+            return Response(status_code=401)
+        path = request.path_params["path"]
+        for file_id, (_name, data) in self.files.items():
+            if path.startswith(f"documents/file_{file_id[-6:]}."):
+                if len(data) > DOWNLOAD_LIMIT:
+                    return Response(status_code=400)
+                return Response(data, media_type="application/octet-stream")
+        return Response(status_code=404)
 
     async def _m_createForumTopic(self, params: dict[str, Any]) -> Any:
         chat = self._chat(params)

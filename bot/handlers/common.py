@@ -19,6 +19,7 @@ from providers.base import ProviderError, SmsProvider
 from providers.numbers import to_ascii_digits
 from storage.access import ROLES, AccessRepo
 from storage.outbox import OutboxRepo
+from storage.uploads import UploadsRepo
 
 from .. import render
 from ..bridge import Bridge
@@ -46,6 +47,7 @@ class Services:
     outbox: OutboxRepo
     wake_outbox: Callable[[], None]
     buttons: Buttons
+    uploads: UploadsRepo
     _refused: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def once_a_minute(self, what: str, user_id: int) -> bool:
@@ -253,15 +255,8 @@ async def on_error(update: object, context: Context) -> None:
         log.error("error outside an update: %s", error, exc_info=error)
         return
     lang = await svc.language(update.effective_chat.id)
-    if isinstance(error, NothingSendable):
-        text = render.t(
-            lang, error.key, refused=render.refusals(lang, error.account, error.refused)
-        )
-    elif isinstance(error, UserError):
-        text = render.t(lang, error.key, **{k: render.esc(v) for k, v in error.values.items()})
-    elif isinstance(error, ProviderError):
-        log.warning("provider error: %s", error)
-        text = render.provider_error(lang, error)
+    if isinstance(error, UserError | ProviderError):
+        text = error_text(lang, error)
     else:
         log.error("handler failed: %s", error, exc_info=error)
         text = render.t(lang, "error.generic")
@@ -271,6 +266,18 @@ async def on_error(update: object, context: Context) -> None:
         await reply(update, text)
     except Exception as exc:  # the chat may be gone; nothing more to tell anyone
         log.warning("could not report an error to chat %s: %s", update.effective_chat.id, exc)
+
+
+def error_text(lang: str, error: UserError | ProviderError) -> str:
+    """The sentence for bad input or a provider's refusal."""
+    if isinstance(error, NothingSendable):
+        return render.t(
+            lang, error.key, refused=render.refusals(lang, error.account, error.refused)
+        )
+    if isinstance(error, UserError):
+        return render.t(lang, error.key, **{k: render.esc(v) for k, v in error.values.items()})
+    log.warning("provider error: %s", error)
+    return render.provider_error(lang, error)
 
 
 def flow_cancel(key: str) -> Callable[[Update, Context], Coroutine[Any, Any, int]]:

@@ -81,10 +81,22 @@ async def preview(
         send_at=parsed.send_at,
         override_optout=caller.role == "admin",
     )
-    text = render.preview_text(caller.lang, row, reply_to)
     if row.optout_override:
         override = render.t(caller.lang, "preview.optout_override", account=render.esc(row.account))
         note = f"{note}\n\n{override}" if note else override
+    await show_preview(update, svc, caller, row, reply_to, note)
+
+
+async def show_preview(
+    update: Update,
+    svc: Services,
+    caller: Caller,
+    row: SendRow,
+    reply_to: str | None = None,
+    note: str | None = None,
+) -> None:
+    """A draft's preview with its Confirm and Cancel, remembered as the send's chat message."""
+    text = render.preview_text(caller.lang, row, reply_to)
     message = await reply(
         update,
         f"{text}\n\n{note}" if note else text,
