@@ -285,7 +285,7 @@ def file_preview(lang: str, row: SendRow, info: dict[str, Any]) -> str:
                     lang,
                     "file.invalid_row",
                     row=number(lang, at),
-                    value=ltr(esc(value)) if value else "—",
+                    value=f"{ltr(esc(value))} — " if value else "",
                     reason=file_reason(lang, why),
                 )
             )

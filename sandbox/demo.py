@@ -3,7 +3,8 @@
 Type a line to send it to the bot as the admin. ``!sms [account:]<number> <text>`` makes a
 customer text one of the account's lines (accounts: amoot, payam; sms.ir White SMS has no inbound),
 ``!press <n>`` presses button n (1-based) of the bot's last message with buttons, ``!reply <text>``
-replies to the last forwarded SMS, ``!quit`` (or end of input) exits. The bot's messages print as
+replies to the last forwarded SMS, ``!file [path] [caption]`` sends the bot a CSV or XLSX list (no
+path: a sample customer list with a few bad rows), ``!quit`` (or end of input) exits. The bot's messages print as
 they arrive. Works with piped input: each line waits until the bot has answered.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 
 from httpserve import serving_all
 
+from . import files
 from ._common import FaultySim
 from .amootsms import AmootSim
 from .configs import config
@@ -125,6 +127,8 @@ class Terminal:
                 print(f"!press: the bot's last message with buttons has no button {parts[1]} now")
                 return True
             await self.settle(5.0, quiet=1.0)
+        elif line == "!file" or line.startswith("!file "):
+            await self.send_file(line[len("!file") :].strip())
         elif line.startswith("!reply "):
             sms = self.state.get("sms")
             if sms is None:
@@ -136,6 +140,35 @@ class Terminal:
             await self.tg.send(ADMIN, ADMIN, line)
             await self.settle(5.0)
         return True
+
+    async def send_file(self, args: str) -> None:
+        """``!file`` sends a sample list; ``!file path [caption]`` sends a file of yours."""
+        path, _, caption = args.partition(" ")
+        if path:
+            try:
+                data = await asyncio.to_thread(_read, path)
+            except OSError as exc:
+                print(f"!file: {exc.strerror or exc}: {path}")
+                return
+            name = Path(path).name
+        else:
+            name, data = "customers.xlsx", sample_list()
+            print(f"(a sample list: {', '.join(files.HEADER)}; 12 customers, 2 bad rows, 1 repeat)")
+        print(f"(you send the bot {name}, {len(data):,} bytes)")
+        await self.tg.send_document(ADMIN, ADMIN, name, data, caption.strip() or None)
+        await self.settle(10.0, quiet=1.0)
+
+
+def _read(path: str) -> bytes:
+    return Path(path).expanduser().read_bytes()
+
+
+def sample_list() -> bytes:
+    """The demo's customer list: a dozen customers, a landline, a row without a number, a repeat."""
+    rows = files.customers(12)
+    rows[4:4] = [("021 8877 6655", "Office", "A-0"), (None, "Nobody", "A-00")]
+    rows.append(rows[0])
+    return files.xlsx(rows)
 
 
 async def _lines() -> AsyncIterator[str]:
@@ -178,7 +211,7 @@ async def run(start_bridge: BridgeStarter, lang: str = "en") -> None:
                 print(
                     "Try: /balance · /send 09121234567 hello · !press 1 · !sms 09125550000 hi "
                     "· !reply thanks · /send payam: 09121234567 salam · /send smsir: group:1 hi "
-                    "· !sms payam:09125550000 hello\n",
+                    "· !sms payam:09125550000 hello · !file (then a text with {name})\n",
                     flush=True,
                 )
                 interactive = sys.stdin.isatty()

@@ -51,13 +51,14 @@ def test_the_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Path) ->
         [str(installed), "demo"],
         cwd=tmp_path,
         env=env,
-        input="/balance\n!sms 09125550000 hello from the wheel\n",
+        input="/balance\n!sms 09125550000 hello from the wheel\n!file\nHi {name}\n!press 3\n",
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert demo.returncode == 0, demo.stderr
     assert "Account credit" in demo.stdout and "hello from the wheel" in demo.stdout
+    assert "Rows read: 15 — valid recipients: 12" in demo.stdout  # the sample list, read
     where = subprocess.run(
         [str(installed.parent / "python"), "-c", "import bot, storage; print(bot.__file__)"],
         cwd=tmp_path,
