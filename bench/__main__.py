@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .bulk import bulk
 from .burst import burst
+from .file_send import file_send
 from .footprint import footprint
 from .million import million
 from .relay import relay_intake, sms_to_chat_latency
@@ -21,6 +22,7 @@ FIGURES: list[Callable[[Path], Awaitable[list[Row]]]] = [
     sms_to_chat_latency,
     burst,
     bulk,
+    file_send,
     footprint,
     million,
 ]

@@ -643,29 +643,33 @@ class SendService:
             pending = [r for r in pending if r.number not in late]
         first_error: ProviderError | None = None
         size = provider.batch or len(pending) or 1
-        for start in range(0, len(pending), size):
-            chunk = pending[start : start + size]
+        requests = [pending[i : i + size] for i in range(0, len(pending), size)]
+        if requests:
+            await self.repo.mark_sending(row.id, [r.number for r in requests[0]])
+        for index, chunk in enumerate(requests):
             numbers_ = [r.number for r in chunk]
+            campaign, price = None, None
             if first_error is not None and _ends_send(first_error):
                 results = results_for(numbers_, first_error)  # never asked: they did not leave
-                campaign, price = None, None
             else:
-                await self.repo.mark_sending(row.id, numbers_)
                 try:
                     result = await self._request(provider, row, chunk)
                 except ProviderError as exc:
                     first_error = first_error or exc
-                    results, campaign, price = results_for(numbers_, exc), None, None
+                    results = results_for(numbers_, exc)
                 else:
                     results, campaign, price = list(result.items), result.campaign_id, result.price
+            following = requests[index + 1] if index + 1 < len(requests) else []
+            stopping = first_error is not None and _ends_send(first_error)
             await self.repo.record_result(
                 row.id,
                 results=[recipient_row(r) for r in results],
                 campaign_id=campaign,
                 price=price,
+                sending_next=[] if stopping else [r.number for r in following],
             )
             self._count(row.account, results)
-            if start + size < len(pending):
+            if following:
                 await self._progress(row.id)
         self._progress_at.pop(row.id, None)
         final = await self._finish(

@@ -303,11 +303,7 @@ class SendsRepo:
     async def mark_sending(self, send_id: int, numbers: Sequence[str]) -> None:
         """These recipients' request is about to go: from now on a restart makes them unknown."""
         async with self.db.transaction() as conn:
-            await conn.executemany(
-                "UPDATE send_recipients SET state = 'sending', updated_at = ? "
-                "WHERE send_id = ? AND number = ? AND state = 'draft'",
-                [(now_iso(), send_id, n) for n in numbers],
-            )
+            await _mark_sending(conn, send_id, numbers)
 
     async def record_result(
         self,
@@ -319,11 +315,15 @@ class SendsRepo:
         price: float | None = None,
         error: str | None = None,
         announce: bool = False,
+        sending_next: Sequence[str] = (),
     ) -> None:
         """What one request did to its recipients; its campaign and price join the send's.
         ``state``: the send's state once every request is done (None: more to go). ``announce``:
-        queue an edit of the send's chat message in the same commit."""
+        queue an edit of the send's chat message in the same commit. ``sending_next``: the next
+        request's recipients, marked as ``mark_sending`` does, in the same commit (one commit
+        per request, not two)."""
         async with self.db.transaction() as conn:
+            await _mark_sending(conn, send_id, sending_next)
             await conn.execute(
                 "UPDATE sends SET state = coalesce(?, state), error = coalesce(?, error), "
                 "price = CASE WHEN ? IS NULL THEN price ELSE coalesce(price, 0) + ? END, "
@@ -466,6 +466,14 @@ class SendsRepo:
             (account, after),
             "ORDER BY send_at",
         )
+
+
+async def _mark_sending(conn: Connection, send_id: int, numbers: Sequence[str]) -> None:
+    await conn.executemany(
+        "UPDATE send_recipients SET state = 'sending', updated_at = ? "
+        "WHERE send_id = ? AND number = ? AND state = 'draft'",
+        [(now_iso(), send_id, n) for n in numbers],
+    )
 
 
 async def _queue_edits(conn: Connection, send_ids: Sequence[int]) -> None:
