@@ -185,6 +185,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "flow.recipients": "شماره گیرنده‌ها را بفرستید (با فاصله یا ویرگول جدا کنید؛ برای گروه مخاطبان: group:شناسه). برای انصراف: /cancel",
         "flow.no_recipients": "شماره‌ای پیدا نکردم. دوباره بفرستید یا /cancel.",
         "flow.text": "حالا متن پیامک را بفرستید.",
+        "refused.cancelled_line": "دریافت پیامک از این خط را نزد اپراتور لغو کرده است (فهرست لغو حساب {account})",
+        "send.cancelled_line": "همهٔ گیرنده‌ها دریافت پیامک از خط {line} حساب {account} را نزد اپراتور لغو کرده‌اند؛ چیزی فرستاده نمی‌شود.",
         "sending.progress": "{bar} {percent}٪ — {done} از {total}",
         "file.name": "📄 فایل: {name}",
         "file.counts": "ردیف‌های خوانده‌شده: {rows} — گیرندگان معتبر: {count}",
@@ -395,6 +397,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "flow.recipients": "Send the recipients: numbers separated by spaces or commas (group:&lt;id&gt; for a contact group). /cancel to stop.",
         "flow.no_recipients": "I found no number in that. Send them again, or /cancel.",
         "flow.text": "Now send the SMS text.",
+        "refused.cancelled_line": "cancelled SMS from this line at the operator (account {account}'s cancellation list)",
+        "send.cancelled_line": "Every recipient cancelled SMS from line {line} of account {account} at the operator; nothing is sent.",
         "sending.progress": "{bar} {percent}% — {done} of {total}",
         "file.name": "📄 File: {name}",
         "file.counts": "Rows read: {rows} — valid recipients: {count}",
@@ -444,6 +448,7 @@ CAPABILITY_NAMES = {
         "contact_groups": "ارسال به گروه مخاطبان",
         "drafts": "متن‌های ذخیره‌شده",
         "find_sent": "یافتن ارسال در سوابق سرویس‌دهنده",
+        "cancellations": "استعلام فهرست لغو اپراتور",
     },
     "en": {
         "balance": "show credit",
@@ -460,6 +465,7 @@ CAPABILITY_NAMES = {
         "contact_groups": "send to contact groups",
         "drafts": "stored texts",
         "find_sent": "looking a send up in the provider's records",
+        "cancellations": "the operator's cancellation list",
     },
 }
 

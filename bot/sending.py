@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 from .metrics import Metrics
 
 log = logging.getLogger("smsbridge.send")
+CANCELLATION_CHECKS = 20  # numbers a preview looks up on the operator's cancellation list
 FILE_INVALID_SHOWN = 10  # a file's invalid rows named in its preview; the rest are counted
 PROGRESS_EVERY = 3.0  # seconds between edits of a long send's progress
 _TARGET = re.compile(r"([a-z0-9_-]+):(\S*)")
@@ -326,6 +327,27 @@ class SendService:
             raise UserError("send.opted_out", account=account, count=len(opted))
         return kept, [(n, "opted_out") for n in numbers if n in opted], None
 
+    async def _cancellations(
+        self, provider: SmsProvider, line: str, numbers_: list[str]
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """The numbers on the operator's cancellation list of ``line`` (where the provider has
+        one) are skipped, each named in the preview. The provider answers one number per
+        request, so only a send to at most ``CANCELLATION_CHECKS`` numbers is checked; a failed
+        check leaves the send as it was (the provider refuses such a number itself)."""
+        phones = [n for n in numbers_ if not n.startswith(GROUP_PREFIX)]
+        wanted = Capability.CANCELLATIONS in provider.capabilities
+        if not wanted or not phones or len(phones) > CANCELLATION_CHECKS:
+            return numbers_, []
+        try:
+            listed = await provider.cancelled(line, phones)
+        except ProviderError as exc:
+            log.info("the cancellation list of %s could not be read: %s", provider.account, exc)
+            return numbers_, []
+        kept = [n for n in numbers_ if not listed.get(n)]
+        if not kept:
+            raise UserError("send.cancelled_line", account=provider.account, line=line)
+        return kept, [(n, "cancelled_line") for n in numbers_ if listed.get(n)]
+
     def resolve(self, target: str | None) -> tuple[str, str]:
         """(account, line) for an optional ``account:line``; the first account is the default."""
         name, _, line = (target or "").partition(":")
@@ -384,6 +406,8 @@ class SendService:
         valid, skipped, overridden = await self._consent(
             account, valid, override=override_optout, user_id=user_id, chat_id=chat_id
         )
+        valid, cancelled = await self._cancellations(provider, line, valid)
+        skipped += cancelled
         audience = await provider.audience(valid)
         if not audience.accepted:
             raise NothingSendable(account, list(audience.refused))

@@ -403,6 +403,11 @@ class _Inbound(Wire):
     line: Id | None = Field(None, validation_alias="line")
 
 
+class _Cancellation(Wire):
+    number: Id = Field(alias="number")
+    listed: bool = Field(alias="isblacklist")
+
+
 class _Relay(Wire):
     id: Id = Field(alias="id")
     url: Text = Field("", alias="urladdress")
@@ -593,6 +598,7 @@ class AmootSmsClient(ProviderBase):
             Capability.INBOUND_POLL,
             Capability.RELAY,
             Capability.PRICE,
+            Capability.CANCELLATIONS,
         }
     )
 
@@ -803,6 +809,23 @@ class AmootSmsClient(ProviderBase):
         if value < 0:
             raise price_error(self.account, int(value))
         return float(value)
+
+    async def cancelled(self, line: str, numbers_: Sequence[str]) -> dict[str, bool]:
+        """IsBlackList_ByCancelation: the method takes one number, so one request per number.
+        The answer names the number (with 98) and whether it is on the line's list."""
+        found: dict[str, bool] = {}
+        for number in numbers_:
+            form = {"Mobile": numbers.local0(number), "LineNumber": line}
+            obj = await self._obj("IsBlackList_ByCancelation", form=form)
+            for item in _items(self.account, obj):
+                wire = model(self.account, _Cancellation, item)
+                if numbers.try_normalize(wire.number) == number:
+                    found[number] = wire.listed
+            if number not in found:
+                raise ProviderProtocolError(
+                    self.account, "bad_shape", "the cancellation list did not name the number"
+                )
+        return found
 
     # --- delivery
 

@@ -44,6 +44,7 @@ class Capability(enum.Enum):
     CONTACT_GROUPS = "contact_groups"
     DRAFTS = "drafts"
     FIND_SENT = "find_sent"  # look a send up in the provider's records after a lost answer
+    CANCELLATIONS = "cancellations"  # the operator's list of numbers that cancelled a line
 
 
 class DeliveryState(enum.StrEnum):
@@ -326,6 +327,7 @@ class SmsProvider(Protocol):
         self, message_ids: Sequence[str], campaign_id: str | None = None
     ) -> list[DeliveryReport]: ...
     async def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None: ...
+    async def cancelled(self, line: str, numbers: Sequence[str]) -> dict[str, bool]: ...
     async def scheduled(self, start: datetime, end: datetime) -> list[ScheduledSms]: ...
     async def cancel_scheduled(self, message_id: str) -> bool: ...
     async def fetch_inbound(self, cursor: str | None = None) -> InboundPage: ...
@@ -401,6 +403,11 @@ class ProviderBase:
         accepted with an id, failed, or still unknown (``absent``: the records do not show it).
         None when the records cannot tell."""
         raise self._unsupported(Capability.FIND_SENT)
+
+    async def cancelled(self, line: str, numbers: Sequence[str]) -> dict[str, bool]:
+        """Whether each number cancelled reception from ``line`` (the operator's own list, kept
+        apart from the bridge's opt-outs): a send from that line would not reach it."""
+        raise self._unsupported(Capability.CANCELLATIONS)
 
     async def scheduled(self, start: datetime, end: datetime) -> list[ScheduledSms]:
         raise self._unsupported(Capability.CANCEL_SCHEDULED)

@@ -4,7 +4,9 @@ Sim conventions (where the documents are silent; docs/providers.md §1.6):
 - ``DeliveryType`` codes: 0 queued, 35 sent to operator, 1 delivered, 2 not delivered. A message moves
   0 → 35 → 1 after ``delivery_steps`` seconds; numbers in ``undeliverable`` end at 2.
 - SendSimple accepts at most ``recipient_cap`` numbers per call (``Count_Invalid`` beyond).
-- Blacklisted numbers get a per-item ``Mobile_Invalid`` while the others go out.
+- Blacklisted numbers get a per-item ``Mobile_Invalid`` while the others go out; so do numbers
+  on a line's cancellation list (``cancel_reception``), which ``IsBlackList_ByCancelation`` answers
+  for one number and one line per request (``OTP`` stands for the first line).
 - An inbound SMS pushed by relay with a 2xx answer is not handed out by RecieveNewMessages again
   (``relay_excludes_poll``).
 - Relay bodies: one RecieveNewMessages item plus ``LineNumber``; delivery: one
@@ -190,6 +192,7 @@ class AmootSim(FaultySim):
         self.delivery_steps = delivery_steps
         self.undeliverable = {mobile10(n) for n in undeliverable}
         self.blacklist = {mobile10(n) for n in blacklist}
+        self.cancellations: set[tuple[str, str]] = set()  # (line, lower-cased; 10-digit mobile)
         self.relay_format = relay_format
         self.relay_attempts = relay_attempts
         self.relay_excludes_poll = relay_excludes_poll
@@ -223,6 +226,17 @@ class AmootSim(FaultySim):
 
     def inbound_line(self) -> str:
         return self.lines[-1]
+
+    def cancel_reception(self, number: str, line: str) -> None:
+        """The customer at ``number`` cancels SMS from ``line`` at the operator (not by SMS)."""
+        self.cancellations.add((line.lower(), require_mobile(number)))
+
+    def _refused_on(self, line: str, mobile: str | None) -> bool:
+        return (
+            mobile is None
+            or mobile in self.blacklist
+            or (line.lower(), mobile) in self.cancellations
+        )
 
     def inject_inbound(self, sender: str, text: str, line: str | None = None) -> int:
         mobile = require_mobile(sender)
@@ -394,6 +408,11 @@ class AmootSim(FaultySim):
             "RelayMessageDeliveryCreate": {"Status": title, "RelayMessageDeliveryID": 0},
             "RecieveNewMessages": {"Status": title, "Message": "خطا", "Data": []},
             "GetMessage": {"Status": title, "Data": None},
+            "IsBlackList_ByCancelation": {
+                "Status": title,
+                "LineNumber": None,
+                "Data": None if title == "LineNumber_NotExist" else [],
+            },
         }
         if method in ("RelayRecieveMessageSetActive", "RelayMessageDeliverySetActive"):
             return JSONResponse(title)
@@ -406,6 +425,7 @@ class AmootSim(FaultySim):
             "AccountStatus": self._account_status,
             "SendSimple": self._send_simple,
             "SendPeerToPeer": self._send_p2p,
+            "IsBlackList_ByCancelation": self._is_blacklist,
             "SendQuickOTP": self._send_otp,
             "SendWithPattern": self._send_pattern,
             "SendWithPatternOWN": self._send_pattern_own,
@@ -506,12 +526,12 @@ class AmootSim(FaultySim):
         mobiles = [mobile10(r) for r in raw]
         if all(m is None for m in mobiles):
             raise Refused("Mobiles_Invalid")
-        good = [m for m in mobiles if m is not None and m not in self.blacklist]
+        good = [m for m in mobiles if not self._refused_on(line, m)]
         self._charge_check(text, len(good))
         campaign = next(self._campaigns)
         items, total, parts = [], 0, sms_parts(text)
         for raw_number, mobile in zip(raw, mobiles, strict=True):
-            if mobile is None or mobile in self.blacklist:
+            if mobile is None or self._refused_on(line, mobile):
                 items.append(
                     {
                         "Mobile": _as_number(mobile or raw_number),
@@ -549,7 +569,7 @@ class AmootSim(FaultySim):
             )
             mobile = mobile10(fields.get("number"))
             text = str(fields.get("messagetext") or "")
-            if mobile is None or not text.strip() or mobile in self.blacklist:
+            if mobile is None or not text.strip() or self._refused_on(line, mobile):
                 failed += 1
                 continue
             by_text.setdefault(text, []).append(mobile)
@@ -590,6 +610,24 @@ class AmootSim(FaultySim):
         replacement = r"\1" if self.leading_zero_quirk else r"\2"
         body = re.sub(r'"@@(0(9\d{9}))"', replacement, body)
         return Response(body, media_type="application/json")
+
+    def _is_blacklist(self, call: Call) -> Any:
+        params = call.params
+        if not params.text("Mobile").strip():
+            raise Refused("Mobile_Empty")
+        mobile = mobile10(params.text("Mobile"))
+        if mobile is None:
+            raise Refused("Mobile_Invalid")
+        if params.text("LineNumber").strip().upper() == "OTP":  # the server picks an OTP line
+            line = self.lines[0]
+        else:
+            line = self._line(params)
+        listed = (line.lower(), mobile) in self.cancellations
+        return {
+            "Status": "Success",
+            "LineNumber": line,
+            "Data": [{"Number": int("98" + mobile), "IsBlackList": listed}],
+        }
 
     def _send_otp(self, call: Call) -> Any:
         params = call.params

@@ -102,3 +102,22 @@ async def test_an_opt_out_that_arrives_after_the_preview_still_stops_the_send(w:
         )
     )
     assert "0912 555 1111" in result.message["text"]
+
+
+async def test_the_operators_cancellation_list_is_asked_and_answered_per_number(w: World) -> None:
+    """AmootSMS keeps its own list of numbers that cancelled a line at the operator: the preview
+    asks it for each number and skips the ones on it; another line's list is not this one's."""
+    w.amoot.cancel_reception(CUSTOMER, "10001234")
+    preview = await _preview(w, ADMIN, f"/send amoot:10001234 {CUSTOMER} {OTHER} hello")
+    assert "Recipients (1)" in preview["text"]
+    assert "0912 555 1111⁩ will not be sent: cancelled SMS from this line" in preview["text"]
+    assert len(w.amoot.calls("IsBlackList_ByCancelation")) == 2
+    await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+    await eventually(lambda: w.amoot.sent(), what="the send")
+    assert w.amoot.sent() == [("98" + OTHER[1:], "hello")]
+    other_line = await _preview(w, ADMIN, f"/send amoot:public {CUSTOMER} hello")
+    assert "cancelled" not in other_line["text"]
+    refused = await _preview(
+        w, ADMIN, f"/send amoot:10001234 {CUSTOMER} hi", "Every recipient cancelled SMS"
+    )
+    assert "line 10001234 of account amoot" in refused["text"]

@@ -266,3 +266,24 @@ def test_decode_repairs_leading_zero_numbers_only_when_needed() -> None:
     assert decode("x", b'"Success"') == "Success"
     with pytest.raises(ProviderProtocolError):
         decode("x", b"<html>")
+
+
+async def test_the_cancellation_list_is_asked_one_number_at_a_time(sim_client: SimClient) -> None:
+    """IsBlackList_ByCancelation takes one mobile and one line (form fields); ``OTP`` lets the
+    server pick its OTP line; a line the account lacks is refused by its own code."""
+    sim, client = sim_client
+    sim.cancel_reception("0" + A[2:], "10001234")
+    assert await client.cancelled("10001234", [A, B]) == {A: True, B: False}
+    assert await client.cancelled("public", [A]) == {A: False}  # another line's list
+    calls = sim.calls("IsBlackList_ByCancelation")
+    assert [(c.params.text("Mobile"), c.params.text("LineNumber")) for c in calls[:2]] == [
+        ("0" + A[2:], "10001234"),
+        ("0" + B[2:], "10001234"),
+    ]
+    assert await client.cancelled("OTP", [B]) == {B: False}
+    with pytest.raises(ProviderRejected) as refused:
+        await client.cancelled("30001111", [A])
+    assert refused.value.code == "LineNumber_NotExist"
+    # the list is the operator's: a send from that line does not reach the number
+    result = await client.send(OutgoingSms("10001234", (A, B), "hello"))
+    assert [i.ok for i in result.items] == [False, True]

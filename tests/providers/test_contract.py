@@ -181,6 +181,7 @@ def _calls(client: SmsProvider) -> dict[Capability, Callable[[], Awaitable[Any]]
         Capability.RELAY: lambda: client.relay_list(RelayKind.INBOUND),
         Capability.SCHEDULE: lambda: client.scheduled(now, now + timedelta(days=1)),
         Capability.FIND_SENT: lambda: client.find_sent(OutgoingSms("x", (GOOD,), "t"), now),
+        Capability.CANCELLATIONS: lambda: client.cancelled("x", [GOOD]),
     }
 
 
@@ -199,6 +200,7 @@ async def test_every_missing_capability_raises_not_supported_by_name(h: Harness)
         == {
             "amootsms": {C.DRAFTS, C.CANCEL_SCHEDULED, C.FIND_SENT},
             "smsir": {
+                C.CANCELLATIONS,
                 C.SEND_P2P,
                 C.OTP,
                 C.PATTERN,
@@ -208,6 +210,6 @@ async def test_every_missing_capability_raises_not_supported_by_name(h: Harness)
                 C.RELAY,
                 C.SCHEDULE,
             },
-            "payamsms": {C.PATTERN, C.DRAFTS, C.PRICE, C.RELAY},
+            "payamsms": {C.PATTERN, C.DRAFTS, C.PRICE, C.RELAY, C.CANCELLATIONS},
         }[h.name]
     )
