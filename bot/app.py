@@ -23,6 +23,7 @@ from providers.timeutil import format_tehran
 from storage import files
 from storage.access import AccessRepo
 from storage.alerts import AlertsRepo
+from storage.contacts import ContactsRepo, TemplatesRepo
 from storage.db import Database
 from storage.inbound import InboundRepo
 from storage.optouts import OptoutsRepo
@@ -36,17 +37,20 @@ from .alerts import CreditWatch
 from .bridge import Bridge
 from .buttons import Buttons
 from .config import AmootAccount, Config, PayamAccount, SmsirAccount
+from .contacts import Phonebook
 from .delivery import DeliveryTracker
 from .handlers import (
     admin,
     balance,
     bulk,
+    contacts,
     inbox,
     optout,
     replies,
     report,
     send,
     start,
+    templates,
     tools,
 )
 from .handlers.common import Services, check_button, on_error, stale_button
@@ -232,8 +236,9 @@ async def running(
             longest_wait=timing.delivery_longest,
         )
         resolver = UnknownResolver(providers, sends_repo, announce, timing.unknown_lookups)
+        phonebook = Phonebook(ContactsRepo(db))
         messages = Messages(
-            config, access, inbound, outbox_repo, sends, application.bot, wake_outbox
+            config, access, inbound, outbox_repo, sends, application.bot, wake_outbox, phonebook
         )
         outbox = Outbox(
             outbox_repo,
@@ -258,6 +263,8 @@ async def running(
             wake_outbox=wake_outbox,
             buttons=Buttons(await access.button_key()),
             uploads=UploadsRepo(db),
+            phonebook=phonebook,
+            templates=TemplatesRepo(db),
         )
         # Before any update is taken: sends a stopped process left mid-call are settled or
         # resumed, and no Confirm pressed now can be mistaken for one of them.
@@ -265,7 +272,8 @@ async def running(
         application.bot_data["services"] = svc
         application.add_handler(TypeHandler(Update, check_button), group=-1)
         # A file starts its flow even while /send waits for an answer (the file flow comes first).
-        for feature in (start, balance, bulk, send, replies, admin, inbox, report, tools, optout):
+        features = (start, balance, bulk, contacts, templates, send, replies, admin, inbox)
+        for feature in (*features, report, tools, optout):
             feature.register(application)
         application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)

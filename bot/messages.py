@@ -16,6 +16,7 @@ from storage.outbox import Link, OutboxItem, OutboxRepo
 
 from . import render
 from .config import Config
+from .contacts import Phonebook
 from .optouts import Consent, consent
 from .outbox import Digest, Rendered
 from .sending import SendService
@@ -33,6 +34,7 @@ class Messages:
         sends: SendService,
         bot: Bot,
         wake: Callable[[], None],
+        phonebook: Phonebook,
     ) -> None:
         self.config = config
         self.access = access
@@ -41,6 +43,7 @@ class Messages:
         self.sends = sends
         self.bot = bot
         self.wake = wake  # the outbox: something was queued
+        self.phonebook = phonebook
 
     @property
     def topic_chats(self) -> set[int]:
@@ -68,23 +71,29 @@ class Messages:
         if row is None:
             return None
         link = Link(item.chat_id, 0, row.account, row.line, row.sender, row.id, None)
-        thread = await self._topic(item.chat_id, row) if item.chat_id in self.topic_chats else None
-        return Rendered(render.inbound_sms(lang, row, self.said(row)), link, thread)
+        name = (await self.phonebook.names([row.sender])).get(row.sender)
+        topics = item.chat_id in self.topic_chats
+        thread = await self._topic(item.chat_id, row, name) if topics else None
+        return Rendered(render.inbound_sms(lang, row, self.said(row), name), link, thread)
 
     async def _send_status(self, lang: str, item: OutboxItem) -> Rendered | None:
         row = await self.sends.get(int(item.payload["send_id"]))
         if row is None or row.chat_message_id is None:
             return None
-        text = render.send_status(lang, row, await self.sends.reply_to(row))
+        reply_to = await self.sends.reply_to(row)
+        names = await self.phonebook.names(render.shown_numbers(row, reply_to))
+        text = render.send_status(lang, row, reply_to, names)
         covered = await self.outbox.updates_covered(item)
         return Rendered(text, edit=row.chat_message_id, covers=tuple(covered))
 
-    async def _topic(self, chat_id: int, row: InboundRow) -> int | None:
-        """The correspondent's own forum topic in this chat, created on their first SMS."""
+    async def _topic(self, chat_id: int, row: InboundRow, name: str | None) -> int | None:
+        """The correspondent's own forum topic in this chat, created on their first SMS (named
+        after them when the phonebook knows them)."""
         thread = await self.inbound.topic(chat_id, row.account, row.sender)
         if thread is None:
+            title = render.topic_name(row.sender, name)
             try:
-                topic = await self.bot.create_forum_topic(chat_id, render.topic_name(row.sender))
+                topic = await self.bot.create_forum_topic(chat_id, title)
             except TelegramError as exc:  # not a forum (any more), or no right to manage topics
                 log.warning("no topic for a correspondent in chat %s: %s", chat_id, exc)
                 return None
@@ -141,8 +150,9 @@ class Messages:
             if row is None:
                 break
             found.append((item, row))
+        names = await self.phonebook.names(row.sender for _item, row in found)
         blocks = [
-            render.digest_item(lang, n, row, self.said(row))
+            render.digest_item(lang, n, row, self.said(row), names.get(row.sender))
             for n, (_item, row) in enumerate(found, 1)
         ]
         # The title with the largest count it could show: its length bounds every shorter one.

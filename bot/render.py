@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jdatetime
 
@@ -30,6 +30,10 @@ from storage.sends import Recipient, SendRow, SendState
 
 from .locales import CAPABILITY_NAMES, COMMANDS, STRINGS
 from .optouts import Consent
+from .sheets import Invalid
+
+if TYPE_CHECKING:
+    from .contacts import Resolved
 
 _FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 LRI, PDI = "\u2066", "\u2069"  # isolate Latin runs (numbers, ids) inside right-to-left text
@@ -77,6 +81,16 @@ def phone(lang: str, canonical: str) -> str:
     if _is_mobile(canonical):
         return ltr(digits(lang, local_form(canonical)))
     return ltr(esc(canonical))
+
+
+Names = Mapping[str, str]  # number → the phonebook's name for it
+NO_NAMES: Names = {}
+
+
+def who(lang: str, number: str, names: Names = NO_NAMES) -> str:
+    """A number as the chat shows it, after its phonebook name when it has one."""
+    name = names.get(number)
+    return f"{esc(name)} ({phone(lang, number)})" if name else phone(lang, number)
 
 
 def _is_mobile(value: str) -> bool:
@@ -168,10 +182,15 @@ def local_form(canonical: str) -> str:
     return canonical
 
 
-def topic_name(sender: str) -> str:
-    """A correspondent's forum topic name (plain text, 1–128 characters, one line)."""
-    name = " ".join(local_form(sender).split())[:128]
-    return name or "?"
+def topic_name(sender: str, name: str | None = None) -> str:
+    """A correspondent's forum topic name: their phonebook name and number (plain text, 1–128
+    characters, one line)."""
+    number = " ".join(local_form(sender).split())[:128]
+    if not name:
+        return number or "?"
+    room = 128 - len(number) - 3  # a long name is cut, never the number
+    short = " ".join(name.split())[:room]
+    return f"{short} · {number}" if short else number or "?"
 
 
 def reason(lang: str, account: str, code: str) -> str:
@@ -183,7 +202,13 @@ def reason(lang: str, account: str, code: str) -> str:
     return esc(code)
 
 
-def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]], each: int = 5) -> str:
+def refusals(
+    lang: str,
+    account: str,
+    refused: Sequence[tuple[str, str]],
+    each: int = 5,
+    names: Names = NO_NAMES,
+) -> str:
     """The recipients a send will not reach, with the reason in words: the first ``each`` of a
     reason by number, the rest of it counted."""
     lines: list[str] = []
@@ -193,7 +218,7 @@ def refusals(lang: str, account: str, refused: Sequence[tuple[str, str]], each: 
     for why_code, recipients in by_reason.items():
         why = reason(lang, account, why_code)
         lines += [
-            t(lang, "preview.refused", recipient=phone(lang, r), reason=why)
+            t(lang, "preview.refused", recipient=who(lang, r, names), reason=why)
             for r in recipients[:each]
         ]
         if len(recipients) > each:
@@ -212,8 +237,8 @@ def text_info(lang: str, info: TextInfo) -> str:
     )
 
 
-def number_list(lang: str, numbers: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(phone(lang, n) for n in numbers[:limit])
+def number_list(lang: str, numbers: Sequence[str], limit: int = 20, names: Names = NO_NAMES) -> str:
+    shown = ", ".join(who(lang, n, names) for n in numbers[:limit])
     if len(numbers) > limit:
         shown += f" … (+{number(lang, len(numbers) - limit)})"
     return shown
@@ -225,22 +250,25 @@ DELIVERY_MARKS = {"queued": "⏳", "sent": "📶", "delivered": "✅", "failed":
 LIST_LIMIT = 10  # above this many recipients, delivery shows counts and the first exceptions only
 
 
-def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
-    """A send before it goes: who, from where, what it costs, and the text verbatim (a send from
-    a file: what the file held, and two of its texts)."""
+def preview_text(
+    lang: str, row: SendRow, reply_to: str | None = None, names: Names = NO_NAMES
+) -> str:
+    """A send before it goes: who (by name where the phonebook has one), from where, what it
+    costs, and the text verbatim (a send from a file: what the file held, and two of its
+    texts)."""
     if row.file_info is not None:
-        return file_preview(lang, row, row.file_info)
+        return file_preview(lang, row, row.file_info, names)
     numbers = [r.number for r in row.recipients]
     lines = [t(lang, "preview.title", id=digits(lang, str(row.id)))]
     if reply_to:
-        lines.append(t(lang, "preview.reply_to", sender=phone(lang, reply_to)))
+        lines.append(t(lang, "preview.reply_to", sender=who(lang, reply_to, names)))
     lines.append(t(lang, "preview.from", account=esc(row.account), line=ltr(esc(row.line or "—"))))
     lines.append(
         t(
             lang,
             "preview.recipients",
             count=number(lang, len(numbers)),
-            numbers=number_list(lang, numbers),
+            numbers=number_list(lang, numbers, names=names),
         )
     )
     if row.audience is not None and row.audience != len(numbers):
@@ -248,7 +276,7 @@ def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
     if row.invalid:
         lines.append(t(lang, "preview.invalid", invalid=", ".join(esc(i) for i in row.invalid)))
     if row.refused:
-        lines.append(refusals(lang, row.account, row.refused))
+        lines.append(refusals(lang, row.account, row.refused, names=names))
     if row.send_at:
         jalali, gregorian = when(lang, datetime.fromisoformat(row.send_at))
         lines.append(t(lang, "preview.when", jalali=jalali, gregorian=gregorian))
@@ -262,7 +290,7 @@ def preview_text(lang: str, row: SendRow, reply_to: str | None = None) -> str:
 SAMPLES = 2  # personalised texts shown in a file send's preview
 
 
-def file_preview(lang: str, row: SendRow, info: dict[str, Any]) -> str:
+def file_preview(lang: str, row: SendRow, info: dict[str, Any], names: Names = NO_NAMES) -> str:
     """A send from a file: rows read, recipients kept, invalid rows by row number, duplicates and
     opted-out numbers skipped, parts in all and the longest text, cost, and samples."""
     lines = [
@@ -276,26 +304,12 @@ def file_preview(lang: str, row: SendRow, info: dict[str, Any]) -> str:
             count=number(lang, len(row.recipients)),
         ),
     ]
-    invalid = info.get("invalid", [])
-    if invalid:
-        lines.append(t(lang, "file.invalid", count=number(lang, info.get("invalid_count", 0))))
-        for at, value, why in invalid:
-            lines.append(
-                t(
-                    lang,
-                    "file.invalid_row",
-                    row=number(lang, at),
-                    value=f"{ltr(esc(value))} — " if value else "",
-                    reason=file_reason(lang, why),
-                )
-            )
-        more = info.get("invalid_count", 0) - len(invalid)
-        if more > 0:
-            lines.append(t(lang, "file.invalid_more", count=number(lang, more)))
+    invalid = [Invalid(at, value, why) for at, value, why in info.get("invalid", [])]
+    lines += invalid_rows(lang, invalid, info.get("invalid_count", 0))
     if info.get("duplicates"):
         lines.append(t(lang, "file.duplicates", count=number(lang, info["duplicates"])))
     if row.refused:
-        lines.append(refusals(lang, row.account, row.refused))
+        lines.append(refusals(lang, row.account, row.refused, names=names))
     if row.send_at:
         jalali, gregorian = when(lang, datetime.fromisoformat(row.send_at))
         lines.append(t(lang, "preview.when", jalali=jalali, gregorian=gregorian))
@@ -313,10 +327,33 @@ def file_preview(lang: str, row: SendRow, info: dict[str, Any]) -> str:
     if row.personalised:
         lines.append(t(lang, "file.template", text=esc(row.text)))
         for r in row.recipients[:SAMPLES]:
-            lines.append(t(lang, "file.sample", number=phone(lang, r.number), text=esc(r.text)))
+            lines.append(
+                t(lang, "file.sample", number=who(lang, r.number, names), text=esc(r.text))
+            )
     else:
         lines.append(t(lang, "preview.text", text=esc(row.text)))
     return "\n".join(lines)
+
+
+def invalid_rows(lang: str, invalid: Sequence[Invalid], count: int, shown: int = 10) -> list[str]:
+    """A list's rows that are left out: how many, the first ``shown`` by row number and why."""
+    if not count:
+        return []
+    lines = [t(lang, "file.invalid", count=number(lang, count))]
+    for row in invalid[:shown]:
+        lines.append(
+            t(
+                lang,
+                "file.invalid_row",
+                row=number(lang, row.row),
+                value=f"{ltr(esc(row.value))} — " if row.value else "",
+                reason=file_reason(lang, row.reason),
+            )
+        )
+    more = count - min(shown, len(invalid))
+    if more > 0:
+        lines.append(t(lang, "file.invalid_more", count=number(lang, more)))
+    return lines
 
 
 def file_reason(lang: str, code: str) -> str:
@@ -353,7 +390,7 @@ def delivery_counts(lang: str, recipients: Sequence[Recipient]) -> str:
     )
 
 
-def result_text(lang: str, row: SendRow) -> str:
+def result_text(lang: str, row: SendRow, names: Names = NO_NAMES) -> str:
     """The provider's answer, then each recipient's state as reports arrive (above
     ``LIST_LIMIT`` recipients: counts, and the first unknown and refused numbers). Recipients
     that may have been sent come first, with the one sentence that says so."""
@@ -379,20 +416,20 @@ def result_text(lang: str, row: SendRow) -> str:
                 lang,
                 "result.ok",
                 mark=DELIVERY_MARKS.get(r.state, "❔"),
-                number=phone(lang, r.number),
+                number=who(lang, r.number, names),
                 state=t(lang, f"delivery.{r.state}") if r.state in DELIVERY_MARKS else esc(r.state),
                 message_id=ltr(esc(r.message_id or "")),
             )
         )
     for r in unknown[:LIST_LIMIT]:
         key = "result.absent" if r.raw_status == "absent" else "result.maybe"
-        lines.append(t(lang, key, number=phone(lang, r.number)))
+        lines.append(t(lang, key, number=who(lang, r.number, names)))
     for r in refused[:LIST_LIMIT]:
         lines.append(
             t(
                 lang,
                 "result.failed",
-                number=phone(lang, r.number),
+                number=who(lang, r.number, names),
                 error=reason(lang, row.account, r.error or row.error or ""),
             )
         )
@@ -406,17 +443,43 @@ def result_text(lang: str, row: SendRow) -> str:
     return "\n".join(lines)
 
 
-def send_status(lang: str, row: SendRow, reply_to: str | None = None) -> str:
+def send_status(
+    lang: str, row: SendRow, reply_to: str | None = None, names: Names = NO_NAMES
+) -> str:
     """A send's chat message after Confirm: its preview, then its result so far."""
     if row.state is SendState.SENDING:
         going = t(lang, "sending")
         if len(row.recipients) > LIST_LIMIT:
             going += "\n" + progress(lang, row)
-        return preview_text(lang, row, reply_to) + "\n\n" + going
-    return preview_text(lang, row, reply_to) + "\n\n" + result_text(lang, row)
+        return preview_text(lang, row, reply_to, names) + "\n\n" + going
+    return preview_text(lang, row, reply_to, names) + "\n\n" + result_text(lang, row, names)
+
+
+def shown_numbers(row: SendRow, reply_to: str | None = None) -> list[str]:
+    """The numbers a send's message can show (whose names are worth looking up)."""
+    shown = [r.number for r in row.recipients[:40]] + [n for n, _why in row.refused[:40]]
+    return [*shown, reply_to] if reply_to else shown
 
 
 # ---------------------------------------------------------------------------------- inbound
+
+
+def resolved(lang: str, found: Resolved) -> str:
+    """What a ``@label`` or ``@name`` recipient stood for, under a preview."""
+    if found.kind == "label":
+        return t(
+            lang,
+            "contacts.resolved_label",
+            token=esc(found.token),
+            count=number(lang, len(found.contacts)),
+        )
+    contact = found.contacts[0]
+    return t(
+        lang,
+        "contacts.resolved_name",
+        token=esc(found.token),
+        who=who(lang, contact.number, {contact.number: contact.name}),
+    )
 
 
 def consent_mark(lang: str, account: str, said: Consent | None) -> str:
@@ -426,14 +489,16 @@ def consent_mark(lang: str, account: str, said: Consent | None) -> str:
     return "\n" + t(lang, f"consent.{said.value}", account=esc(account))
 
 
-def inbound_sms(lang: str, row: InboundRow, said: Consent | None = None) -> str:
-    """A forwarded SMS: sender, line, account, Jalali and Gregorian time, the text verbatim; and
-    whether it opted its sender out."""
+def inbound_sms(
+    lang: str, row: InboundRow, said: Consent | None = None, name: str | None = None
+) -> str:
+    """A forwarded SMS: sender (by name too, where the phonebook has one), line, account, Jalali
+    and Gregorian time, the text verbatim; and whether it opted its sender out."""
     jalali, gregorian = when(lang, datetime.fromisoformat(row.received_at))
     return t(
         lang,
         "inbound",
-        sender=phone(lang, row.sender),
+        sender=who(lang, row.sender, {row.sender: name} if name else NO_NAMES),
         line=ltr(esc(row.line or "—")),
         account=esc(row.account),
         jalali=jalali,
@@ -446,13 +511,19 @@ def digest_title(lang: str, count: int) -> str:
     return t(lang, "digest.title", count=number(lang, count), example=f"#{digits(lang, '1')}")
 
 
-def digest_item(lang: str, position: int, row: InboundRow, said: Consent | None = None) -> str:
+def digest_item(
+    lang: str,
+    position: int,
+    row: InboundRow,
+    said: Consent | None = None,
+    name: str | None = None,
+) -> str:
     """One SMS inside a digest, numbered so that a reply can pick it."""
     return t(
         lang,
         "digest.item",
         number=f"#{digits(lang, str(position))}",
-        sender=phone(lang, row.sender),
+        sender=who(lang, row.sender, {row.sender: name} if name else NO_NAMES),
         line=ltr(esc(row.line or "—")),
         account=esc(row.account),
         time=when(lang, datetime.fromisoformat(row.received_at))[0],

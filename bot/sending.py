@@ -150,7 +150,10 @@ def split_target(text: str, accounts: Iterable[str]) -> tuple[str | None, str]:
 
 
 def _is_recipient(token: str) -> bool:
+    """A number, ``group:<id>``, or ``@label`` / ``@name`` from the phonebook."""
     first = numbers.to_ascii_digits(token[:1])
+    if token.startswith("@"):
+        return len(token) > 1 and not numbers.to_ascii_digits(token[1]).isdecimal()
     return first.isdecimal() or token.startswith("+") or token.startswith("group:")
 
 
@@ -167,7 +170,7 @@ def parse_send(args: str) -> ParsedSend:
     ):
         target = tokens.pop(0).group()
     send_at = None
-    if tokens and tokens[0].group().startswith("@"):  # @2026-12-01 14:30 — a send time
+    if tokens and re.match(r"@[0-9۰-۹٠-٩]", tokens[0].group()):  # @2026-12-01 14:30: a time
         when = tokens.pop(0).group()[1:]
         if tokens and re.fullmatch(r"[0-9۰-۹٠-٩]{1,2}:[0-9۰-۹٠-٩]{2}", tokens[0].group()):
             when += " " + tokens.pop(0).group()

@@ -211,7 +211,7 @@ async def run(start_bridge: BridgeStarter, lang: str = "en") -> None:
                 print(
                     "Try: /balance · /send 09121234567 hello · !press 1 · !sms 09125550000 hi "
                     "· !reply thanks · /send payam: 09121234567 salam · /send smsir: group:1 hi "
-                    "· !sms payam:09125550000 hello · !file (then a text with {name})\n",
+                    "· !sms payam:09125550000 hello · !file (then !press 1 and a text with {name})\n",
                     flush=True,
                 )
                 interactive = sys.stdin.isatty()

@@ -208,6 +208,26 @@ STEPS: tuple[str, ...] = (
     );
     CREATE INDEX uploads_created ON uploads (created_at);
     """,
+    # 10: the phonebook (a name per number, labels to send to, a note) and saved texts
+    """
+    CREATE TABLE contacts (
+        number     TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        labels     TEXT NOT NULL DEFAULT '',
+        note       TEXT NOT NULL DEFAULT '',
+        folded     TEXT NOT NULL DEFAULT '',
+        by_user    INTEGER,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX contacts_name ON contacts (name COLLATE NOCASE);
+    CREATE TABLE templates (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        text       TEXT NOT NULL,
+        by_user    INTEGER,
+        updated_at TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -1,6 +1,8 @@
-"""A list sent as a file (CSV or XLSX): which column holds the numbers (asked by buttons when it is
-not clear), the text with ``{column}`` placeholders (the caption, or asked for), the account (asked
-when there are several), then the usual preview → Confirm (twice for a bulk send)."""
+"""A list sent as a file (CSV, XLSX, or a phone's vCard): to send SMS to, or to save as contacts
+(asked by buttons when the caption does not say). Which column holds the numbers (asked when it is
+not clear); to send: the text with ``{column}`` placeholders (the caption, or asked for), the
+account (asked when there are several), then the usual preview → Confirm (twice for a bulk send);
+to save: what the phonebook would gain, then Import."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from telegram.warnings import PTBUserWarning
 from providers.base import ProviderError
 from storage.uploads import Upload
 
-from .. import render, sheets
+from .. import contacts, render, sheets
 from ..buttons import signed
 from ..sending import UserError, split_target
 from .common import (
@@ -39,13 +41,14 @@ from .common import (
     services,
 )
 from .send import show_preview
+from .templates import template_buttons
 
 log = logging.getLogger("smsbridge.bot")
 
-COLUMN, TEXT, ACCOUNT = range(3)
+PURPOSE, COLUMN, TEXT, ACCOUNT, IMPORT = range(5)
 END = ConversationHandler.END
 FLOW = "file_flow"  # the flow's answers so far, in the person's user_data (persisted)
-KINDS = ("csv", "txt", "tsv", "xlsx", "xls")
+KINDS = ("csv", "txt", "tsv", "xlsx", "xls", "vcf")
 SHOWN_COLUMNS = 12  # column buttons offered at most
 
 
@@ -69,7 +72,8 @@ async def on_file(update: Update, context: Context) -> int:
     except TelegramError as exc:  # "file is too big" past Telegram's 20 MB, or a lost download
         log.info("a file could not be downloaded: %s", exc)
         raise UserError("file.download_failed", why=exc.message) from exc
-    table = sheets.read_table(name, data)
+    vcard = name.lower().endswith(".vcf")
+    table = contacts.vcard_table(data) if vcard else sheets.read_table(name, data)
     upload_id = await svc.uploads.create(
         user_id=caller.user_id,
         chat_id=caller.chat_id,
@@ -87,6 +91,7 @@ async def on_file(update: Update, context: Context) -> int:
         raise UserError("file.no_number_column", columns=", ".join(table.header))
     flow = {
         "upload": upload_id,
+        "purpose": "save" if vcard else "send" if text or target else None,
         "column": columns[0] if len(columns) == 1 else None,
         "candidates": columns,
         "text": text or None,
@@ -114,6 +119,14 @@ async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[st
     lang = caller.lang
     rows = render.number(lang, len(upload.rows))
     name = render.esc(upload.file_name)
+    if flow["purpose"] is None:
+        buttons = [
+            [svc.buttons.button(render.t(lang, f"file.do_{do}"), caller.chat_id, f"file:do:{do}")]
+            for do in ("send", "save")
+        ]
+        text = render.t(lang, "file.purpose", name=name, rows=rows)
+        await reply(update, text, InlineKeyboardMarkup(buttons))
+        return PURPOSE
     if flow["column"] is None:
         buttons = [
             [svc.buttons.button(_column_label(upload, index), caller.chat_id, f"file:col:{index}")]
@@ -122,6 +135,8 @@ async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[st
         text = render.t(lang, "file.column", name=name, rows=rows)
         await reply(update, text, InlineKeyboardMarkup(buttons))
         return COLUMN
+    if flow["purpose"] == "save":
+        return await _import_preview(update, svc, caller, upload, int(flow["column"]))
     if flow["text"] is None:
         others = [h for i, h in enumerate(upload.header) if i != flow["column"]]
         text = render.t(
@@ -133,9 +148,11 @@ async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[st
             example=render.esc("{" + (others[0] if others else upload.header[0]) + "}"),
             columns=render.esc(", ".join(upload.header)),
         )
-        await reply(update, text)
+        saved = await svc.templates.listing()
+        markup = InlineKeyboardMarkup(template_buttons(svc, caller.chat_id, saved, "file:tpl"))
+        await reply(update, text, markup if saved else None)
         return TEXT
-    table = sheets.Table(upload.header, upload.rows, upload.first_row)
+    table = _table(upload)
     sheets.fields_of(table, flow["text"])  # a placeholder that names no column: refused now
     if flow["target"] is None and len(svc.config.accounts) > 1:
         buttons = [
@@ -158,6 +175,43 @@ async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[st
     return END
 
 
+async def _import_preview(
+    update: Update, svc: Services, caller: Caller, upload: Upload, column: int
+) -> int:
+    """What the phonebook would gain from the list: new contacts, contacts it would update,
+    invalid rows by row number, repeats; and Import / Cancel."""
+    found = contacts.from_table(_table(upload), column)
+    if not found.contacts:
+        raise UserError("file.nobody", rows=found.rows, invalid=len(found.invalid))
+    known = await svc.phonebook.names(c.number for c in found.contacts)
+    lang = caller.lang
+    lines = [
+        render.t(lang, "file.name", name=render.esc(upload.file_name)),
+        render.t(
+            lang,
+            "contacts.import",
+            rows=render.number(lang, found.rows),
+            new=render.number(lang, len(found.contacts) - len(known)),
+            known=render.number(lang, len(known)),
+        ),
+        *render.invalid_rows(lang, found.invalid, len(found.invalid)),
+    ]
+    if found.duplicates:
+        lines.append(render.t(lang, "file.duplicates", count=render.number(lang, found.duplicates)))
+    for c in found.contacts[:3]:
+        lines.append("• " + render.who(lang, c.number, {c.number: c.name}))
+    buttons = [
+        svc.buttons.button(render.t(lang, "button.import"), caller.chat_id, "file:imp"),
+        svc.buttons.button(render.t(lang, "button.cancel"), caller.chat_id, "file:no"),
+    ]
+    await reply(update, "\n".join(lines), InlineKeyboardMarkup([buttons]))
+    return IMPORT
+
+
+def _table(upload: Upload) -> sheets.Table:
+    return sheets.Table(upload.header, upload.rows, upload.first_row)
+
+
 def _column_label(upload: Upload, index: int) -> str:
     """A column button: its name and its first value, so that the right one is easy to see."""
     first = next((r[index] for r in upload.rows if r[index]), "")
@@ -177,6 +231,43 @@ async def _step(
     if press and update.callback_query is not None:
         await answer(update.callback_query)
     return caller, flow
+
+
+async def on_purpose(update: Update, context: Context) -> int:
+    step = await _step(update, context, press=True)
+    if step is None:
+        return END
+    caller, flow = step
+    flow["purpose"] = pressed(update, services(context)).rsplit(":", 1)[1]
+    return await _next_or_stay(update, context, caller, flow)
+
+
+async def on_import(update: Update, context: Context) -> int:
+    """Import or Cancel under an import's preview (the list is read again: what was shown)."""
+    step = await _step(update, context, press=True)
+    if step is None:
+        return END
+    caller, flow = step
+    svc = services(context)
+    _user_data(context).pop(FLOW, None)
+    upload = await _upload(svc, flow)
+    await svc.uploads.delete(upload.id)
+    if pressed(update, svc) == "file:no":
+        await reply(update, render.t(caller.lang, "cancel.done"))
+        return END
+    found = contacts.from_table(_table(upload), int(flow["column"]))
+    added, updated = await svc.phonebook.repo.save(
+        found.contacts, user_id=caller.user_id, chat_id=caller.chat_id, action="contacts.import"
+    )
+    lang = caller.lang
+    done = render.t(
+        lang,
+        "contacts.imported",
+        new=render.number(lang, added),
+        known=render.number(lang, updated),
+    )
+    await reply(update, done)
+    return END
 
 
 async def on_column(update: Update, context: Context) -> int:
@@ -201,6 +292,19 @@ async def on_text(update: Update, context: Context) -> int:
     flow["text"] = rest or None
     if target:
         flow["target"] = target
+    return await _next_or_stay(update, context, caller, flow)
+
+
+async def on_template(update: Update, context: Context) -> int:
+    step = await _step(update, context, press=True)
+    if step is None:
+        return END
+    caller, flow = step
+    svc = services(context)
+    template = await svc.templates.get(int(pressed(update, svc).rsplit(":", 1)[1]))
+    if template is None:
+        raise UserError("templates.gone")
+    flow["text"] = template.text
     return await _next_or_stay(update, context, caller, flow)
 
 
@@ -261,8 +365,13 @@ def file_flow() -> ConversationHandler[Any]:
         return ConversationHandler(
             entry_points=[MessageHandler(kinds, on_file)],
             states={
+                PURPOSE: [CallbackQueryHandler(on_purpose, pattern=signed(r"file:do:(send|save)"))],
+                IMPORT: [CallbackQueryHandler(on_import, pattern=signed(r"file:(imp|no)"))],
                 COLUMN: [CallbackQueryHandler(on_column, pattern=signed(r"file:col:\d+"))],
-                TEXT: [MessageHandler(text, on_text)],
+                TEXT: [
+                    MessageHandler(text, on_text),
+                    CallbackQueryHandler(on_template, pattern=signed(r"file:tpl:\d+")),
+                ],
                 ACCOUNT: [
                     CallbackQueryHandler(on_account, pattern=signed(r"file:acc:[a-z0-9_-]+"))
                 ],

@@ -18,6 +18,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes, ConversationHandl
 from providers.base import ProviderError, SmsProvider
 from providers.numbers import to_ascii_digits
 from storage.access import ROLES, AccessRepo
+from storage.contacts import TemplatesRepo
 from storage.outbox import OutboxRepo
 from storage.uploads import UploadsRepo
 
@@ -25,6 +26,7 @@ from .. import render
 from ..bridge import Bridge
 from ..buttons import Buttons
 from ..config import Config
+from ..contacts import Phonebook
 from ..outbox import NO_PREVIEW
 from ..replies import Replies
 from ..sending import NothingSendable, SendService, UserError
@@ -48,6 +50,8 @@ class Services:
     wake_outbox: Callable[[], None]
     buttons: Buttons
     uploads: UploadsRepo
+    phonebook: Phonebook
+    templates: TemplatesRepo
     _refused: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def once_a_minute(self, what: str, user_id: int) -> bool:

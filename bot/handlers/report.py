@@ -68,7 +68,8 @@ async def _detail(svc: Services, caller: Caller, raw_id: str) -> str:
         state=render.t(caller.lang, f"state.{row.state}"),
         text=render.esc(row.text),
     )
-    return fit(head + "\n\n" + render.result_text(caller.lang, row))
+    names = await svc.phonebook.names(render.shown_numbers(row))
+    return fit(head + "\n\n" + render.result_text(caller.lang, row, names))
 
 
 async def _recent(svc: Services, caller: Caller) -> str:

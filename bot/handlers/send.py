@@ -24,7 +24,8 @@ from storage.sends import ClaimStatus, SendRow, SendState
 
 from .. import render
 from ..buttons import signed
-from ..sending import ParsedSend, parse_send
+from ..sending import ParsedSend, UserError, parse_send
+from ..sheets import placeholders
 from .common import (
     Caller,
     Context,
@@ -36,6 +37,7 @@ from .common import (
     reply,
     services,
 )
+from .templates import template_buttons
 
 log = logging.getLogger("smsbridge.bot")
 
@@ -70,21 +72,25 @@ async def preview(
     reply_to: str | None = None,
     note: str | None = None,
 ) -> None:
+    recipients, resolved = await svc.phonebook.resolve(parsed.recipients)
     row = await svc.sends.prepare(
         user_id=caller.user_id,
         chat_id=caller.chat_id,
         target=parsed.target,
-        recipients=parsed.recipients,
+        recipients=recipients,
         text=parsed.text,
         reply_to_message_id=caller.message.message_id if caller.message else None,
         inbound_id=inbound_id,
         send_at=parsed.send_at,
         override_optout=caller.role == "admin",
     )
+    notes = [note] if note else []
+    notes += [render.resolved(caller.lang, r) for r in resolved]
     if row.optout_override:
-        override = render.t(caller.lang, "preview.optout_override", account=render.esc(row.account))
-        note = f"{note}\n\n{override}" if note else override
-    await show_preview(update, svc, caller, row, reply_to, note)
+        notes.append(
+            render.t(caller.lang, "preview.optout_override", account=render.esc(row.account))
+        )
+    await show_preview(update, svc, caller, row, reply_to, "\n\n".join(notes) or None)
 
 
 async def show_preview(
@@ -96,7 +102,8 @@ async def show_preview(
     note: str | None = None,
 ) -> None:
     """A draft's preview with its Confirm and Cancel, remembered as the send's chat message."""
-    text = render.preview_text(caller.lang, row, reply_to)
+    names = await svc.phonebook.names(render.shown_numbers(row, reply_to))
+    text = render.preview_text(caller.lang, row, reply_to, names)
     message = await reply(
         update,
         f"{text}\n\n{note}" if note else text,
@@ -152,7 +159,10 @@ async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[st
     if not flow["recipients"]:
         await reply(update, render.t(caller.lang, "flow.recipients"))
         return RECIPIENTS
-    await reply(update, render.t(caller.lang, "flow.text"))
+    saved = await svc.templates.listing()
+    markup = InlineKeyboardMarkup(template_buttons(svc, caller.chat_id, saved, "flow:tpl"))
+    key = "flow.text_or_template" if saved else "flow.text"
+    await reply(update, render.t(caller.lang, key), markup if saved else None)
     return TEXT
 
 
@@ -236,6 +246,27 @@ async def flow_text(update: Update, context: Context) -> int:
     return END
 
 
+async def flow_template(update: Update, context: Context) -> int:
+    """A saved text pressed where the text was asked for: the preview follows. A text with
+    ``{placeholders}`` is for a list (each row fills them): refused here, by name."""
+    svc = services(context)
+    caller = await guard(update, svc, "operator")
+    flow = _user_data(context).get(FLOW)
+    if caller is None or flow is None or update.callback_query is None:
+        return END
+    await answer(update.callback_query)
+    template = await svc.templates.get(int(pressed(update, svc).rsplit(":", 1)[1]))
+    if template is None:
+        raise UserError("templates.gone")
+    fields = placeholders(template.text)
+    if fields:
+        raise UserError("templates.placeholders", name=template.name, fields=", ".join(fields))
+    parsed = ParsedSend(flow["target"], tuple(flow["recipients"]), template.text, _flow_time(flow))
+    await preview(update, svc, caller, parsed)
+    _user_data(context).pop(FLOW, None)
+    return END
+
+
 def send_flow() -> ConversationHandler[Any]:
     text = filters.TEXT & ~filters.COMMAND
     other = ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL  # a sticker, a photo…
@@ -253,7 +284,11 @@ def send_flow() -> ConversationHandler[Any]:
                     MessageHandler(text, flow_recipients),
                     MessageHandler(other, flow_again),
                 ],
-                TEXT: [MessageHandler(text, flow_text), MessageHandler(other, flow_again)],
+                TEXT: [
+                    MessageHandler(text, flow_text),
+                    CallbackQueryHandler(flow_template, pattern=signed(r"flow:tpl:\d+")),
+                    MessageHandler(other, flow_again),
+                ],
             },
             fallbacks=[CommandHandler("cancel", flow_cancel(FLOW))],
             name="send",
@@ -281,7 +316,8 @@ async def on_button(update: Update, context: Context) -> None:
         await answer(query, render.t(lang, "confirm.gone"))
         return
     reply_to = await svc.sends.reply_to(row)
-    preview = render.preview_text(lang, row, reply_to)
+    names = await svc.phonebook.names(render.shown_numbers(row, reply_to))
+    preview = render.preview_text(lang, row, reply_to, names)
     if action == "no":
         if await svc.sends.cancel(send_id, caller.user_id):
             await answer(query)
@@ -317,7 +353,7 @@ async def on_button(update: Update, context: Context) -> None:
     if error is not None and final.state is SendState.FAILED:
         outcome = render.t(lang, "result.error", error=render.provider_error(lang, error))
     else:
-        outcome = render.result_text(lang, final)
+        outcome = render.result_text(lang, final, names)
     if not await _edit(query, preview + "\n\n" + outcome):
         await show_later(svc, final)
 

@@ -157,7 +157,9 @@ async def test_scheduled_send_listed_and_cancelled_where_the_provider_can(w: Wor
     await w.tg.press(ADMIN, ADMIN, message["message_id"], 0)
     await eventually(lambda: w.payam.messages[0].cancelled, what="the cancel")
     await _ask(w, "/send amoot:public @2020-01-01 10:00 09121234567 hi", "has passed")
-    await _ask(w, "/send amoot:public @tomorrow 09121234567 hi", "could not read the time")
+    # @word is a phonebook label or name; the answer shows how a time is written
+    await _ask(w, "/send amoot:public @tomorrow 09121234567 hi", "A send time is written")
+    await _ask(w, "/send amoot:public @1405/13/01 09121234567 hi", "could not read the time")
     await _ask(w, "/send smsir: @2030-01-01 10:00 group:1 hi", "cannot schedule")
 
 

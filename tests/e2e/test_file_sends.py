@@ -151,7 +151,10 @@ async def test_the_flow_asks_for_the_column_the_text_and_the_account_by_buttons(
     rows = [(f"0912{n:07d}", f"0935{n:07d}", f"Name {n}") for n in range(5)]
     data = files.csv_bytes(rows, header=("home", "work", "name"), delimiter=";")
     async with _file_world(tmp_path) as w:
-        question = await _send_file(w, "two.csv", data, expect="Which column holds the numbers?")
+        purpose = await _send_file(w, "two.csv", data, expect="What should I do with this list?")
+        after = len(w.tg.events)
+        await w.tg.press(ADMIN, ADMIN, purpose["message_id"], 0)  # send SMS to it
+        question = await w.tg.wait_text(ADMIN, "Which column holds the numbers?", after=after)
         assert "home — 09120000000" in str(question["reply_markup"])
         await w.tg.press(ADMIN, ADMIN, question["message_id"], 1)  # "work"
         asked = await w.tg.wait_text(ADMIN, "Now send the SMS text")
