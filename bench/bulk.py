@@ -83,19 +83,7 @@ async def _bare_send(provider: str, url: str, sent: list[Any]) -> float:
             headers = {"x-sms-ir-secure-token": token.json()["TokenKey"]}
             bodies = [("/users/v1/Message/Send", body) for body in sent]
         else:
-            login = DEFAULT_LOGIN
-            token = await http.post(
-                "/auth/oauth/token",
-                auth=(login["client_id"], login["client_secret"]),
-                data={
-                    "systemName": login["system_name"],
-                    "username": login["username"],
-                    "password": login["password"],
-                    "scope": "webservice",
-                    "grant_type": "password",
-                },
-            )
-            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            headers = await payam_headers(http)
             bodies = [("/panel/webservice/sendMultipleWithSrc", body) for body in sent]
         started = time.perf_counter()
         for path, body in bodies:  # encoding each body and decoding each answer: any client's
@@ -103,6 +91,23 @@ async def _bare_send(provider: str, url: str, sent: list[Any]) -> float:
             response.raise_for_status()
             response.json()
         return time.perf_counter() - started
+
+
+async def payam_headers(http: httpx.AsyncClient) -> dict[str, str]:
+    """A PayamSMS simulator's bearer token, logged in as the bridge does."""
+    login = DEFAULT_LOGIN
+    token = await http.post(
+        "/auth/oauth/token",
+        auth=(login["client_id"], login["client_secret"]),
+        data={
+            "systemName": login["system_name"],
+            "username": login["username"],
+            "password": login["password"],
+            "scope": "webservice",
+            "grant_type": "password",
+        },
+    )
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
 REPEATS = 5

@@ -27,10 +27,11 @@ from httpserve import serving as serve
 from sandbox import files
 from sandbox.amootsms import DEFAULT_TOKEN, AmootSim
 from sandbox.configs import config
-from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
+from sandbox.payamsms import PayamSim
 from storage.db import Database
 from storage.sends import ClaimStatus, SendsRepo
 
+from .bulk import payam_headers
 from .results import Row
 from .stage import median, peak_rss_mb
 
@@ -40,7 +41,7 @@ ACCOUNTS = {"amootsms": "amoot", "payamsms": "payam"}
 METHOD = {"amootsms": "SendPeerToPeer", "payamsms": "sendMultipleWithSrc"}
 PATH = {"amootsms": "/SendPeerToPeer", "payamsms": "/panel/webservice/sendMultipleWithSrc"}
 MINIMUM = {"amootsms": ROWS // 100, "payamsms": ROWS // 250}
-REPEATS = int(__import__("os").environ.get("BENCH_REPEATS", "3"))
+REPEATS = 3
 
 
 def _sim(provider: str) -> AmootSim | PayamSim:
@@ -96,19 +97,7 @@ async def _bare_send(provider: str, url: str, sent: list[Any]) -> float:
         if provider == "amootsms":
             headers = {"Authorization": DEFAULT_TOKEN}
         else:
-            login = DEFAULT_LOGIN
-            token = await http.post(
-                "/auth/oauth/token",
-                auth=(login["client_id"], login["client_secret"]),
-                data={
-                    "systemName": login["system_name"],
-                    "username": login["username"],
-                    "password": login["password"],
-                    "scope": "webservice",
-                    "grant_type": "password",
-                },
-            )
-            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            headers = await payam_headers(http)
         started = time.perf_counter()
         for body in sent:
             response = await http.post(PATH[provider], json=body, headers=headers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -233,13 +234,41 @@ async def _step(
     return caller, flow
 
 
-async def on_purpose(update: Update, context: Context) -> int:
-    step = await _step(update, context, press=True)
-    if step is None:
-        return END
-    caller, flow = step
-    flow["purpose"] = pressed(update, services(context)).rsplit(":", 1)[1]
-    return await _next_or_stay(update, context, caller, flow)
+def _on_press(
+    field: str, read: Callable[[Services, str], Awaitable[object]]
+) -> Callable[[Update, Context], Coroutine[Any, Any, int]]:
+    """A button that answers one of the flow's questions: ``read`` makes the answer of its
+    payload, then the next question (or the preview) follows."""
+
+    async def on_press(update: Update, context: Context) -> int:
+        step = await _step(update, context, press=True)
+        if step is None:
+            return END
+        caller, flow = step
+        svc = services(context)
+        flow[field] = await read(svc, pressed(update, svc).rsplit(":", 1)[1])
+        return await _next_or_stay(update, context, caller, flow)
+
+    return on_press
+
+
+async def _word(_svc: Services, value: str) -> str:
+    return value
+
+
+async def _index(_svc: Services, value: str) -> int:
+    return int(value)
+
+
+async def _account(_svc: Services, value: str) -> str:
+    return value + ":"
+
+
+async def _template_text(svc: Services, value: str) -> str:
+    template = await svc.templates.get(int(value))
+    if template is None:
+        raise UserError("templates.gone")
+    return template.text
 
 
 async def on_import(update: Update, context: Context) -> int:
@@ -270,16 +299,6 @@ async def on_import(update: Update, context: Context) -> int:
     return END
 
 
-async def on_column(update: Update, context: Context) -> int:
-    step = await _step(update, context, press=True)
-    if step is None:
-        return END
-    caller, flow = step
-    svc = services(context)
-    flow["column"] = int(pressed(update, svc).rsplit(":", 1)[1])
-    return await _next_or_stay(update, context, caller, flow)
-
-
 async def on_text(update: Update, context: Context) -> int:
     step = await _step(update, context, press=False)
     if step is None or step[0].message is None:
@@ -292,28 +311,6 @@ async def on_text(update: Update, context: Context) -> int:
     flow["text"] = rest or None
     if target:
         flow["target"] = target
-    return await _next_or_stay(update, context, caller, flow)
-
-
-async def on_template(update: Update, context: Context) -> int:
-    step = await _step(update, context, press=True)
-    if step is None:
-        return END
-    caller, flow = step
-    svc = services(context)
-    template = await svc.templates.get(int(pressed(update, svc).rsplit(":", 1)[1]))
-    if template is None:
-        raise UserError("templates.gone")
-    flow["text"] = template.text
-    return await _next_or_stay(update, context, caller, flow)
-
-
-async def on_account(update: Update, context: Context) -> int:
-    step = await _step(update, context, press=True)
-    if step is None:
-        return END
-    caller, flow = step
-    flow["target"] = pressed(update, services(context)).split(":", 2)[2] + ":"
     return await _next_or_stay(update, context, caller, flow)
 
 
@@ -365,15 +362,27 @@ def file_flow() -> ConversationHandler[Any]:
         return ConversationHandler(
             entry_points=[MessageHandler(kinds, on_file)],
             states={
-                PURPOSE: [CallbackQueryHandler(on_purpose, pattern=signed(r"file:do:(send|save)"))],
+                PURPOSE: [
+                    CallbackQueryHandler(
+                        _on_press("purpose", _word), pattern=signed(r"file:do:(send|save)")
+                    )
+                ],
                 IMPORT: [CallbackQueryHandler(on_import, pattern=signed(r"file:(imp|no)"))],
-                COLUMN: [CallbackQueryHandler(on_column, pattern=signed(r"file:col:\d+"))],
+                COLUMN: [
+                    CallbackQueryHandler(
+                        _on_press("column", _index), pattern=signed(r"file:col:\d+")
+                    )
+                ],
                 TEXT: [
                     MessageHandler(text, on_text),
-                    CallbackQueryHandler(on_template, pattern=signed(r"file:tpl:\d+")),
+                    CallbackQueryHandler(
+                        _on_press("text", _template_text), pattern=signed(r"file:tpl:\d+")
+                    ),
                 ],
                 ACCOUNT: [
-                    CallbackQueryHandler(on_account, pattern=signed(r"file:acc:[a-z0-9_-]+"))
+                    CallbackQueryHandler(
+                        _on_press("target", _account), pattern=signed(r"file:acc:[a-z0-9_-]+")
+                    )
                 ],
             },
             fallbacks=[CommandHandler("cancel", flow_cancel(FLOW))],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,16 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes, ConversationHandler
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
 
 from providers.base import ProviderError, SmsProvider
 from providers.numbers import to_ascii_digits
@@ -24,7 +34,7 @@ from storage.uploads import UploadsRepo
 
 from .. import render
 from ..bridge import Bridge
-from ..buttons import Buttons
+from ..buttons import Buttons, signed
 from ..config import Config
 from ..contacts import Phonebook
 from ..outbox import NO_PREVIEW
@@ -282,6 +292,65 @@ def error_text(lang: str, error: UserError | ProviderError) -> str:
         return render.t(lang, error.key, **{k: render.esc(v) for k, v in error.values.items()})
     log.warning("provider error: %s", error)
     return render.provider_error(lang, error)
+
+
+def manage_buttons(
+    svc: Services, caller: Caller, prefix: str, key: str
+) -> InlineKeyboardMarkup | None:
+    """Edit and Delete under a phonebook entry or a saved text (``prefix:e:key``,
+    ``prefix:d:key``), for an operator; nothing for a viewer."""
+    if ROLES.index(caller.role) < ROLES.index("operator"):
+        return None
+    edit = render.t(caller.lang, "button.edit")
+    delete = render.t(caller.lang, "button.delete")
+    return InlineKeyboardMarkup(
+        [
+            [
+                svc.buttons.button(edit, caller.chat_id, f"{prefix}:e:{key}"),
+                svc.buttons.button(delete, caller.chat_id, f"{prefix}:d:{key}"),
+            ]
+        ]
+    )
+
+
+Ask = Callable[[Update, Services, Caller, str], Awaitable[object]]
+Take = Callable[[Update, Services, Caller, Any, str], Awaitable[None]]
+
+
+def answer_flow(name: str, pattern: str, ask: Ask, take: Take) -> ConversationHandler[Any]:
+    """Edit by button: the button (``pattern``, an operator's) asks a question (``ask`` replies
+    and returns what is being edited), and the person's next message answers it (``take``).
+    What is being edited is kept in user_data, so a restart between the two loses nothing."""
+    key = f"{name}_editing"
+
+    async def on_press(update: Update, context: Context) -> int:
+        svc = services(context)
+        caller = await guard(update, svc, "operator")
+        if caller is None or update.callback_query is None or context.user_data is None:
+            return ConversationHandler.END
+        await answer(update.callback_query)
+        context.user_data[key] = await ask(update, svc, caller, pressed(update, svc))
+        return 0
+
+    async def on_answer(update: Update, context: Context) -> int:
+        svc = services(context)
+        caller = await guard(update, svc, "operator")
+        data = context.user_data
+        if caller is None or caller.message is None or data is None or key not in data:
+            return ConversationHandler.END
+        await take(update, svc, caller, data.pop(key), caller.message.text or "")
+        return ConversationHandler.END
+
+    with warnings.catch_warnings():  # the edit is tracked per chat and user, on purpose
+        warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[CallbackQueryHandler(on_press, pattern=signed(pattern))],
+            states={0: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_answer)]},
+            fallbacks=[CommandHandler("cancel", flow_cancel(key))],
+            name=name,
+            persistent=True,
+            allow_reentry=True,
+        )
 
 
 def flow_cancel(key: str) -> Callable[[Update, Context], Coroutine[Any, Any, int]]:

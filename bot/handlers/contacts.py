@@ -3,19 +3,14 @@ replying to a forwarded SMS, edit and delete by button (operator), each change a
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from providers import numbers
 from storage.access import ROLES
@@ -31,19 +26,15 @@ from .common import (
     Context,
     Services,
     answer,
+    answer_flow,
     button_handler,
     command,
-    flow_cancel,
-    guard,
-    pressed,
+    manage_buttons,
     reply,
-    services,
 )
 
 PAGE = 8
 QUERY = "contacts_query"  # the search the paging buttons page through, in user_data
-EDIT = "contacts_edit"  # the number whose contact is being edited
-NAME = 0
 
 
 def _operator(caller: Caller) -> None:
@@ -184,17 +175,7 @@ async def on_open(
         labels=" ".join(f"#{render.esc(x)}" for x in contact.labels) or "—",
         note=render.esc(contact.note) or "—",
     )
-    buttons: list[list[InlineKeyboardButton]] = []
-    if ROLES.index(caller.role) >= ROLES.index("operator"):
-        buttons.append(
-            [
-                svc.buttons.button(render.t(lang, "button.edit"), caller.chat_id, f"ct:e:{number}"),
-                svc.buttons.button(
-                    render.t(lang, "button.delete"), caller.chat_id, f"ct:d:{number}"
-                ),
-            ]
-        )
-    await reply(update, card, InlineKeyboardMarkup(buttons) if buttons else None)
+    await reply(update, card, manage_buttons(svc, caller, "ct", number))
 
 
 @button_handler("operator")
@@ -206,66 +187,32 @@ async def on_delete(
     await _delete(update, svc, caller, payload.rsplit(":", 1)[1])
 
 
-async def on_edit(update: Update, context: Context) -> int:
+async def _ask_name(update: Update, svc: Services, caller: Caller, payload: str) -> str:
     """Edit by button: the next message is the contact's new name, labels and note."""
-    svc = services(context)
-    caller = await guard(update, svc, "operator")
-    if caller is None or update.callback_query is None or context.user_data is None:
-        return ConversationHandler.END
-    await answer(update.callback_query)
-    number = pressed(update, svc).rsplit(":", 1)[1]
+    number = payload.rsplit(":", 1)[1]
     contact = await svc.phonebook.repo.get(number)
     if contact is None:
         raise UserError("contacts.not_found", number=render.local_form(number))
-    context.user_data[EDIT] = number
     now = " ".join([contact.name, *(f"#{x}" for x in contact.labels)])
     if contact.note:
         now += f" -- {contact.note}"
-    await reply(
-        update,
-        render.t(
-            caller.lang,
-            "contacts.edit",
-            who=_who(caller, number, contact.name),
-            now=render.esc(now),
-        ),
-    )
-    return NAME
+    who = _who(caller, number, contact.name)
+    await reply(update, render.t(caller.lang, "contacts.edit", who=who, now=render.esc(now)))
+    return number
 
 
-async def on_new_name(update: Update, context: Context) -> int:
-    svc = services(context)
-    caller = await guard(update, svc, "operator")
-    data = context.user_data
-    if caller is None or caller.message is None or data is None or EDIT not in data:
-        return ConversationHandler.END
-    number = str(data.pop(EDIT))
-    _raw, name, labels, note = parse_add(caller.message.text or "")
-    contact = new_contact(number, name, labels, note)
+async def _take_name(update: Update, svc: Services, caller: Caller, number: Any, text: str) -> None:
+    _raw, name, labels, note = parse_add(text)
+    contact = new_contact(str(number), name, labels, note)
     await svc.phonebook.repo.save(
         [contact], user_id=caller.user_id, chat_id=caller.chat_id, action="contacts.edit"
     )
-    await reply(
-        update, render.t(caller.lang, "contacts.updated", who=_who(caller, number, contact.name))
-    )
-    return ConversationHandler.END
-
-
-def edit_flow() -> ConversationHandler[Any]:
-    with warnings.catch_warnings():  # the edit is tracked per chat and user, on purpose
-        warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
-        return ConversationHandler(
-            entry_points=[CallbackQueryHandler(on_edit, pattern=signed(r"ct:e:\d+"))],
-            states={NAME: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_new_name)]},
-            fallbacks=[CommandHandler("cancel", flow_cancel(EDIT))],
-            name="contact_edit",
-            persistent=True,
-            allow_reentry=True,
-        )
+    who = _who(caller, contact.number, contact.name)
+    await reply(update, render.t(caller.lang, "contacts.updated", who=who))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    app.add_handler(edit_flow())
+    app.add_handler(answer_flow("contact_edit", r"ct:e:\d+", _ask_name, _take_name))
     app.add_handler(CommandHandler("contacts", contacts))
     app.add_handler(CallbackQueryHandler(on_page, pattern=signed(r"ct:p:\d+")))
     app.add_handler(CallbackQueryHandler(on_open, pattern=signed(r"ct:o:\d+")))

@@ -5,7 +5,6 @@ for (the guided /send and a list's flow)."""
 from __future__ import annotations
 
 import re
-import warnings
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -13,11 +12,7 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from storage.access import ROLES
 from storage.contacts import Template
@@ -30,17 +25,13 @@ from .common import (
     Context,
     Services,
     answer,
+    answer_flow,
     button_handler,
     command,
-    flow_cancel,
-    guard,
-    pressed,
+    manage_buttons,
     reply,
-    services,
 )
 
-EDIT = "template_edit"  # the template whose text the next message replaces
-TEXT = 0
 MAX_NAME = 32
 SHOWN = 20  # template buttons offered at most
 
@@ -102,19 +93,7 @@ async def on_open(
     card = render.t(
         lang, "templates.card", name=render.esc(template.name), text=render.esc(template.text)
     )
-    buttons = []
-    if ROLES.index(caller.role) >= ROLES.index("operator"):
-        buttons.append(
-            [
-                svc.buttons.button(
-                    render.t(lang, "button.edit"), caller.chat_id, f"tp:e:{template.id}"
-                ),
-                svc.buttons.button(
-                    render.t(lang, "button.delete"), caller.chat_id, f"tp:d:{template.id}"
-                ),
-            ]
-        )
-    await reply(update, card, InlineKeyboardMarkup(buttons) if buttons else None)
+    await reply(update, card, manage_buttons(svc, caller, "tp", str(template.id)))
 
 
 @button_handler("operator")
@@ -130,52 +109,28 @@ async def on_delete(
     await reply(update, render.t(caller.lang, "templates.deleted", name=render.esc(name)))
 
 
-async def on_edit(update: Update, context: Context) -> int:
+async def _ask_text(update: Update, svc: Services, caller: Caller, payload: str) -> int:
     """Edit by button: the next message is the template's new text."""
-    svc = services(context)
-    caller = await guard(update, svc, "operator")
-    if caller is None or update.callback_query is None or context.user_data is None:
-        return ConversationHandler.END
-    await answer(update.callback_query)
-    template = await _template(svc, pressed(update, svc))
-    context.user_data[EDIT] = template.id
-    await reply(
-        update,
-        render.t(caller.lang, "templates.edit", name=render.esc(template.name)),
-    )
-    return TEXT
+    template = await _template(svc, payload)
+    await reply(update, render.t(caller.lang, "templates.edit", name=render.esc(template.name)))
+    return template.id
 
 
-async def on_new_text(update: Update, context: Context) -> int:
-    svc = services(context)
-    caller = await guard(update, svc, "operator")
-    data = context.user_data
-    if caller is None or caller.message is None or data is None or EDIT not in data:
-        return ConversationHandler.END
-    template = await svc.templates.get(int(data.pop(EDIT)))
+async def _take_text(
+    update: Update, svc: Services, caller: Caller, template_id: Any, text: str
+) -> None:
+    template = await svc.templates.get(int(template_id))
     if template is None:
         raise UserError("templates.gone")
-    text = (caller.message.text or "").strip()
-    await svc.templates.save(template.name, text, user_id=caller.user_id, chat_id=caller.chat_id)
-    await reply(update, render.t(caller.lang, "templates.updated", name=render.esc(template.name)))
-    return ConversationHandler.END
-
-
-def edit_flow() -> ConversationHandler[Any]:
-    with warnings.catch_warnings():  # the edit is tracked per chat and user, on purpose
-        warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
-        return ConversationHandler(
-            entry_points=[CallbackQueryHandler(on_edit, pattern=signed(r"tp:e:\d+"))],
-            states={TEXT: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_new_text)]},
-            fallbacks=[CommandHandler("cancel", flow_cancel(EDIT))],
-            name="template_edit",
-            persistent=True,
-            allow_reentry=True,
-        )
+    await svc.templates.save(
+        template.name, text.strip(), user_id=caller.user_id, chat_id=caller.chat_id
+    )
+    name = render.esc(template.name)
+    await reply(update, render.t(caller.lang, "templates.updated", name=name))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    app.add_handler(edit_flow())
+    app.add_handler(answer_flow("template_edit", r"tp:e:\d+", _ask_text, _take_text))
     app.add_handler(CommandHandler("templates", templates))
     app.add_handler(CallbackQueryHandler(on_open, pattern=signed(r"tp:o:\d+")))
     app.add_handler(CallbackQueryHandler(on_delete, pattern=signed(r"tp:d:\d+")))
