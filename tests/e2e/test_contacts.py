@@ -189,3 +189,20 @@ async def test_a_correspondents_forum_topic_is_named_after_them(tmp_path: Path) 
             shown = await w.tg.wait_text(forum, "hello from ali")
             topic = w.tg.topics[(forum, shown["message_thread_id"])]
             assert topic["name"] == "Ali Rezaei · 0912 123 4567"
+
+
+async def test_in_persian_a_list_contacts_and_labels_read_and_answer_in_persian(
+    w: World,
+) -> None:
+    await _say(w, "/lang fa", "زبان این گفتگو فارسی شد")
+    saved = await _say(w, "/contacts add ۰۹۱۲۱۲۳۴۵۶۷ علی رضایی #مشتری", "افزوده شد")
+    assert "علی رضایی (⁦۰۹۱۲ ۱۲۳ ۴۵۶۷⁩)" in saved["text"]
+    preview = await _say(w, "/send payam: @مشتري سلام", "پیش‌نمایش ارسال")  # Arabic ي
+    assert "@مشتري: ۱ مخاطب با این برچسب" in preview["text"]
+    rows: list[tuple[object, ...]] = [*files.customers(3), ("abc", "x", "y")]
+    after = len(w.tg.events)
+    await w.tg.send_document(ADMIN, ADMIN, "فهرست.xlsx", files.xlsx(rows), "payam: سلام {name}")
+    preview = await w.tg.wait_text(ADMIN, "پیش‌نمایش ارسال", after=after)
+    assert "ردیف‌های خوانده‌شده: ۴ — گیرندگان معتبر: ۳" in preview["text"]
+    assert "ردیف ۵: ⁦abc⁩ — شمارهٔ موبایل نیست" in preview["text"]
+    assert "نمونه برای" in preview["text"] and "سلام علی رضایی" in preview["text"]
