@@ -246,7 +246,15 @@ def number_list(lang: str, numbers: Sequence[str], limit: int = 20, names: Names
 
 # ---------------------------------------------------------------------------------- sends
 
-DELIVERY_MARKS = {"queued": "⏳", "sent": "📶", "delivered": "✅", "failed": "❌", "unknown": "❔"}
+DELIVERY_MARKS = {
+    "draft": "⏸",  # a send of many: this recipient's request has not left yet
+    "sending": "📤",
+    "queued": "⏳",
+    "sent": "📶",
+    "delivered": "✅",
+    "failed": "❌",
+    "unknown": "❔",
+}
 LIST_LIMIT = 10  # above this many recipients, delivery shows counts and the first exceptions only
 
 

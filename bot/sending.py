@@ -475,6 +475,12 @@ class SendService:
         keep = [i for i, n in enumerate(plan.numbers) if n not in opted]
         if not keep:
             raise UserError("send.opted_out", account=account, count=len(opted))
+        # The provider's own refusals (sms.ir's White SMS reaches its phonebook only).
+        audience = await provider.audience([plan.numbers[i] for i in keep])
+        if not audience.accepted:
+            raise NothingSendable(account, list(audience.refused))
+        reachable = set(audience.accepted)
+        keep = [i for i in keep if plan.numbers[i] in reachable]
         recipients = [plan.numbers[i] for i in keep]
         kept_texts = [texts[i] for i in keep] if texts is not None else None
         parts = (
@@ -491,7 +497,7 @@ class SendService:
             texts=kept_texts,
             invalid=[],
             price_estimate=estimate,
-            refused=[(n, "opted_out") for n in plan.numbers if n in opted],
+            refused=[*((n, "opted_out") for n in plan.numbers if n in opted), *audience.refused],
             file_info={
                 "name": file_name,
                 "rows": plan.rows,

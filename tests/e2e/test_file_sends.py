@@ -254,3 +254,22 @@ async def test_the_bot_api_stand_in_serves_files_as_telegram_does(tmp_path: Path
             assert sent.document is not None and sent.document.file_name == "out.csv"
             assert sent.caption == "report"
             assert w.tg.files[sent.document.file_id] == ("out.csv", b"x,y\n")
+
+
+async def test_a_list_with_one_text_on_smsir_reaches_its_phonebook_only(tmp_path: Path) -> None:
+    """sms.ir's White SMS cannot send a text per number, but one text to a list goes — to the
+    numbers in its phonebook; the others are named in the preview."""
+    rows = [("09121230001", "A", "1"), ("09121230002", "B", "2")]
+    async with _file_world(tmp_path) as w:
+        w.smsir.reachable("989121230001")
+        data = files.csv_bytes(rows)
+        preview = await _send_file(w, "l.csv", data, "smsir: Our shop opens at 9 tomorrow")
+        assert "Rows read: 2 — valid recipients: 1" in preview["text"]
+        assert "0912 123 0002⁩ will not be sent: not in account smsir's phonebook" in preview["text"]
+        await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
+        await eventually(lambda: w.smsir.sent(), what="the send")
+        assert w.smsir.sent() == [("989121230001", "Our shop opens at 9 tomorrow")]
+        refused = await _send_file(
+            w, "l.csv", data, "smsir: Hi {name}", expect="cannot do this: a different text"
+        )
+        assert "Account smsir" in refused["text"]
