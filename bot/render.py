@@ -13,6 +13,7 @@ from providers import numbers
 from providers.base import (
     AuthFailed,
     Balance,
+    Capability,
     InsufficientCredit,
     InvalidRecipient,
     NotSupported,
@@ -119,13 +120,18 @@ def role_name(lang: str, role: str | None) -> str:
     return t(lang, f"role.{role}") if role else "—"
 
 
+def capability(lang: str, which: Capability) -> str:
+    """A capability as a person reads it."""
+    return CAPABILITY_NAMES.get(lang, CAPABILITY_NAMES["en"])[which.value]
+
+
 def provider_error(lang: str, exc: ProviderError) -> str:
     """One sentence for a provider failure; never a class name or a traceback."""
     detail = esc(exc.detail_fa if lang == "fa" else exc.detail)
     account = esc(exc.account)
     if isinstance(exc, NotSupported):
-        capability = CAPABILITY_NAMES.get(lang, CAPABILITY_NAMES["en"])[exc.capability.value]
-        return t(lang, "error.unsupported", account=account, capability=capability)
+        named = capability(lang, exc.capability)
+        return t(lang, "error.unsupported", account=account, capability=named)
     key = "error.rejected"
     if isinstance(exc, OutcomeUnknown):
         key = "error.unknown_outcome"

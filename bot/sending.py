@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -33,10 +34,10 @@ from storage.optouts import OptOut, OptoutsRepo
 from storage.sends import Claim, ClaimStatus, Recipient, SendRow, SendsRepo, SendState
 
 from .config import Config, SmsirAccount
+from .metrics import Metrics
 
 if TYPE_CHECKING:
     from .sheets import Plan
-from .metrics import Metrics
 
 log = logging.getLogger("smsbridge.send")
 CANCELLATION_CHECKS = 20  # numbers a preview looks up on the operator's cancellation list
@@ -464,7 +465,7 @@ class SendService:
         if not plan.numbers:
             raise UserError("file.nobody", rows=plan.rows, invalid=len(plan.invalid))
         each = texts if texts is not None else [text]
-        infos = [analyze(t) for t in each]
+        infos = await asyncio.to_thread(lambda: [analyze(t) for t in each])  # 50,000 texts
         widest = max(range(len(infos)), key=lambda i: (infos[i].parts, infos[i].length))
         longest = infos[widest]
         if provider.max_parts is not None and longest.parts > provider.max_parts:
@@ -704,10 +705,10 @@ class SendService:
             self._count(row.account, results)
             if following:
                 await self._progress(row.id)
-        self._progress_at.pop(row.id, None)
-        final = await self._finish(
-            row.id, first_error.code if first_error else None, announce=announce
-        )
+        # A progress edit the outbox renders late must not be the last word: queue the final one.
+        progressed = self._progress_at.pop(row.id, None) is not None
+        error = first_error.code if first_error else "opted_out" if late and not pending else None
+        final = await self._finish(row.id, error, announce=announce or progressed)
         return final, first_error
 
     async def _request(

@@ -6,6 +6,8 @@ to save: what the phonebook would gain, then Import."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
@@ -23,7 +25,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from providers.base import ProviderError
+from providers.base import Capability, ProviderError
 from storage.uploads import Upload
 
 from .. import contacts, render, sheets
@@ -74,7 +76,9 @@ async def on_file(update: Update, context: Context) -> int:
         log.info("a file could not be downloaded: %s", exc)
         raise UserError("file.download_failed", why=exc.message) from exc
     vcard = name.lower().endswith(".vcf")
-    table = contacts.vcard_table(data) if vcard else sheets.read_table(name, data)
+    # Reading a large XLSX takes a second or two: off the event loop, so relays never wait.
+    read = contacts.vcard_table if vcard else functools.partial(sheets.read_table, name)
+    table = await asyncio.to_thread(read, data)
     upload_id = await svc.uploads.create(
         user_id=caller.user_id,
         chat_id=caller.chat_id,
@@ -86,7 +90,7 @@ async def on_file(update: Update, context: Context) -> int:
     target, text = split_target(message.caption or "", (a.name for a in svc.config.accounts))
     if target:
         svc.sends.resolve(target)  # an unknown line is refused now, not after the questions
-    columns = sheets.number_columns(table)
+    columns = await asyncio.to_thread(sheets.number_columns, table)
     if not columns:
         await svc.uploads.delete(upload_id)
         raise UserError("file.no_number_column", columns=", ".join(table.header))
@@ -156,13 +160,8 @@ async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[st
     table = _table(upload)
     sheets.fields_of(table, flow["text"])  # a placeholder that names no column: refused now
     if flow["target"] is None and len(svc.config.accounts) > 1:
-        buttons = [
-            [svc.buttons.button(f"{a.name} ({a.provider})", caller.chat_id, f"file:acc:{a.name}")]
-            for a in svc.config.accounts
-        ]
-        await reply(update, render.t(lang, "flow.account"), InlineKeyboardMarkup(buttons))
-        return ACCOUNT
-    plan = sheets.plan(table, int(flow["column"]), flow["text"])
+        return await _ask_account(update, svc, caller, bool(sheets.placeholders(flow["text"])))
+    plan = await asyncio.to_thread(sheets.plan, table, int(flow["column"]), flow["text"])
     row = await svc.sends.prepare_file(
         user_id=caller.user_id,
         chat_id=caller.chat_id,
@@ -176,12 +175,30 @@ async def _ask_next(update: Update, svc: Services, caller: Caller, flow: dict[st
     return END
 
 
+async def _ask_account(update: Update, svc: Services, caller: Caller, personal: bool) -> int:
+    """The accounts that can send this list; those that cannot are named under the question."""
+    need = Capability.SEND_P2P if personal else Capability.SEND
+    can = [a for a in svc.config.accounts if need in svc.providers[a.name].capabilities]
+    cannot = [a.name for a in svc.config.accounts if a not in can]
+    buttons = [
+        [svc.buttons.button(f"{a.name} ({a.provider})", caller.chat_id, f"file:acc:{a.name}")]
+        for a in can
+    ]
+    text = render.t(caller.lang, "flow.account")
+    if cannot:
+        capability = render.capability(caller.lang, need)
+        names = render.esc(", ".join(cannot))
+        text += "\n" + render.t(caller.lang, "file.cannot", accounts=names, capability=capability)
+    await reply(update, text, InlineKeyboardMarkup(buttons))
+    return ACCOUNT
+
+
 async def _import_preview(
     update: Update, svc: Services, caller: Caller, upload: Upload, column: int
 ) -> int:
     """What the phonebook would gain from the list: new contacts, contacts it would update,
     invalid rows by row number, repeats; and Import / Cancel."""
-    found = contacts.from_table(_table(upload), column)
+    found = await asyncio.to_thread(contacts.from_table, _table(upload), column)
     if not found.contacts:
         raise UserError("file.nobody", rows=found.rows, invalid=len(found.invalid))
     known = await svc.phonebook.names(c.number for c in found.contacts)
@@ -284,7 +301,7 @@ async def on_import(update: Update, context: Context) -> int:
     if pressed(update, svc) == "file:no":
         await reply(update, render.t(caller.lang, "cancel.done"))
         return END
-    found = contacts.from_table(_table(upload), int(flow["column"]))
+    found = await asyncio.to_thread(contacts.from_table, _table(upload), int(flow["column"]))
     added, updated = await svc.phonebook.repo.save(
         found.contacts, user_id=caller.user_id, chat_id=caller.chat_id, action="contacts.import"
     )
