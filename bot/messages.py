@@ -71,10 +71,9 @@ class Messages:
         if row is None:
             return None
         link = Link(item.chat_id, 0, row.account, row.line, row.sender, row.id, None)
-        name = (await self.phonebook.names([row.sender])).get(row.sender)
         topics = item.chat_id in self.topic_chats
-        thread = await self._topic(item.chat_id, row, name) if topics else None
-        return Rendered(render.inbound_sms(lang, row, self.said(row), name), link, thread)
+        thread = await self._topic(item.chat_id, row) if topics else None
+        return Rendered(render.inbound_sms(lang, row, self.said(row)), link, thread)
 
     async def _send_status(self, lang: str, item: OutboxItem) -> Rendered | None:
         row = await self.sends.get(int(item.payload["send_id"]))
@@ -86,12 +85,12 @@ class Messages:
         covered = await self.outbox.updates_covered(item)
         return Rendered(text, edit=row.chat_message_id, covers=tuple(covered))
 
-    async def _topic(self, chat_id: int, row: InboundRow, name: str | None) -> int | None:
+    async def _topic(self, chat_id: int, row: InboundRow) -> int | None:
         """The correspondent's own forum topic in this chat, created on their first SMS (named
         after them when the phonebook knows them)."""
         thread = await self.inbound.topic(chat_id, row.account, row.sender)
         if thread is None:
-            title = render.topic_name(row.sender, name)
+            title = render.topic_name(row.sender, row.name)
             try:
                 topic = await self.bot.create_forum_topic(chat_id, title)
             except TelegramError as exc:  # not a forum (any more), or no right to manage topics
@@ -150,9 +149,8 @@ class Messages:
             if row is None:
                 break
             found.append((item, row))
-        names = await self.phonebook.names(row.sender for _item, row in found)
         blocks = [
-            render.digest_item(lang, n, row, self.said(row), names.get(row.sender))
+            render.digest_item(lang, n, row, self.said(row))
             for n, (_item, row) in enumerate(found, 1)
         ]
         # The title with the largest count it could show: its length bounds every shorter one.

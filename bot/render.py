@@ -503,16 +503,19 @@ def consent_mark(lang: str, account: str, said: Consent | None) -> str:
     return "\n" + t(lang, f"consent.{said.value}", account=esc(account))
 
 
-def inbound_sms(
-    lang: str, row: InboundRow, said: Consent | None = None, name: str | None = None
-) -> str:
+def sender(lang: str, row: InboundRow) -> str:
+    """An SMS's sender, after their phonebook name when they have one."""
+    return who(lang, row.sender, {row.sender: row.name} if row.name else NO_NAMES)
+
+
+def inbound_sms(lang: str, row: InboundRow, said: Consent | None = None) -> str:
     """A forwarded SMS: sender (by name too, where the phonebook has one), line, account, Jalali
     and Gregorian time, the text verbatim; and whether it opted its sender out."""
     jalali, gregorian = when(lang, datetime.fromisoformat(row.received_at))
     return t(
         lang,
         "inbound",
-        sender=who(lang, row.sender, {row.sender: name} if name else NO_NAMES),
+        sender=sender(lang, row),
         line=ltr(esc(row.line or "—")),
         account=esc(row.account),
         jalali=jalali,
@@ -525,19 +528,13 @@ def digest_title(lang: str, count: int) -> str:
     return t(lang, "digest.title", count=number(lang, count), example=f"#{digits(lang, '1')}")
 
 
-def digest_item(
-    lang: str,
-    position: int,
-    row: InboundRow,
-    said: Consent | None = None,
-    name: str | None = None,
-) -> str:
+def digest_item(lang: str, position: int, row: InboundRow, said: Consent | None = None) -> str:
     """One SMS inside a digest, numbered so that a reply can pick it."""
     return t(
         lang,
         "digest.item",
         number=f"#{digits(lang, str(position))}",
-        sender=who(lang, row.sender, {row.sender: name} if name else NO_NAMES),
+        sender=sender(lang, row),
         line=ltr(esc(row.line or "—")),
         account=esc(row.account),
         time=when(lang, datetime.fromisoformat(row.received_at))[0],

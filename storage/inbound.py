@@ -31,6 +31,7 @@ class InboundRow:
     line: str | None
     text: str
     received_at: str
+    name: str | None = None  # the sender's name in the phonebook, read with the SMS
 
 
 ChatsFor = Callable[[str | None], list[int]]  # the chats routed for an SMS to a line
@@ -47,7 +48,11 @@ class _Write:
 
 
 _ROWS_PER_INSERT = 500  # 8 values a row, well under SQLite's 32766 variables
-_INBOUND = "id, account, provider_id, sender, line, text, received_at"
+# The sender's phonebook name comes with the row: no second query per SMS on the hot path.
+_INBOUND = (
+    "id, account, provider_id, sender, line, text, received_at, "
+    "(SELECT name FROM contacts WHERE contacts.number = inbound.sender) AS name"
+)
 
 
 class InboundRepo:

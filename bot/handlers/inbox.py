@@ -16,14 +16,13 @@ async def inbox(update: Update, context: Context, svc: Services, caller: Caller)
         await reply(update, render.t(caller.lang, "inbox.empty"))
         return
     lines = [render.t(caller.lang, "inbox.title")]
-    names = await svc.phonebook.names(r.sender for r in rows)
     for r in reversed(rows):
         lines.append(
             render.t(
                 caller.lang,
                 "inbox.line",
                 when=when(caller.lang, r.received_at),
-                sender=render.who(caller.lang, r.sender, names),
+                sender=render.sender(caller.lang, r),
                 line=render.ltr(render.esc(r.line or "—")),
                 account=render.esc(r.account),
                 text=render.esc(r.text),

@@ -51,7 +51,7 @@ def test_the_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Path) ->
         [str(installed), "demo"],
         cwd=tmp_path,
         env=env,
-        input="/balance\n!sms 09125550000 hello from the wheel\n!file\n!press 1\nHi {name}\n!press 3\n",
+        input="/balance\n!sms 09125550000 hello from the wheel\n!file\n!press 1\nHi {name}\n!press 2\n",
         capture_output=True,
         text=True,
         timeout=120,
