@@ -53,6 +53,7 @@ END = ConversationHandler.END
 FLOW = "file_flow"  # the flow's answers so far, in the person's user_data (persisted)
 KINDS = ("csv", "txt", "tsv", "xlsx", "xls", "vcf")
 SHOWN_COLUMNS = 12  # column buttons offered at most
+SAVE_WORDS = ("contacts", "مخاطبان", "مخاطبین")  # a caption that says: save this list
 
 
 async def on_file(update: Update, context: Context) -> int:
@@ -87,7 +88,9 @@ async def on_file(update: Update, context: Context) -> int:
         rows=table.rows,
         first_row=table.first_row,
     )
-    target, text = split_target(message.caption or "", (a.name for a in svc.config.accounts))
+    caption = message.caption or ""
+    save = vcard or caption.strip().lstrip("/").lower() in SAVE_WORDS
+    target, text = split_target("" if save else caption, (a.name for a in svc.config.accounts))
     if target:
         svc.sends.resolve(target)  # an unknown line is refused now, not after the questions
     columns = await asyncio.to_thread(sheets.number_columns, table)
@@ -96,7 +99,7 @@ async def on_file(update: Update, context: Context) -> int:
         raise UserError("file.no_number_column", columns=", ".join(table.header))
     flow = {
         "upload": upload_id,
-        "purpose": "save" if vcard else "send" if text or target else None,
+        "purpose": "save" if save else "send" if text or target else None,
         "column": columns[0] if len(columns) == 1 else None,
         "candidates": columns,
         "text": text or None,

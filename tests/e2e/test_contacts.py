@@ -118,6 +118,12 @@ async def test_a_list_and_a_vcard_are_imported_after_a_preview(w: World) -> None
     await w.tg.wait_text(ADMIN, "Saved: 1 new contact(s), 1 updated", after=after)
     listing = await _say(w, "/contacts customers", "2 contact(s)")
     assert "Ali Rezaei" in listing["text"] and "مریم" in listing["text"]
+    # one-shot: the caption says what the list is for
+    after = len(w.tg.events)
+    await w.tg.send_document(ADMIN, ADMIN, "more.csv", data, "مخاطبان")
+    await w.tg.wait_text(
+        ADMIN, "new contacts: 0 — contacts already there, to be updated: 2", after=after
+    )
 
     name = quopri.encodestring("نگار احمدی".encode()).decode()
     card = (
