@@ -30,6 +30,7 @@ from storage.optouts import OptoutsRepo
 from storage.outbox import OutboxRepo
 from storage.persistence import SqlitePersistence
 from storage.retention import Retention
+from storage.search import SearchRepo
 from storage.sends import SendRow, SendsRepo, SendState
 from storage.uploads import UploadsRepo
 
@@ -48,6 +49,7 @@ from .handlers import (
     optout,
     replies,
     report,
+    search,
     send,
     start,
     templates,
@@ -265,6 +267,7 @@ async def running(
             uploads=UploadsRepo(db),
             phonebook=phonebook,
             templates=TemplatesRepo(db),
+            search=SearchRepo(db),
         )
         # Before any update is taken: sends a stopped process left mid-call are settled or
         # resumed, and no Confirm pressed now can be mistaken for one of them.
@@ -273,7 +276,7 @@ async def running(
         application.add_handler(TypeHandler(Update, check_button), group=-1)
         # A file starts its flow even while /send waits for an answer (the file flow comes first).
         features = (start, balance, bulk, contacts, templates, send, replies, admin, inbox)
-        for feature in (*features, report, tools, optout):
+        for feature in (*features, report, search, tools, optout):
             feature.register(application)
         application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)

@@ -12,6 +12,7 @@ from typing import Any
 import aiosqlite
 
 from .migrations import migrate
+from .search import fold
 
 Row = aiosqlite.Row
 
@@ -47,6 +48,8 @@ class Database:
                 "PRAGMA busy_timeout=5000",
             ):
                 await conn.execute(pragma)
+            # the folding search uses (storage/search.py), for the step that indexes old rows
+            await conn.create_function("smsbridge_fold", 1, fold, deterministic=True)
             await migrate(conn)
         except BaseException:
             await conn.close()

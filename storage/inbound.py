@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import Database, now_iso
+from .search import index_inbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,8 @@ class InboundRepo:
                 [value for row in chunk for value in row],
             )
             new.update(((r[1], r[2]), int(r[0])) for r in returned)
+        texts = {(w.account, m.provider_id): m.text for w in batch for m in w.messages}
+        await index_inbound(conn, [(i, texts[key]) for key, i in new.items()])
         results: list[list[int]] = []
         outbox: list[tuple[int, int, str, float]] = []
         consents: list[tuple[str, str, str, int]] = []

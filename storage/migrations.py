@@ -228,6 +228,17 @@ STEPS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 11: search — the folded text of every SMS and confirmed send (storage/search.py), and the
+    # indexes that find a number's SMS
+    """
+    CREATE VIRTUAL TABLE inbound_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+    CREATE VIRTUAL TABLE send_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+    INSERT INTO inbound_fts (rowid, body) SELECT id, smsbridge_fold(text) FROM inbound;
+    INSERT INTO send_fts (rowid, body)
+        SELECT id, smsbridge_fold(text) FROM sends WHERE confirmed_at IS NOT NULL;
+    CREATE INDEX inbound_sender ON inbound (sender);
+    CREATE INDEX send_recipients_number ON send_recipients (number);
+    """,
 )
 
 

@@ -124,6 +124,7 @@ class Retention:
         await conn.execute(
             f"UPDATE message_links SET send_id = NULL WHERE send_id IN ({marks})", ids
         )
+        await conn.execute(f"DELETE FROM send_fts WHERE rowid IN ({marks})", ids)
         await conn.execute(f"DELETE FROM sends WHERE id IN ({marks})", ids)  # recipients cascade
 
     @staticmethod
@@ -144,6 +145,7 @@ class Retention:
             f"WHERE inbound_id IN ({marks})",
             ids,
         )
+        await conn.execute(f"DELETE FROM inbound_fts WHERE rowid IN ({marks})", ids)
         await conn.execute(f"DELETE FROM inbound WHERE id IN ({marks})", ids)
 
 

@@ -14,6 +14,7 @@ from aiosqlite import Connection
 
 from .access import insert_audit
 from .db import Database, Row, now_iso
+from .search import index_send
 
 _COLUMNS = (
     "id, created_at, user_id, chat_id, account, line, text, send_at, state, invalid, "
@@ -253,7 +254,8 @@ class SendsRepo:
         (``second``, a button of its own) sends it."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                f"SELECT state, user_id, account, chat_id, {_REACH} AS n FROM sends WHERE id = ?",
+                f"SELECT state, user_id, account, chat_id, text, {_REACH} AS n FROM sends "
+                "WHERE id = ?",
                 (send_id,),
             )
             row = await cursor.fetchone()
@@ -280,6 +282,7 @@ class SendsRepo:
                 "UPDATE sends SET state = 'sending', confirmed_at = ? WHERE id = ?",
                 (now_iso(), send_id),
             )
+            await index_send(conn, send_id, row["text"])
             await insert_audit(
                 conn,
                 "send",

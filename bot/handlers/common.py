@@ -30,6 +30,7 @@ from providers.numbers import to_ascii_digits
 from storage.access import ROLES, AccessRepo
 from storage.contacts import TemplatesRepo
 from storage.outbox import OutboxRepo
+from storage.search import SearchRepo
 from storage.uploads import UploadsRepo
 
 from .. import render
@@ -62,6 +63,7 @@ class Services:
     uploads: UploadsRepo
     phonebook: Phonebook
     templates: TemplatesRepo
+    search: SearchRepo
     _refused: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def once_a_minute(self, what: str, user_id: int) -> bool:

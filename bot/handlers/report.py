@@ -29,7 +29,7 @@ from .common import (
 async def report(update: Update, context: Context, svc: Services, caller: Caller) -> None:
     args = context.args or []
     if args:
-        await reply(update, await _detail(svc, caller, args[0]))
+        await reply(update, await detail(svc, caller, args[0]))
         return
     rows = await svc.sends.recent(LIST_DEFAULT)
     buttons = [
@@ -51,10 +51,10 @@ async def report_button(
     """A tap on #id under /report: that send's per-recipient report."""
     assert update.callback_query is not None
     await answer(update.callback_query)
-    await reply(update, await _detail(svc, caller, payload.split(":", 1)[1]))
+    await reply(update, await detail(svc, caller, payload.split(":", 1)[1]))
 
 
-async def _detail(svc: Services, caller: Caller, raw_id: str) -> str:
+async def detail(svc: Services, caller: Caller, raw_id: str) -> str:
     send_id = to_ascii_digits(raw_id.lstrip("#"))
     row = await svc.sends.get(int(send_id)) if send_id.isdecimal() else None
     if row is None or row.state in PREVIEWS:

@@ -7,11 +7,13 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from storage.contacts import ContactsRepo
 from storage.db import Database
 from storage.inbound import InboundRepo, NewInbound
 from storage.migrations import STEPS, SchemaTooNew
 from storage.outbox import OutboxRepo
 from storage.retention import Retention
+from storage.search import SearchRepo, fold, match_query
 from storage.sends import SendsRepo
 
 
@@ -132,7 +134,7 @@ def _size(path: Path) -> int:
 
 
 # Tables that grow with use: a query on them must use an index, never read them whole.
-GROWING = ("inbound", "message_links", "send_recipients", "digest_items", "audit")
+GROWING = ("inbound", "message_links", "send_recipients", "digest_items", "audit", "contacts")
 
 
 async def test_every_hot_query_uses_an_index(tmp_path: Path) -> None:
@@ -160,6 +162,11 @@ async def test_every_hot_query_uses_an_index(tmp_path: Path) -> None:
         await sends.get(1)
         await sends.count_unknown()
         await sends.unknown(5)
+        found = SearchRepo(db)
+        for within in (None, 1):
+            await found.search("hi", None, 11, within)
+            await found.search("", "989121111111", 11, within)
+        await ContactsRepo(db).names(["989121111111"])
         await Retention(db, keep_days=30).prune()
         await db.trace(None)
         selects = {s for s in executed if s.lstrip().upper().startswith(("SELECT", "WITH"))}
@@ -175,3 +182,23 @@ async def test_every_hot_query_uses_an_index(tmp_path: Path) -> None:
                 assert "FOR GROUP BY" not in detail, f"{detail} in: {sql}"
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("كجاست", "کجاست"),  # Arabic kaf and Persian kaf
+        ("علي", "علی"),  # Arabic yeh
+        ("۱۲۳", "123"),
+        ("١٢٣", "123"),
+        ("می‌خواهم", "میخواهم"),  # with and without the zero-width non-joiner
+        ("PARCEL", "parcel"),
+    ],
+)
+def test_search_folds_what_people_type_differently(typed: str, stored: str) -> None:
+    assert fold(typed) == fold(stored)
+
+
+def test_a_search_query_asks_for_every_word_as_a_prefix() -> None:
+    assert match_query('سفارش "۱۲۳"') == '"سفارش"* "123"*'
+    assert match_query(" ?! ") is None
