@@ -25,6 +25,7 @@ from storage.access import AccessRepo
 from storage.alerts import AlertsRepo
 from storage.contacts import ContactsRepo, TemplatesRepo
 from storage.db import Database
+from storage.export import ExportRepo
 from storage.inbound import InboundRepo
 from storage.optouts import OptoutsRepo
 from storage.outbox import OutboxRepo
@@ -45,6 +46,7 @@ from .handlers import (
     balance,
     bulk,
     contacts,
+    export,
     inbox,
     optout,
     replies,
@@ -268,6 +270,7 @@ async def running(
             phonebook=phonebook,
             templates=TemplatesRepo(db),
             search=SearchRepo(db),
+            exports=ExportRepo(db),
         )
         # Before any update is taken: sends a stopped process left mid-call are settled or
         # resumed, and no Confirm pressed now can be mistaken for one of them.
@@ -276,7 +279,7 @@ async def running(
         application.add_handler(TypeHandler(Update, check_button), group=-1)
         # A file starts its flow even while /send waits for an answer (the file flow comes first).
         features = (start, balance, bulk, contacts, templates, send, replies, admin, inbox)
-        for feature in (*features, report, search, tools, optout):
+        for feature in (*features, report, search, export, tools, optout):
             feature.register(application)
         application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)

@@ -29,6 +29,7 @@ from providers.base import ProviderError, SmsProvider
 from providers.numbers import to_ascii_digits
 from storage.access import ROLES, AccessRepo
 from storage.contacts import TemplatesRepo
+from storage.export import ExportRepo
 from storage.outbox import OutboxRepo
 from storage.search import SearchRepo
 from storage.uploads import UploadsRepo
@@ -64,6 +65,7 @@ class Services:
     phonebook: Phonebook
     templates: TemplatesRepo
     search: SearchRepo
+    exports: ExportRepo
     _refused: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def once_a_minute(self, what: str, user_id: int) -> bool:

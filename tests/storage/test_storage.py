@@ -9,6 +9,7 @@ import pytest
 
 from storage.contacts import ContactsRepo
 from storage.db import Database
+from storage.export import ExportRepo
 from storage.inbound import InboundRepo, NewInbound
 from storage.migrations import STEPS, SchemaTooNew
 from storage.outbox import OutboxRepo
@@ -167,6 +168,12 @@ async def test_every_hot_query_uses_an_index(tmp_path: Path) -> None:
             await found.search("hi", None, 11, within)
             await found.search("", "989121111111", 11, within)
         await ContactsRepo(db).names(["989121111111"])
+        exports = ExportRepo(db)
+        for within in (None, 1):
+            async for _batch in exports.sends("2000-01-01", "2100-01-01", within):
+                pass
+            async for _batch in exports.inbound("2000-01-01", "2100-01-01", within):
+                pass
         await Retention(db, keep_days=30).prune()
         await db.trace(None)
         selects = {s for s in executed if s.lstrip().upper().startswith(("SELECT", "WITH"))}
