@@ -33,6 +33,7 @@ from storage.persistence import SqlitePersistence
 from storage.retention import Retention
 from storage.search import SearchRepo
 from storage.sends import SendRow, SendsRepo, SendState
+from storage.stats import StatsRepo
 from storage.uploads import UploadsRepo
 
 from .alerts import CreditWatch
@@ -54,6 +55,7 @@ from .handlers import (
     search,
     send,
     start,
+    stats,
     templates,
     tools,
 )
@@ -271,6 +273,7 @@ async def running(
             templates=TemplatesRepo(db),
             search=SearchRepo(db),
             exports=ExportRepo(db),
+            stats=StatsRepo(db),
         )
         # Before any update is taken: sends a stopped process left mid-call are settled or
         # resumed, and no Confirm pressed now can be mistaken for one of them.
@@ -279,7 +282,7 @@ async def running(
         application.add_handler(TypeHandler(Update, check_button), group=-1)
         # A file starts its flow even while /send waits for an answer (the file flow comes first).
         features = (start, balance, bulk, contacts, templates, send, replies, admin, inbox)
-        for feature in (*features, report, search, export, tools, optout):
+        for feature in (*features, report, search, export, stats, tools, optout):
             feature.register(application)
         application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)

@@ -1,6 +1,6 @@
 """A Bot API stand-in that PTB runs against through ``base_url``, with a user side for tests.
 
-Bot side: getMe, getUpdates (long polling), sendMessage, sendDocument, getFile and the file
+Bot side: getMe, getUpdates (long polling), sendMessage, sendDocument, sendPhoto, getFile and the file
 download path (``/file/bot<token>/<file_path>``), editMessageText, editMessageReplyMarkup,
 answerCallbackQuery, set/get/deleteMyCommands, set/delete/getWebhookInfo, sendChatAction.
 User side (Python): ``send`` a message as a user in a chat, reply to a message, ``send_document``,
@@ -21,6 +21,7 @@ import email.policy
 import itertools
 import json
 import math
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -590,6 +591,37 @@ class TelegramSim:
             raise ApiError(400, "Bad Request: file must be non-empty")
         self._take(chat["id"])
         message = self._new_message(chat["id"], self.bot_user, "", document=stored)
+        del message["text"]
+        if caption:
+            message["caption"] = caption
+        await self._record("send", message)
+        return message
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        """A photo upload: Telegram takes PNG or JPEG up to 10 MB, sides adding up to at most
+        10,000 pixels; the message carries the photo's sizes."""
+        chat = self._chat(params)
+        caption = plain_text(str(params.get("caption", "")), params.get("parse_mode"))
+        if len(caption) > CAPTION_LIMIT:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        photo = params.get("photo")
+        if not isinstance(photo, tuple):
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        name, data = photo
+        if data[:8] == b"\x89PNG\r\n\x1a\n":
+            width, height = struct.unpack(">II", data[16:24])
+        elif data[:3] == b"\xff\xd8\xff":
+            width, height = 0, 0  # not read: the bridge sends PNG
+        else:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        if len(data) > 10 * 1024 * 1024 or width + height > 10_000:
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        self._take(chat["id"])
+        stored = self._store_file(name or "photo.png", data, "image/png")
+        size = {k: stored[k] for k in ("file_id", "file_unique_id", "file_size")}
+        message = self._new_message(
+            chat["id"], self.bot_user, "", photo=[size | {"width": width, "height": height}]
+        )
         del message["text"]
         if caption:
             message["caption"] = caption

@@ -32,6 +32,7 @@ from storage.contacts import TemplatesRepo
 from storage.export import ExportRepo
 from storage.outbox import OutboxRepo
 from storage.search import SearchRepo
+from storage.stats import StatsRepo
 from storage.uploads import UploadsRepo
 
 from .. import render
@@ -66,6 +67,7 @@ class Services:
     templates: TemplatesRepo
     search: SearchRepo
     exports: ExportRepo
+    stats: StatsRepo
     _refused: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def once_a_minute(self, what: str, user_id: int) -> bool:

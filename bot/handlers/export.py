@@ -39,7 +39,7 @@ async def export_command(update: Update, context: Context, svc: Services, caller
     until = (
         parse_time(args[2]).replace(hour=0, minute=0) + timedelta(days=1)
         if len(args) > 2
-        else datetime.now(UTC)
+        else _now()
     )
     await _send(update, svc, caller, kind, form, since, until)
 
@@ -68,6 +68,11 @@ async def _ask_range(update: Update, svc: Services, caller: Caller, kind: str) -
     await reply(update, render.t(lang, "export.when"), InlineKeyboardMarkup(rows))
 
 
+def _now() -> datetime:
+    """The end of a range that runs to now: past this second, which stored rows may share."""
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+
+
 def _range_name(lang: str, days: int) -> str:
     if days == 0:
         return render.t(lang, "export.all")
@@ -91,7 +96,7 @@ async def on_range(
     await answer(update.callback_query)
     _prefix, _r, kind, raw_days, form = payload.split(":")
     days = int(raw_days)
-    now = datetime.now(UTC)
+    now = _now()
     since = now - timedelta(days=days) if days else datetime(2000, 1, 1, tzinfo=UTC)
     await _send(update, svc, caller, kind, form, since, now)
 

@@ -1,0 +1,59 @@
+"""Per-day figures for /stats, by Tehran date (UTC+3:30 all year since 2022): recipients sent,
+delivered, not delivered or unknown, inbound SMS, and the providers' prices where they gave one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .db import Database
+
+_DAY = "date({}, '+210 minutes')"  # the Tehran date of a stored UTC moment
+
+
+@dataclass(slots=True)
+class Day:
+    sent: int = 0  # recipients a provider accepted
+    delivered: int = 0
+    failed: int = 0  # refused, or reported not delivered
+    unknown: int = 0  # may have gone: still being looked up
+    inbound: int = 0
+    cost: float = 0.0
+
+
+class StatsRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def daily(self, since: str, account: str | None) -> dict[str, Day]:
+        """Tehran date (YYYY-MM-DD) → its figures, for the sends confirmed and the SMS stored
+        since ``since`` (UTC ISO), of one account or all."""
+        days: dict[str, Day] = {}
+        sends = await self.db.fetchall(
+            f"SELECT {_DAY.format('s.confirmed_at')} AS day, "
+            "sum(r.message_id IS NOT NULL), sum(r.state = 'delivered'), "
+            "sum(r.state = 'failed' OR (r.message_id IS NULL AND r.state NOT IN "
+            "('unknown', 'draft', 'sending'))), sum(r.state = 'unknown') "
+            "FROM sends s JOIN send_recipients r ON r.send_id = s.id "
+            "WHERE s.created_at >= ? AND s.confirmed_at IS NOT NULL AND (? IS NULL OR s.account = ?) "
+            "GROUP BY day",
+            (since, account, account),
+        )
+        for row in sends:
+            day = days.setdefault(str(row[0]), Day())
+            day.sent, day.delivered, day.failed, day.unknown = (int(v or 0) for v in row[1:5])
+        costs = await self.db.fetchall(
+            f"SELECT {_DAY.format('confirmed_at')} AS day, sum(price) FROM sends "
+            "WHERE created_at >= ? AND price IS NOT NULL AND (? IS NULL OR account = ?) "
+            "GROUP BY day",
+            (since, account, account),
+        )
+        for row in costs:
+            days.setdefault(str(row[0]), Day()).cost = float(row[1] or 0)
+        inbound = await self.db.fetchall(
+            f"SELECT {_DAY.format('stored_at')} AS day, count(*) FROM inbound "
+            "WHERE stored_at >= ? AND (? IS NULL OR account = ?) GROUP BY day",
+            (since, account, account),
+        )
+        for row in inbound:
+            days.setdefault(str(row[0]), Day()).inbound = int(row[1])
+        return days
