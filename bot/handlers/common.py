@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -298,6 +298,33 @@ def error_text(lang: str, error: UserError | ProviderError) -> str:
         return render.t(lang, error.key, **{k: render.esc(v) for k, v in error.values.items()})
     log.warning("provider error: %s", error)
     return render.provider_error(lang, error)
+
+
+def page_row(
+    svc: Services, chat_id: int, prefix: str, page: int, more: bool
+) -> list[InlineKeyboardButton]:
+    """◀ and ▶ under a paged list (``prefix:p:<page>``), each only where there is a page."""
+    row = []
+    if page > 0:
+        row.append(svc.buttons.button("◀", chat_id, f"{prefix}:p:{page - 1}"))
+    if more:
+        row.append(svc.buttons.button("▶", chat_id, f"{prefix}:p:{page + 1}"))
+    return row
+
+
+def pager(key: str, show: Callable[..., Awaitable[None]]) -> Handler:
+    """The ◀ ▶ buttons' handler: ``show(update, context, svc, caller, query, page)`` again with
+    the query the list was made for (``user_data[key]``)."""
+
+    async def on_page(
+        update: Update, context: Context, svc: Services, caller: Caller, payload: str
+    ) -> None:
+        assert update.callback_query is not None
+        await answer(update.callback_query)
+        query = str((context.user_data or {}).get(key, ""))
+        await show(update, context, svc, caller, query, int(payload.rsplit(":", 1)[1]))
+
+    return button_handler("viewer")(on_page)
 
 
 def manage_buttons(

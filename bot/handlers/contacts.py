@@ -30,6 +30,8 @@ from .common import (
     button_handler,
     command,
     manage_buttons,
+    page_row,
+    pager,
     reply,
 )
 
@@ -60,7 +62,7 @@ async def contacts(update: Update, context: Context, svc: Services, caller: Call
         query = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
         if context.user_data is not None:
             context.user_data[QUERY] = query
-        await _page(update, svc, caller, query, 0)
+        await _page(update, context, svc, caller, query, 0)
 
 
 async def _add(update: Update, context: Context, svc: Services, caller: Caller, args: str) -> None:
@@ -106,7 +108,9 @@ async def _delete(update: Update, svc: Services, caller: Caller, number: str) ->
     )
 
 
-async def _page(update: Update, svc: Services, caller: Caller, query: str, page: int) -> None:
+async def _page(
+    update: Update, context: Context, svc: Services, caller: Caller, query: str, page: int
+) -> None:
     found, total = await svc.phonebook.search(query, page, PAGE)
     lang = caller.lang
     if not total:
@@ -122,11 +126,7 @@ async def _page(update: Update, svc: Services, caller: Caller, query: str, page:
         pages=render.number(lang, pages),
     )
     rows = [[svc.buttons.button(_label(c), caller.chat_id, f"ct:o:{c.number}")] for c in found]
-    paging = []
-    if page > 0:
-        paging.append(svc.buttons.button("◀", caller.chat_id, f"ct:p:{page - 1}"))
-    if page + 1 < pages:
-        paging.append(svc.buttons.button("▶", caller.chat_id, f"ct:p:{page + 1}"))
+    paging = page_row(svc, caller.chat_id, "ct", page, page + 1 < pages)
     if paging:
         rows.append(paging)
     lines = [title] + [_line(lang, c) for c in found] + ["", render.t(lang, "contacts.usage")]
@@ -144,16 +144,6 @@ def _line(lang: str, contact: Contact) -> str:
         + render.who(lang, contact.number, {contact.number: contact.name})
         + (f" {labels}" if labels else "")
     )
-
-
-@button_handler("viewer")
-async def on_page(
-    update: Update, context: Context, svc: Services, caller: Caller, payload: str
-) -> None:
-    assert update.callback_query is not None
-    await answer(update.callback_query)
-    query = str((context.user_data or {}).get(QUERY, ""))
-    await _page(update, svc, caller, query, int(payload.rsplit(":", 1)[1]))
 
 
 @button_handler("viewer")
@@ -214,6 +204,6 @@ async def _take_name(update: Update, svc: Services, caller: Caller, number: Any,
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(answer_flow("contact_edit", r"ct:e:\d+", _ask_name, _take_name))
     app.add_handler(CommandHandler("contacts", contacts))
-    app.add_handler(CallbackQueryHandler(on_page, pattern=signed(r"ct:p:\d+")))
+    app.add_handler(CallbackQueryHandler(pager(QUERY, _page), pattern=signed(r"ct:p:\d+")))
     app.add_handler(CallbackQueryHandler(on_open, pattern=signed(r"ct:o:\d+")))
     app.add_handler(CallbackQueryHandler(on_delete, pattern=signed(r"ct:d:\d+")))

@@ -30,6 +30,8 @@ from .common import (
     button_handler,
     flow_cancel,
     guard,
+    page_row,
+    pager,
     reply,
     services,
 )
@@ -97,11 +99,7 @@ async def _results(
         for position, hit in enumerate(shown, page * PAGE + 1)
     ]
     rows = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
-    paging = []
-    if page > 0:
-        paging.append(svc.buttons.button("◀", caller.chat_id, f"sr:p:{page - 1}"))
-    if len(hits) > (page + 1) * PAGE:
-        paging.append(svc.buttons.button("▶", caller.chat_id, f"sr:p:{page + 1}"))
+    paging = page_row(svc, caller.chat_id, "sr", page, len(hits) > (page + 1) * PAGE)
     if paging:
         rows.append(paging)
     await reply(update, "\n".join(lines), InlineKeyboardMarkup(rows))
@@ -123,16 +121,6 @@ def _line(lang: str, position: int, hit: Hit, names: render.Names) -> str:
         id=render.digits(lang, str(hit.id)),
         text=text,
     )
-
-
-@button_handler("viewer")
-async def on_page(
-    update: Update, context: Context, svc: Services, caller: Caller, payload: str
-) -> None:
-    assert update.callback_query is not None
-    await answer(update.callback_query)
-    words = str((context.user_data or {}).get(QUERY, ""))
-    await _results(update, context, svc, caller, words, int(payload.rsplit(":", 1)[1]))
 
 
 @button_handler("viewer")
@@ -164,5 +152,5 @@ def search_flow() -> ConversationHandler[Any]:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(search_flow())
-    app.add_handler(CallbackQueryHandler(on_page, pattern=signed(r"sr:p:\d+")))
+    app.add_handler(CallbackQueryHandler(pager(QUERY, _results), pattern=signed(r"sr:p:\d+")))
     app.add_handler(CallbackQueryHandler(on_hit, pattern=signed(r"sr:[is]:\d+")))
