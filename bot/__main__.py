@@ -1,4 +1,4 @@
-"""The ``smsbridge`` command: init · run · demo · check · relay · backup · restore."""
+"""The ``smsbridge`` command: init · run · demo · check · relay · backup · restore · webhooks."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import logging
 import re
 import signal
 import sys
+from datetime import UTC
 
 from providers.base import ProviderError, RelayKind
 from storage import files
+from storage.db import Database
+from storage.events import EventsRepo
 
 from . import init, logs
 from .app import account_facts, build_provider, running
 from .config import Config, ConfigError, apply_reload, load_config
+from .sending import parse_time
 
 log = logging.getLogger("smsbridge")
 
@@ -120,6 +124,36 @@ def _files(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _webhooks(config: Config, action: str, since: str | None, url: str | None) -> int:
+    """``list``: each endpoint's place in the event log, what waits, and its last failure;
+    ``replay``: the endpoints (or one) read the log again from ``since``. Works beside a running
+    bridge (its workers read their place from the database at each pass)."""
+    db = await Database.open(config.storage.path)
+    try:
+        events = EventsRepo(db)
+        if action == "replay":
+            if since is None:
+                print("replay needs --since (a date or time, Jalali or Gregorian)", file=sys.stderr)
+                return 2
+            moment = parse_time(since).astimezone(UTC).isoformat(timespec="seconds")
+            count = await events.rewind(url, await events.first_since(moment))
+            print(f"{count} endpoint(s) will send again every event since {since}")
+            return 0
+        configured = {h.url for h in config.webhooks}
+        for cursor in await events.cursors():
+            waiting = await events.backlog(cursor.last_id)
+            state = (
+                f"failing since {cursor.failing_since}: {cursor.last_error}"
+                if cursor.failures
+                else "ok"
+            )
+            note = "" if cursor.url in configured else " (no longer in the config)"
+            print(f"{cursor.url}{note}: at event {cursor.last_id}, {waiting} waiting, {state}")
+        return 0
+    finally:
+        await db.close()
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("smsbridge")
@@ -153,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     restore = sub.add_parser("restore", help="put a backup in place (the bridge stopped)")
     restore.add_argument("--config", required=True)
     restore.add_argument("backup", help="a file written by smsbridge backup")
+    hooks = sub.add_parser("webhooks", help="webhook endpoints: their place, and replays")
+    hooks.add_argument("action", choices=["list", "replay"])
+    hooks.add_argument("--config", required=True)
+    hooks.add_argument("--since", help="replay: from this date or time (Tehran)")
+    hooks.add_argument("--url", help="replay: this endpoint only (default: every one)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -164,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     config = _load(args.config)
     if args.command in ("backup", "restore"):
         return _files(config, args)  # they say what they did on stdout; nothing to log
+    if args.command == "webhooks":
+        return asyncio.run(_webhooks(config, args.action, args.since, args.url))
     logs.setup(config.logging.level, config.logging.file, config.secrets(), config.logging.format)
     if args.command == "run":
         try:

@@ -25,6 +25,7 @@ from storage.access import AccessRepo
 from storage.alerts import AlertsRepo
 from storage.contacts import ContactsRepo, TemplatesRepo
 from storage.db import Database
+from storage.events import EventsRepo, Recorder
 from storage.export import ExportRepo
 from storage.inbound import InboundRepo
 from storage.optouts import OptoutsRepo
@@ -70,6 +71,7 @@ from .replies import Replies
 from .sending import SendService
 from .unknowns import SCHEDULE, UnknownResolver
 from .web import MAX_CONNECTIONS, Web
+from .webhooks import IDLE, Endpoint
 from .workers import Worker, Workers
 
 log = logging.getLogger("smsbridge")
@@ -199,8 +201,11 @@ async def running(
         for account in config.accounts:
             providers[account.name] = build_provider(account, metrics.provider_call)
             stack.push_async_callback(providers[account.name].aclose)
-        access, inbound, outbox_repo = AccessRepo(db), InboundRepo(db), OutboxRepo(db)
-        sends_repo = SendsRepo(db)
+        # SMS events for webhooks are written with what they tell, while any webhook is set
+        recorder = Recorder()
+        recorder.on = bool(config.webhooks)
+        access, outbox_repo = AccessRepo(db), OutboxRepo(db)
+        inbound, sends_repo = InboundRepo(db, recorder), SendsRepo(db, recorder)
         workers = Workers()
         stack.push_async_callback(workers.stop)
         pacer = pacer or TelegramPacer()
@@ -229,7 +234,7 @@ async def running(
         bridge = Bridge(config, inbound, wake_outbox, metrics)
         await bridge.load_routes()
         polling = Polling(config, providers, inbound, bridge, timing.reconcile_every)
-        optouts = OptoutsRepo(db)
+        optouts = OptoutsRepo(db, recorder)
         sends = SendService(
             config, providers, sends_repo, metrics, inbound, followed, optouts, wake_outbox
         )
@@ -311,6 +316,11 @@ async def running(
         workers.start("unknown-sends", 60.0, resolver.step, 5.0)
         if resumable:
             workers.start("resume-sends", 5.0, functools.partial(_resume, sends, resumable))
+        events = EventsRepo(db)
+        for position, hook in enumerate(config.webhooks, 1):
+            endpoint = Endpoint(hook, events, messages.webhook_trouble)
+            stack.push_async_callback(endpoint.aclose)
+            workers.start(f"webhook:{position}", IDLE, endpoint.step, 1.0)
         retention = Retention(db, config.storage.keep_days)
         workers.start("retention", 86_400.0, retention.step, 3_600.0)
         for a in config.accounts:
@@ -331,6 +341,7 @@ async def running(
             providers,
             announce,
             workers,
+            events if config.webhooks else None,
         )
         server = config.server
         web_url = await stack.enter_async_context(

@@ -177,6 +177,21 @@ class RouteConfig(_Strict):
     topics: bool = False  # in a forum supergroup: a topic of its own for each correspondent
 
 
+EventType = Literal["inbound", "delivery", "send", "optout"]
+EVENT_TYPES: tuple[EventType, ...] = ("inbound", "delivery", "send", "optout")
+
+
+class WebhookConfig(_Strict):
+    """An outside system that gets SMS events (docs/webhooks.md): signed, retried, in order."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretStr = Field(min_length=16)
+    events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES))
+    accounts: list[str] = Field(default_factory=list)  # empty: every account
+    lines: list[str] = Field(default_factory=list)  # empty: every line
+    proxy: str = ""
+
+
 class Config(_Strict):
     telegram: TelegramConfig
     server: ServerConfig = ServerConfig()
@@ -185,6 +200,7 @@ class Config(_Strict):
     access: AccessConfig = AccessConfig()
     accounts: list[Account] = Field(min_length=1)
     routes: list[RouteConfig] = Field(default_factory=list)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -200,6 +216,13 @@ class Config(_Strict):
                 raise ValueError(
                     f"routes[{index}]: line {route.line!r} is not one of {account.name}'s lines"
                 )
+        for index, hook in enumerate(self.webhooks):
+            unknown = [a for a in hook.accounts if a not in names]
+            if unknown:
+                raise ValueError(f"webhooks[{index}]: no account named {', '.join(unknown)}")
+        urls = [h.url for h in self.webhooks]
+        if len(set(urls)) != len(urls):
+            raise ValueError("webhooks: each url once (an endpoint's place in the log is its url)")
         return self
 
     def account(self, name: str) -> AmootAccount | SmsirAccount | PayamAccount | None:
@@ -213,6 +236,7 @@ class Config(_Strict):
         ]
         for account in self.accounts:
             found.extend(account.secrets())
+        found += [h.secret.get_secret_value() for h in self.webhooks]
         return [s for s in found if s]
 
 
@@ -300,6 +324,11 @@ def _apply_env(raw: dict[str, Any], env: Any) -> None:
             telegram["token"] = env["SMSBRIDGE_TELEGRAM_TOKEN"]
         if env.get("SMSBRIDGE_TELEGRAM_WEBHOOK_SECRET"):
             telegram["webhook_secret"] = env["SMSBRIDGE_TELEGRAM_WEBHOOK_SECRET"]
+    hooks = raw.get("webhooks", [])
+    for position, hook in enumerate(hooks if isinstance(hooks, list) else [], 1):
+        secret = env.get(f"SMSBRIDGE_WEBHOOK_{position}_SECRET")
+        if isinstance(hook, dict) and secret:
+            hook["secret"] = secret
     accounts = raw.get("accounts", [])
     if not isinstance(accounts, list):
         return

@@ -112,6 +112,13 @@ class Messages:
         self.wake()
         return len(admins)
 
+    async def webhook_trouble(self, url: str, failing: bool, error: str) -> None:
+        """A webhook receiver has kept failing (or answers again): the admins are told."""
+        key = "webhook.failing" if failing else "webhook.recovered"
+        await self.tell_admins(
+            lambda lang: render.t(lang, key, url=render.esc(url), error=render.esc(error))
+        )
+
     async def notify_dead(self, item: OutboxItem, reason: str) -> None:
         """An SMS Telegram will not take in its chat: the admins get it, with the reason, so that
         no SMS is left unseen. (Notices and edits that die tell nobody: no loops.)"""

@@ -9,7 +9,7 @@ state (the outbox, unknown sends) or other parts (workers, credit, tokens) are r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import (
@@ -38,6 +38,7 @@ class State:
     unknown_sends: int
     workers: Mapping[str, tuple[float, float]]  # name → (last success, unix time; interval)
     tokens: Mapping[str, datetime | None]  # account → when its session token expires
+    webhooks: Mapping[str, int] = field(default_factory=dict)  # endpoint url → events waiting
 
 
 class Metrics:
@@ -124,6 +125,12 @@ class Metrics:
             ["account"],
             registry=registry,
         )
+        self.webhook_backlog = Gauge(
+            "smsbridge_webhook_backlog",
+            "Events a webhook endpoint has not taken yet (kept, in order, while it fails)",
+            ["endpoint"],
+            registry=registry,
+        )
         self.token_expiry = Gauge(
             "smsbridge_token_expiry_timestamp_seconds",
             "When each account's session token expires (accounts that log in).",
@@ -159,6 +166,8 @@ class Metrics:
         for account, expires in state.tokens.items():
             if expires is not None:
                 self.token_expiry.labels(account=account).set(expires.timestamp())
+        for url, waiting in state.webhooks.items():
+            self.webhook_backlog.labels(endpoint=url).set(waiting)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -25,6 +25,7 @@ from telegram.ext import Application
 from providers.amootsms import parse_delivery_item, parse_inbound_item
 from providers.base import InboundSms, ProviderProtocolError, SmsProvider
 from storage.db import Database
+from storage.events import EventsRepo
 from storage.outbox import OutboxRepo
 from storage.sends import SendsRepo
 
@@ -106,6 +107,7 @@ class Web:
     providers: Mapping[str, SmsProvider]
     on_delivery: Callable[[list[int]], None]
     workers: Workers
+    events: EventsRepo | None = None  # set when webhooks are configured
     _db_checked: tuple[float, bool] = (0.0, False)
 
     def app(self) -> Starlette:
@@ -205,6 +207,12 @@ class Web:
         }
         return JSONResponse(body, 200 if healthy else 503)
 
+    async def _webhook_backlogs(self) -> dict[str, int]:
+        """Each webhook endpoint's events still to deliver."""
+        if self.events is None:
+            return {}
+        return {c.url: await self.events.backlog(c.last_id) for c in await self.events.cursors()}
+
     async def prometheus(self, request: Request) -> Response:
         depth, oldest = await self.outbox_repo.depth()
         state = State(
@@ -214,6 +222,7 @@ class Web:
             unknown_sends=await self.sends.count_unknown(),
             workers=self.workers.times(),
             tokens={name: p.token_expiry() for name, p in self.providers.items()},
+            webhooks=await self._webhook_backlogs(),
         )
         self.metrics.refresh(state, time.time())
         return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)

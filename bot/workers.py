@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -57,7 +58,10 @@ class Worker:
         self._wake.clear()
 
     def backoff(self) -> float:
-        return min(MAX_BACKOFF, self.retry * 2.0 ** min(self.failures - 1, 8))
+        """Doubling from ``retry`` up to ``MAX_BACKOFF``, give or take a fifth at random: many
+        bridges (or endpoints) that failed together do not come back all at once."""
+        wait = min(MAX_BACKOFF, self.retry * 2.0 ** min(self.failures - 1, 8))
+        return wait * random.uniform(0.8, 1.2)
 
     def check(self) -> str:
         """``ok``, or why this worker is unhealthy (with its last success)."""

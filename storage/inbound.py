@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import Database, now_iso
+from .events import Recorder
 from .search import index_inbound
 
 
@@ -56,9 +57,22 @@ _INBOUND = (
 )
 
 
+def _told(inbound_id: int, sms: NewInbound, source: str) -> dict[str, Any]:
+    """An ``inbound`` event's data (docs/webhooks.md)."""
+    return {
+        "inbound_id": inbound_id,
+        "provider_id": sms.provider_id,
+        "sender": sms.sender,
+        "text": sms.text,
+        "received_at": sms.received_at,
+        "source": source,
+    }
+
+
 class InboundRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: Recorder | None = None) -> None:
         self.db = db
+        self.events = events or Recorder()
         self._pending: list[_Write] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -129,6 +143,7 @@ class InboundRepo:
         results: list[list[int]] = []
         outbox: list[tuple[int, int, str, float]] = []
         consents: list[tuple[str, str, str, int]] = []
+        told: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
         for w in batch:
             ids: list[int] = []
             for m in w.messages:
@@ -136,8 +151,11 @@ class InboundRepo:
                 if inbound_id is None:
                     continue
                 ids.append(inbound_id)
+                told.append(("inbound", w.account, m.line, _told(inbound_id, m, w.source)))
                 if m.consent is not None:
                     consents.append((m.consent, w.account, m.sender, inbound_id))
+                    change = {"number": m.sender, "opted_out": m.consent == "out", "source": "sms"}
+                    told.append(("optout", w.account, m.line, change | {"inbound_id": inbound_id}))
                 payload = json.dumps({"kind": "inbound", "inbound_id": inbound_id})
                 outbox += [(chat, inbound_id, payload, time.time()) for chat in w.chats_for(m.line)]
             results.append(ids)
@@ -157,6 +175,7 @@ class InboundRepo:
                 await conn.execute(
                     "DELETE FROM optouts WHERE account = ? AND number = ?", (account, number)
                 )
+        await self.events.add(conn, told)
         cursors = [(w.account, *w.cursor) for w in batch if w.cursor is not None]
         if cursors:
             await conn.executemany(

@@ -239,6 +239,26 @@ STEPS: tuple[str, ...] = (
     CREATE INDEX inbound_sender ON inbound (sender);
     CREATE INDEX send_recipients_number ON send_recipients (number);
     """,
+    # 12: SMS events for other systems (storage/events.py) — a log written in the transaction of
+    # what it tells, and each webhook endpoint's place in it
+    """
+    CREATE TABLE events (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        type    TEXT NOT NULL,
+        account TEXT,
+        line    TEXT,
+        data    TEXT NOT NULL
+    );
+    CREATE INDEX events_at ON events (at);
+    CREATE TABLE webhook_cursors (
+        url           TEXT PRIMARY KEY,
+        last_id       INTEGER NOT NULL,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        failing_since TEXT,
+        last_error    TEXT
+    );
+    """,
 )
 
 

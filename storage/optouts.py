@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .access import insert_audit
 from .db import Database, now_iso
+from .events import Recorder
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +21,9 @@ class OptOut:
 
 
 class OptoutsRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: Recorder | None = None) -> None:
         self.db = db
+        self.events = events or Recorder()
 
     async def among(self, account: str, numbers: Sequence[str]) -> set[str]:
         """Which of ``numbers`` (canonical) have opted out of ``account``."""
@@ -55,6 +57,8 @@ class OptoutsRepo:
             if changed:
                 action = "optout.add" if out else "optout.del"
                 await insert_audit(conn, action, user_id, chat_id, account, 1, number)
+                said = {"number": number, "opted_out": out, "source": "manual", "by_user": user_id}
+                await self.events.add(conn, [("optout", account, None, said)])
         return changed
 
     async def overridden(

@@ -45,6 +45,7 @@ class Pruned:
     inbound: int = 0
     audit: int = 0
     outbox: int = 0
+    events: int = 0
     freed_pages: int = 0
     vacuumed: bool = False  # the file was switched to incremental vacuum (once, a full VACUUM)
     seconds: float = field(default=0.0, compare=False)
@@ -84,6 +85,13 @@ class Retention:
         pruned.inbound = await self._batches(_OLD_INBOUND, (cutoff,), self._drop_inbound)
         pruned.audit = await self._batches(
             "SELECT id FROM audit WHERE at < ? LIMIT ?", (cutoff,), self._drop("audit")
+        )
+        # events every webhook endpoint has taken (none is dropped while one still waits for it)
+        pruned.events = await self._batches(
+            "SELECT id FROM events WHERE at < ? AND id <= coalesce((SELECT min(last_id) FROM "
+            "webhook_cursors), id) LIMIT ?",
+            (cutoff,),
+            self._drop("events"),
         )
         pruned.outbox = await self._batches(
             "SELECT id FROM outbox WHERE dead = 1 AND created_at < ? LIMIT ?",

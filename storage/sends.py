@@ -14,6 +14,7 @@ from aiosqlite import Connection
 
 from .access import insert_audit
 from .db import Database, Row, now_iso
+from .events import Recorder
 from .search import index_send
 
 _COLUMNS = (
@@ -151,8 +152,24 @@ def _row(r: Row, recipients: list[Recipient]) -> SendRow:
 
 
 class SendsRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: Recorder | None = None) -> None:
         self.db = db
+        self.events = events or Recorder()
+
+    async def _tell_outcome(self, conn: Connection, send_id: int) -> None:
+        """A ``send`` event: the send's state and its recipients' counts (docs/webhooks.md)."""
+        if not self.events.on:
+            return
+        rows = await conn.execute_fetchall(
+            "SELECT account, line, state, text, (SELECT count(*) FROM send_recipients r WHERE "
+            "r.send_id = sends.id), (SELECT count(*) FROM send_recipients r WHERE r.send_id = "
+            "sends.id AND r.message_id IS NOT NULL) FROM sends WHERE id = ?",
+            (send_id,),
+        )
+        for account, line, state, text, count, accepted in rows:
+            data = {"send_id": send_id, "state": state, "text": text}
+            data |= {"recipients": count, "accepted": accepted}
+            await self.events.add(conn, [("send", account, line, data)])
 
     async def create_draft(
         self,
@@ -341,6 +358,8 @@ class SendsRepo:
             )
             if announce:
                 await _queue_edits(conn, [send_id])
+            if state is not None:
+                await self._tell_outcome(conn, send_id)
 
     async def queue_edit(self, send_id: int) -> None:
         """Queue an edit of the send's chat message to what it shows now (its progress)."""
@@ -375,6 +394,7 @@ class SendsRepo:
             )
             if announce:
                 await _queue_edits(conn, [send_id])
+                await self._tell_outcome(conn, send_id)
 
     async def count_unknown(self) -> int:
         row = await self.db.fetchone("SELECT count(*) FROM sends WHERE state = 'unknown'")
@@ -411,16 +431,27 @@ class SendsRepo:
         """Apply (message_id, state, raw) reports of one account; returns the sends that changed,
         whose chat messages are queued for an edit in the same commit."""
         changed: set[int] = set()
+        told: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
         async with self.db.transaction() as conn:
             for message_id, state, raw in updates:
                 rows = await conn.execute_fetchall(
                     "UPDATE send_recipients SET state = ?, raw_status = ?, updated_at = ? "
                     "WHERE message_id = ? AND (state != ? OR raw_status IS NOT ?) AND send_id IN "
-                    "(SELECT id FROM sends WHERE account = ?) RETURNING send_id",
+                    "(SELECT id FROM sends WHERE account = ?) RETURNING send_id, number",
                     (state, raw, now_iso(), message_id, state, raw, account),
                 )
                 changed.update(int(r[0]) for r in rows)
+                told += [
+                    (
+                        "delivery",
+                        account,
+                        None,
+                        _delivered(int(r[0]), str(r[1]), message_id, state, raw),
+                    )
+                    for r in rows
+                ]
             await _queue_edits(conn, sorted(changed))
+            await self.events.add(conn, told)
         return sorted(changed)
 
     async def awaiting_delivery(self, since: str) -> list[int]:
@@ -469,6 +500,17 @@ class SendsRepo:
             (account, after),
             "ORDER BY send_at",
         )
+
+
+def _delivered(send_id: int, number: str, message_id: str, state: str, raw: str) -> dict[str, Any]:
+    """A ``delivery`` event's data (docs/webhooks.md)."""
+    return {
+        "send_id": send_id,
+        "number": number,
+        "message_id": message_id,
+        "state": state,
+        "raw": raw,
+    }
 
 
 async def _mark_sending(conn: Connection, send_id: int, numbers: Sequence[str]) -> None:

@@ -116,7 +116,7 @@ async def test_retention_prunes_in_batches_and_the_file_shrinks(tmp_path: Path) 
         pruned = await Retention(db, keep_days=30, batch=40).prune()
         assert pruned.inbound == 299 and pruned.vacuumed and pruned.freed_pages > 0
         # small transactions, never one long one: 8 for the SMS, 1 for each other table
-        assert db.commits - commits == (299 // 40 + 1) + 3
+        assert db.commits - commits == (299 // 40 + 1) + 4
         left = await db.fetchall("SELECT provider_id FROM inbound")
         assert [r[0] for r in left] == ["m7"]
         assert (await db.fetchone("PRAGMA auto_vacuum"))[0] == 2  # type: ignore[index]
