@@ -65,3 +65,12 @@ async def test_a_viewer_finds_only_what_their_chat_was_shown(w: World) -> None:
     await _say(w, "/search private matter", "No SMS matches", user=viewer)
     found = await _say(w, "/search private matter", "newest first")
     assert "private matter" in found["text"]
+
+
+async def test_in_persian_the_search_answers_in_persian(w: World) -> None:
+    await _say(w, "/lang fa", "فارسی شد")
+    w.payam.inject_inbound(CUSTOMER, "بسته من رسید")
+    await w.tg.wait_text(ADMIN, "بسته من رسید")
+    found = await _say(w, "/search بسته", "تازه‌ترین‌ها")
+    assert "۱. 📥" in found["text"] and "از ⁦۰۹۱۲ ۵۵۵ ۳۳۳۳⁩" in found["text"]
+    await _say(w, "/search ناموجود", "پیدا نشد")
