@@ -317,6 +317,7 @@ async def running(
         if resumable:
             workers.start("resume-sends", 5.0, functools.partial(_resume, sends, resumable))
         events = EventsRepo(db)
+        await events.keep_only([h.url for h in config.webhooks])  # an endpoint removed: forgotten
         for position, hook in enumerate(config.webhooks, 1):
             endpoint = Endpoint(hook, events, messages.webhook_trouble)
             stack.push_async_callback(endpoint.aclose)

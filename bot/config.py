@@ -244,7 +244,15 @@ class Config(_Strict):
 
 # What a running bridge takes from a re-read config (SIGHUP); anything else needs a restart.
 RELOADABLE = ("routes", "access", "logging.level")
-_RESTART = ("telegram", "server", "storage", "accounts", "logging.file", "logging.format")
+_RESTART = (
+    "telegram",
+    "server",
+    "storage",
+    "accounts",
+    "webhooks",
+    "logging.file",
+    "logging.format",
+)
 
 
 def apply_reload(config: Config, new: Config) -> tuple[list[str], list[str]]:

@@ -123,6 +123,16 @@ class EventsRepo:
             )
         return await self.cursor(url)
 
+    async def keep_only(self, urls: Sequence[str]) -> int:
+        """Forget the places of endpoints no longer configured (retention keeps every event an
+        endpoint still waits for: a removed one would hold them forever); returns how many."""
+        async with self.db.transaction() as conn:
+            marks = ", ".join("?" * len(urls)) or "NULL"
+            cursor = await conn.execute(
+                f"DELETE FROM webhook_cursors WHERE url NOT IN ({marks})", tuple(urls)
+            )
+            return cursor.rowcount
+
     async def rewind(self, url: str | None, to_id: int) -> int:
         """Replay: the endpoint (every one: None) reads again from after ``to_id``."""
         async with self.db.transaction() as conn:

@@ -9,6 +9,7 @@ import pytest
 
 from storage.contacts import ContactsRepo
 from storage.db import Database
+from storage.events import EventsRepo, Recorder
 from storage.export import ExportRepo
 from storage.inbound import InboundRepo, NewInbound
 from storage.migrations import STEPS, SchemaTooNew
@@ -209,3 +210,24 @@ def test_search_folds_what_people_type_differently(typed: str, stored: str) -> N
 def test_a_search_query_asks_for_every_word_as_a_prefix() -> None:
     assert match_query('سفارش "۱۲۳"') == '"سفارش"* "123"*'
     assert match_query(" ?! ") is None
+
+
+async def test_retention_keeps_every_event_an_endpoint_still_waits_for(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "events.db")
+    try:
+        recorder = Recorder()
+        recorder.on = True
+        events = EventsRepo(db)
+        await events.cursor("https://a.example/hook")  # both start at the (empty) end
+        await events.cursor("https://gone.example/hook")
+        async with db.transaction() as conn:
+            await recorder.add(conn, [("inbound", "amoot", None, {"n": n}) for n in range(10)])
+            await conn.execute("UPDATE events SET at = '2000-01-01T00:00:00+00:00'")
+        await events.delivered("https://a.example/hook", 6)
+        pruned = await Retention(db, keep_days=30).prune()
+        assert pruned.events == 0  # the removed endpoint still holds them
+        assert await events.keep_only(["https://a.example/hook"]) == 1
+        pruned = await Retention(db, keep_days=30).prune()
+        assert pruned.events == 6 and [e.id for e in await events.after(0, 100)] == [7, 8, 9, 10]
+    finally:
+        await db.close()
