@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Bot, BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, TypeHandler
 from telegram.request import HTTPXRequest
 
@@ -247,7 +248,14 @@ async def running(
             longest_wait=timing.delivery_longest,
         )
         resolver = UnknownResolver(providers, sends_repo, announce, timing.unknown_lookups)
-        phonebook = Phonebook(ContactsRepo(db))
+
+        async def rename_topic(chat_id: int, thread_id: int, title: str) -> None:
+            try:
+                await application.bot.edit_forum_topic(chat_id, thread_id, name=title)
+            except TelegramError as exc:  # not a forum any more, or no right to manage topics
+                log.info("a topic in chat %s keeps its title: %s", chat_id, exc)
+
+        phonebook = Phonebook(ContactsRepo(db), inbound.topics_of, rename_topic)
         messages = Messages(
             config, access, inbound, outbox_repo, sends, application.bot, wake_outbox, phonebook
         )

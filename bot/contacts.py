@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import quopri
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from providers import numbers
 from storage.contacts import Contact, ContactsRepo, NewContact
 
 from .optouts import normalize as loose
+from .render import topic_name
 from .sending import UserError
 from .sheets import Invalid, Table
 
@@ -176,8 +177,28 @@ class Resolved:
 
 
 class Phonebook:
-    def __init__(self, repo: ContactsRepo) -> None:
+    def __init__(
+        self,
+        repo: ContactsRepo,
+        topics: Callable[[Sequence[str]], Awaitable[list[tuple[int, int, str]]]] | None = None,
+        rename: Callable[[int, int, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.repo = repo
+        self._topics = topics  # the forum topics of these numbers: (chat, thread, number)
+        self._rename = rename  # a topic's new title (the Bot API's editForumTopic)
+
+    async def save(
+        self, contacts: Sequence[NewContact], *, user_id: int, chat_id: int | None, action: str
+    ) -> tuple[int, int]:
+        """Add or update contacts (audited); the forum topics of their numbers take their names
+        (a topic made before the name was known was titled by its number). Returns (added,
+        updated)."""
+        counts = await self.repo.save(contacts, user_id=user_id, chat_id=chat_id, action=action)
+        if self._topics is not None and self._rename is not None:
+            names = {c.number: c.name for c in contacts}
+            for chat, thread, number in await self._topics(list(names)):
+                await self._rename(chat, thread, topic_name(number, names[number]))
+        return counts
 
     async def names(self, numbers_: Iterable[str]) -> dict[str, str]:
         return await self.repo.names(n for n in numbers_ if n)

@@ -1,8 +1,9 @@
 """A Bot API stand-in that PTB runs against through ``base_url``, with a user side for tests.
 
-Bot side: getMe, getUpdates (long polling), sendMessage, sendDocument, sendPhoto, getFile and the file
-download path (``/file/bot<token>/<file_path>``), editMessageText, editMessageReplyMarkup,
-answerCallbackQuery, set/get/deleteMyCommands, set/delete/getWebhookInfo, sendChatAction.
+Bot side: getMe, getUpdates (long polling), sendMessage, sendDocument, sendPhoto, getFile and the
+file download path (``/file/bot<token>/<file_path>``), editMessageText, editMessageReplyMarkup,
+createForumTopic, editForumTopic, answerCallbackQuery, set/get/deleteMyCommands,
+set/delete/getWebhookInfo, sendChatAction.
 User side (Python): ``send`` a message as a user in a chat, reply to a message, ``send_document``,
 ``press`` an inline button, read what the bot sent (``bot_messages``, ``wait_for``).
 Limits enforced as Telegram does: 4096 characters after entity parsing (1024 for a caption),
@@ -670,6 +671,19 @@ class TelegramSim:
         root["message_thread_id"] = root["message_id"]
         self.topics[(chat["id"], root["message_id"])] = topic
         return {"message_thread_id": root["message_id"], **topic}
+
+    async def _m_editForumTopic(self, params: dict[str, Any]) -> Any:
+        chat = self._chat(params)
+        topic = self.topics.get((chat["id"], params.get("message_thread_id")))  # type: ignore[arg-type]
+        if topic is None:
+            raise ApiError(400, "Bad Request: TOPIC_ID_INVALID")
+        name = str(params.get("name", topic["name"]))
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: invalid topic name")
+        if name == topic["name"]:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["name"] = name
+        return True
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
         chat = self._chat(params)

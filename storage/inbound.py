@@ -216,6 +216,19 @@ class InboundRepo:
                 (chat_id, account, counterparty, line, thread_id),
             )
 
+    async def topics_of(self, numbers: Sequence[str]) -> list[tuple[int, int, str]]:
+        """(chat, thread, correspondent) of the forum topics these correspondents have."""
+        found: list[tuple[int, int, str]] = []
+        for start in range(0, len(numbers), 500):
+            chunk = list(numbers[start : start + 500])
+            rows = await self.db.fetchall(
+                "SELECT chat_id, thread_id, counterparty FROM topics WHERE counterparty IN "
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found += [(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+        return found
+
     async def topic_owner(self, chat_id: int, thread_id: int) -> tuple[str, str, str | None] | None:
         """(account, correspondent, line) of a topic, or None when it is not a correspondent's."""
         row = await self.db.fetchone(

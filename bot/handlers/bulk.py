@@ -305,7 +305,7 @@ async def on_import(update: Update, context: Context) -> int:
         await reply(update, render.t(caller.lang, "cancel.done"))
         return END
     found = await asyncio.to_thread(contacts.from_table, _table(upload), int(flow["column"]))
-    added, updated = await svc.phonebook.repo.save(
+    added, updated = await svc.phonebook.save(
         found.contacts, user_id=caller.user_id, chat_id=caller.chat_id, action="contacts.import"
     )
     lang = caller.lang

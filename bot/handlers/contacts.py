@@ -75,7 +75,7 @@ async def _add(update: Update, context: Context, svc: Services, caller: Caller, 
             raise UserError("contacts.usage")
         raw = sender
     contact = new_contact(raw, name, labels, note)
-    added, _updated = await svc.phonebook.repo.save(
+    added, _updated = await svc.phonebook.save(
         [contact], user_id=caller.user_id, chat_id=caller.chat_id, action="contacts.add"
     )
     key = "contacts.added" if added else "contacts.updated"
@@ -194,7 +194,7 @@ async def _ask_name(update: Update, svc: Services, caller: Caller, payload: str)
 async def _take_name(update: Update, svc: Services, caller: Caller, number: Any, text: str) -> None:
     _raw, name, labels, note = parse_add(text)
     contact = new_contact(str(number), name, labels, note)
-    await svc.phonebook.repo.save(
+    await svc.phonebook.save(
         [contact], user_id=caller.user_id, chat_id=caller.chat_id, action="contacts.edit"
     )
     who = _who(caller, contact.number, contact.name)

@@ -195,6 +195,16 @@ async def test_a_correspondents_forum_topic_is_named_after_them(tmp_path: Path) 
             shown = await w.tg.wait_text(forum, "hello from ali")
             topic = w.tg.topics[(forum, shown["message_thread_id"])]
             assert topic["name"] == "Ali Rezaei · 0912 123 4567"
+            # a topic made before its correspondent had a name takes the name when they get one
+            w.payam.inject_inbound(SARA, "hi, new customer")
+            first = await w.tg.wait_text(forum, "new customer")
+            thread = first["message_thread_id"]
+            assert w.tg.topics[(forum, thread)]["name"] == "0935 111 2222"
+            await _say(w, f"/contacts add {SARA} Sara Karimi", "was added")
+            await eventually(
+                lambda: w.tg.topics[(forum, thread)]["name"] == "Sara Karimi · 0935 111 2222",
+                what="the topic renamed",
+            )
 
 
 async def test_in_persian_a_list_contacts_and_labels_read_and_answer_in_persian(
