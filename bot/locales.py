@@ -81,6 +81,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "delivery.failed": "نرسید",
         "delivery.unknown": "نامعلوم",
         "delivery.draft": "در نوبت ارسال",
+        "delivery.refused": "ارسال نشد",
+        "result.failed_many": "🚫 {count} ارسال نشد — {error}: {numbers}",
         "delivery.sending": "در حال ارسال",
         "result.failed": "❌ {number} — {error}",
         "result.unknown": "❔ ممکن است پیامک به {count} گیرنده رفته باشد (پاسخ سرویس‌دهنده نرسید). "
@@ -373,6 +375,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "delivery.failed": "not delivered",
         "delivery.unknown": "unknown",
         "delivery.draft": "waiting to go",
+        "delivery.refused": "not sent",
+        "result.failed_many": "🚫 {count} not sent — {error}: {numbers}",
         "delivery.sending": "going now",
         "result.failed": "❌ {number} — {error}",
         "result.unknown": "❔ The SMS may have been sent to {count} recipient(s): the provider's answer "

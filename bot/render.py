@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import jdatetime
 
-from providers import numbers
+from providers import amootsms, numbers, payamsms, smsir
 from providers.base import (
     AuthFailed,
     Balance,
@@ -201,11 +201,18 @@ def topic_name(sender: str, name: str | None = None) -> str:
 
 def reason(lang: str, account: str, code: str) -> str:
     """Why a recipient was not sent to: the sentence for a code the bridge knows (``refused.*``),
-    else the provider's own code, verbatim."""
+    else the provider's own sentence for it with the code, else the code verbatim."""
     key = f"refused.{code}"
     if key in STRINGS["en"]:
         return t(lang, key, account=esc(account))
+    known = _PROVIDER_CODES.get(code)
+    if known is not None:
+        return f"{esc(known.fa if lang == 'fa' else known.en)} ({ltr(esc(code))})"
     return esc(code)
+
+
+# Every provider's code table: a stored recipient keeps its provider's code only.
+_PROVIDER_CODES = {**amootsms.CODES, **payamsms.CODES, **smsir.CODES}
 
 
 def refusals(
@@ -259,6 +266,7 @@ DELIVERY_MARKS = {
     "sent": "📶",
     "delivered": "✅",
     "failed": "❌",
+    "refused": "🚫",  # never sent: the provider said no, or the request never left
     "unknown": "❔",
 }
 LIST_LIMIT = 10  # above this many recipients, delivery shows counts and the first exceptions only
@@ -395,7 +403,8 @@ def delivery_counts(lang: str, recipients: Sequence[Recipient]) -> str:
     """``✅ delivered 5 · ❌ not delivered 1 · ❔ unknown 4`` for a send's recipients."""
     counts: dict[str, int] = {}
     for r in recipients:
-        counts[r.state] = counts.get(r.state, 0) + 1
+        state = "refused" if r.state == "failed" and not r.message_id else r.state
+        counts[state] = counts.get(state, 0) + 1
     return " · ".join(
         f"{DELIVERY_MARKS.get(state, '❔')} "
         f"{t(lang, f'delivery.{state}') if state in DELIVERY_MARKS else esc(state)} "
@@ -438,7 +447,22 @@ def result_text(lang: str, row: SendRow, names: Names = NO_NAMES) -> str:
     for r in unknown[:LIST_LIMIT]:
         key = "result.absent" if r.raw_status == "absent" else "result.maybe"
         lines.append(t(lang, key, number=who(lang, r.number, names)))
-    for r in refused[:LIST_LIMIT]:
+    if len(refused) > LIST_LIMIT:  # a list's refusals: by reason, a few numbers each
+        by_reason: dict[str, list[Recipient]] = {}
+        for r in refused:
+            by_reason.setdefault(r.error or row.error or "", []).append(r)
+        for code, group in by_reason.items():
+            lines.append(
+                t(
+                    lang,
+                    "result.failed_many",
+                    count=number(lang, len(group)),
+                    error=reason(lang, row.account, code),
+                    numbers=number_list(lang, [r.number for r in group], 3, names),
+                )
+            )
+        refused = []
+    for r in refused:
         lines.append(
             t(
                 lang,
@@ -447,11 +471,14 @@ def result_text(lang: str, row: SendRow, names: Names = NO_NAMES) -> str:
                 error=reason(lang, row.account, r.error or row.error or ""),
             )
         )
-    for rest in (unknown, refused):
-        if len(rest) > LIST_LIMIT:
-            lines.append(f"… (+{number(lang, len(rest) - LIST_LIMIT)})")
+    if len(unknown) > LIST_LIMIT:
+        lines.append(f"… (+{number(lang, len(unknown) - LIST_LIMIT)})")
     if row.campaign_id:
-        lines.append(t(lang, "result.campaign", campaign=ltr(esc(row.campaign_id))))
+        campaigns = row.campaign_id.split(",")  # a personalised send: one per distinct text
+        shown = ", ".join(campaigns[:3])
+        if len(campaigns) > 3:
+            shown += f" … (+{number(lang, len(campaigns) - 3)})"
+        lines.append(t(lang, "result.campaign", campaign=ltr(esc(shown))))
     if row.price:
         lines.append(t(lang, "result.price", price=money(lang, row.price, "rial")))
     return "\n".join(lines)

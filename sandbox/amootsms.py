@@ -573,8 +573,11 @@ class AmootSim(FaultySim):
                 failed += 1
                 continue
             by_text.setdefault(text, []).append(mobile)
-        for text, mobiles in by_text.items():
-            self._charge_check(text, len(mobiles))
+        # The whole request is priced before any of it goes: credit for part of it is not enough.
+        for text in by_text:
+            self._charge_check(text, 0)
+        if sum(self._price_of(t)[1] * len(m) for t, m in by_text.items()) > self.credit:
+            raise Refused("CreditNotEnough")
         campaigns: list[dict[str, Any]] = []
         created = 0
         for text, mobiles in by_text.items():

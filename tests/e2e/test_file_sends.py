@@ -273,3 +273,30 @@ async def test_a_list_with_one_text_on_smsir_reaches_its_phonebook_only(tmp_path
             w, "l.csv", data, "smsir: Hi {name}", expect="cannot do this: a different text"
         )
         assert "Account smsir" in refused["text"]
+
+
+async def test_credit_running_out_mid_list_stops_asking_and_says_why(tmp_path: Path) -> None:
+    """AmootSMS refuses a request it has no credit for: that request's recipients and the
+    requests after it are not sent (never asked again), and the chat names the reason."""
+    rows = files.customers(250)
+    async with _file_world(tmp_path) as w:
+        w.amoot.credit = 150 * 1000  # 150 Persian single-part SMS
+        preview = await _send_file(w, "list.xlsx", files.xlsx(rows), f"amoot: {TEXT}")
+        await _confirm_twice(w, preview)
+        final = await w.tg.wait_for(
+            lambda e: (
+                e.message["message_id"] == preview["message_id"]
+                and "Result of send" in e.message.get("text", "")
+            ),
+            timeout=20,
+        )
+        assert len(w.amoot.sent()) == 100
+        assert len(w.amoot.calls("SendPeerToPeer")) == 2  # the third request never left
+        text = final.message["text"]
+        assert "🚫 not sent 150" in text  # counted as never sent, not as "not delivered"
+        assert "🚫 150 not sent — credit is too low (⁦CreditNotEnough⁩): ⁦0912 000 0100⁩" in text
+        assert w.bridge is not None
+        rows_ = await w.bridge.db.fetchall(
+            "SELECT state, error, count(*) FROM send_recipients GROUP BY state, error"
+        )
+        assert {(r[0], r[1]): r[2] for r in rows_}[("failed", "CreditNotEnough")] == 150
