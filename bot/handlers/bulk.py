@@ -183,6 +183,8 @@ async def _ask_account(update: Update, svc: Services, caller: Caller, personal: 
     need = Capability.SEND_P2P if personal else Capability.SEND
     can = [a for a in svc.config.accounts if need in svc.providers[a.name].capabilities]
     cannot = [a.name for a in svc.config.accounts if a not in can]
+    if not can:  # nothing to choose from: the flow ends here, saying why
+        raise UserError("file.no_account", capability=render.capability(caller.lang, need))
     buttons = [
         [svc.buttons.button(f"{a.name} ({a.provider})", caller.chat_id, f"file:acc:{a.name}")]
         for a in can
