@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 
 from providers.numbers import to_ascii_digits
-from storage.inbound import InboundRepo
-from storage.outbox import OutboxRepo
+from storage.inbound import InboundRepo, InboundRow
+from storage.outbox import Link, OutboxRepo
 
 from .outbox import Outbox
 from .polling import Polling
@@ -81,3 +81,11 @@ class Replies:
             return None
         line, known = await self.polling.reply_line(sms)
         return Answer(sms.account, sms.sender, line, known, text, inbound_id)
+
+    async def sms(self, inbound_id: int) -> InboundRow | None:
+        return await self.inbound.get(inbound_id)
+
+    async def answerable(self, chat_id: int, message_id: int, sms: InboundRow) -> None:
+        """A message the bot posted outside the outbox shows ``sms``: replying to it answers."""
+        link = Link(chat_id, message_id, sms.account, sms.line, sms.sender, sms.id, None)
+        await self.outbox_repo.add_link(link)

@@ -196,6 +196,7 @@ class TelegramSim:
         self._callback_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id → (file name, content)
+        self.other_markup: dict[tuple[int, int], dict[str, Any]] = {}  # ForceReply and the like
         self._file_ids = itertools.count(1)
         self.app = Starlette(
             routes=[
@@ -556,8 +557,9 @@ class TelegramSim:
         self._check_markup(params.get("reply_markup"))
         self._take(chat["id"])
         extra: dict[str, Any] = {}
-        if params.get("reply_markup"):
-            extra["reply_markup"] = params["reply_markup"]
+        markup = params.get("reply_markup")
+        if markup and "inline_keyboard" in markup:  # a message carries its inline keyboard only
+            extra["reply_markup"] = markup
         reply = params.get("reply_parameters") or {}
         reply_id = reply.get("message_id") or params.get("reply_to_message_id")
         if reply_id and (chat["id"], reply_id) in self.messages:
@@ -570,6 +572,8 @@ class TelegramSim:
         message = self._new_message(
             chat["id"], self.bot_user, shown, html=params.get("text"), **extra
         )
+        if markup and "inline_keyboard" not in markup:  # ForceReply and keyboards: for tests
+            self.other_markup[(chat["id"], message["message_id"])] = markup
         await self._record("send", message)
         return message
 

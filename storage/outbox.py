@@ -196,6 +196,23 @@ class OutboxRepo:
                 "UPDATE outbox SET dead = 1, last_error = ? WHERE id = ?", (error[:500], item_id)
             )
 
+    async def add_link(self, link: Link) -> None:
+        """A message posted outside the queue that shows an SMS: a reply to it answers that SMS."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO message_links (chat_id, message_id, account, line, "
+                "counterparty, inbound_id, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    link.chat_id,
+                    link.message_id,
+                    link.account,
+                    link.line,
+                    link.counterparty,
+                    link.inbound_id,
+                    link.send_id,
+                ),
+            )
+
     async def link(self, chat_id: int, message_id: int) -> Link | None:
         row = await self.db.fetchone(
             "SELECT chat_id, message_id, account, line, counterparty, inbound_id, send_id "

@@ -1,13 +1,14 @@
 """/search <words or number>: inbound and sent SMS, newest first, ten a page with paging buttons;
-a hit's button shows it again — an inbound SMS as a forwarded one (reply to it to answer), a send
-as its report. Asked for when the command comes alone."""
+a hit's button shows it again — an inbound SMS with an Answer button (a reply to it answers too),
+a send as its report. Asked for when the command comes alone."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import ForceReply, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -22,6 +23,7 @@ from storage.search import Hit
 
 from .. import render
 from ..buttons import signed
+from ..sending import UserError
 from .common import (
     Caller,
     Context,
@@ -127,16 +129,50 @@ def _line(lang: str, position: int, hit: Hit, names: render.Names) -> str:
 async def on_hit(
     update: Update, context: Context, svc: Services, caller: Caller, payload: str
 ) -> None:
-    """An inbound SMS comes again as a forwarded SMS (a reply to it answers its sender); a
-    send, as its report."""
+    """A send: its report. An inbound SMS: shown again with an Answer button (a reply to the
+    message answers its sender too)."""
     assert update.callback_query is not None
     await answer(update.callback_query)
     _prefix, kind, raw_id = payload.split(":")
     if kind == "s":
         await reply(update, await detail(svc, caller, raw_id))
         return
-    await svc.outbox.enqueue(caller.chat_id, {"kind": "inbound", "inbound_id": int(raw_id)})
-    svc.wake_outbox()
+    sms = await svc.replies.sms(int(raw_id))
+    if sms is None:
+        raise UserError(
+            "reply.too_old", days=render.number(caller.lang, svc.config.storage.keep_days)
+        )
+    button = svc.buttons.button(
+        render.t(caller.lang, "button.answer"), caller.chat_id, f"sr:a:{sms.id}"
+    )
+    shown = await reply(
+        update, render.inbound_sms(caller.lang, sms), InlineKeyboardMarkup([[button]])
+    )
+    if shown is not None:
+        await svc.replies.answerable(caller.chat_id, shown.message_id, sms)
+
+
+@button_handler("operator")
+async def on_answer(
+    update: Update, context: Context, svc: Services, caller: Caller, payload: str
+) -> None:
+    """Answer: a prompt the person replies to (Telegram opens the reply for them)."""
+    assert update.callback_query is not None
+    await answer(update.callback_query)
+    sms = await svc.replies.sms(int(payload.rsplit(":", 1)[1]))
+    if sms is None:
+        raise UserError(
+            "reply.too_old", days=render.number(caller.lang, svc.config.storage.keep_days)
+        )
+    message = update.effective_message
+    if message is None:
+        return
+    prompt = await message.reply_text(
+        render.t(caller.lang, "search.answer", who=render.sender(caller.lang, sms)),
+        parse_mode=ParseMode.HTML,
+        reply_markup=ForceReply(selective=True),
+    )
+    await svc.replies.answerable(caller.chat_id, prompt.message_id, sms)
 
 
 def search_flow() -> ConversationHandler[Any]:
@@ -154,3 +190,4 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(search_flow())
     app.add_handler(CallbackQueryHandler(pager(QUERY, _results), pattern=signed(r"sr:p:\d+")))
     app.add_handler(CallbackQueryHandler(on_hit, pattern=signed(r"sr:[is]:\d+")))
+    app.add_handler(CallbackQueryHandler(on_answer, pattern=signed(r"sr:a:\d+")))

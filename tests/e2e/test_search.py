@@ -50,8 +50,17 @@ async def test_hits_page_by_buttons_and_a_hit_can_be_answered(w: World) -> None:
     after = len(w.tg.events)
     await w.tg.press(ADMIN, ADMIN, second["message_id"], 0)  # the 11th hit: question 1
     shown = await w.tg.wait_text(ADMIN, "parcel question 1", after=after)
+    assert "Answer" in str(shown["reply_markup"])
     after = len(w.tg.events)
-    await w.tg.send(ADMIN, ADMIN, "It ships today", reply_to=shown["message_id"])
+    await w.tg.press(ADMIN, ADMIN, shown["message_id"], 0)  # Answer
+    prompt = await w.tg.wait_text(ADMIN, "Write your answer to", after=after)
+    assert w.tg.other_markup[(ADMIN, prompt["message_id"])]["force_reply"] is True
+    after = len(w.tg.events)
+    await w.tg.send(ADMIN, ADMIN, "It ships today", reply_to=prompt["message_id"])
+    preview = await w.tg.wait_text(ADMIN, "Send preview", after=after)
+    assert "0912 555 0001" in preview["text"] and "It ships today" in preview["text"]
+    after = len(w.tg.events)  # a reply to the hit itself answers too
+    await w.tg.send(ADMIN, ADMIN, "Or tomorrow", reply_to=shown["message_id"])
     preview = await w.tg.wait_text(ADMIN, "Send preview", after=after)
     assert "0912 555 0001" in preview["text"]
 
