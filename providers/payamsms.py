@@ -23,7 +23,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -216,6 +216,21 @@ def parse_balance(account: str, value: Any, lines: Sequence[str]) -> Balance:
             raise error_for(account, *found)
         raise ProviderProtocolError(account, "bad_shape", "the balance is not a number")
     return Balance(credit=float(value), currency="", lines=tuple(lines))
+
+
+def account_refusal(account: str, results: Iterable[RecipientResult]) -> ProviderError | None:
+    """PayamSMS refuses message by message (E6 for credit), never the request: when it refused
+    every message of a request for the same account-level reason (credit, credentials), that is
+    the account's refusal, and a caller sending more requests would only meet it again."""
+    found = list(results)
+    codes = {r.error for r in found if r.outcome is Outcome.FAILED}
+    if len(codes) != 1 or any(r.outcome is not Outcome.FAILED for r in found):
+        return None
+    code = codes.pop() or ""
+    known = CODES.get(code)
+    if known is None or not issubclass(known.kind, InsufficientCredit | AuthFailed):
+        return None
+    return known.error(account, code)
 
 
 def customer_id(reference: str, number: str) -> str:
@@ -519,6 +534,9 @@ class PayamSmsClient(ProviderBase):
                 with send_request(self.account):
                     answer = await self._list("POST", path, body=body, sends=True)
                     answered = match_results(self.account, chunk, answer)
+                refusal = account_refusal(self.account, answered.values())
+                if refusal is not None:  # every message refused for the account's own reason
+                    raise refusal
             except ProviderError as exc:
                 if ends_send(exc, first=index == 0, only=len(chunk) == len(messages)):
                     raise

@@ -300,3 +300,23 @@ async def test_credit_running_out_mid_list_stops_asking_and_says_why(tmp_path: P
             "SELECT state, error, count(*) FROM send_recipients GROUP BY state, error"
         )
         assert {(r[0], r[1]): r[2] for r in rows_}[("failed", "CreditNotEnough")] == 150
+
+
+async def test_payamsms_refusing_every_message_for_credit_ends_the_list(tmp_path: Path) -> None:
+    """PayamSMS refuses message by message (E6): a request it refused whole for credit is the
+    account's refusal, and the requests after it are not made."""
+    rows = files.customers(1000)
+    async with _file_world(tmp_path) as w:
+        w.payam.credit = 300 * w.payam.part_price
+        preview = await _send_file(w, "list.xlsx", files.xlsx(rows), f"payam: {TEXT}")
+        await _confirm_twice(w, preview)
+        final = await w.tg.wait_for(
+            lambda e: (
+                e.message["message_id"] == preview["message_id"]
+                and "Result of send" in e.message.get("text", "")
+            ),
+            timeout=20,
+        )
+        assert len(w.payam.sent()) == 300
+        assert len(w.payam.calls("sendMultipleWithSrc")) == 3  # not the fourth
+        assert "🚫 not sent 700" in final.message["text"]

@@ -128,9 +128,15 @@ async def test_login_encodings_and_wrong_password(h: Harness) -> None:
 
 
 async def test_low_credit_is_insufficient_credit(h: Harness) -> None:
+    """E6 comes per message; a request whose every message got it is the account's refusal."""
     h.sim.credit = 10
-    result = await h.client.send(OutgoingSms(LINE, (GOOD,), "hi"))
-    assert result.items[0].error == "E6"
+    with pytest.raises(InsufficientCredit) as refused:
+        await h.client.send(OutgoingSms(LINE, (GOOD,), "hi"))
+    assert refused.value.code == "E6"
+    h.sim.credit = h.sim.part_price  # enough for one of two: the other is refused alone
+    result = await h.client.send(OutgoingSms(LINE, (GOOD, "989123333333"), "hi"))
+    assert [(i.ok, i.error) for i in result.items] == [(True, None), (False, "E6")]
+    h.sim.credit = 10
     with pytest.raises(InsufficientCredit):
         await h.client.send_otp(GOOD, "1234")
 
