@@ -18,7 +18,7 @@ from storage.contacts import Contact, ContactsRepo, NewContact
 from .optouts import normalize as loose
 from .render import topic_name
 from .sending import UserError
-from .sheets import Invalid, Table
+from .sheets import Invalid, Table, short
 
 MAX_NAME = 64
 NAME_WORDS = ("name", "full name", "نام", "نام و نام خانوادگی", "اسم")
@@ -119,7 +119,7 @@ def from_table(table: Table, number_column: int) -> Import:
                 if exc.key == "contacts.bad_name"
                 else "not_mobile"
             )
-            result.invalid.append(Invalid(at, raw, "empty" if not raw else reason))
+            result.invalid.append(Invalid(at, short(raw), "empty" if not raw else reason))
             continue
         if contact.number in seen:
             result.duplicates += 1

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from collections.abc import Iterable
 
-from providers.numbers import to_ascii_digits
+from storage.search import fold
 
 DEFAULT_OPTOUT = ("11", "لغو", "لغو11", "stop")
 
-# Arabic letter forms a Persian keyboard may produce, as their Persian counterparts.
-_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا"})
 # Spaces, joiners, marks and punctuation people put around a keyword.
 _NOISE = re.compile(r"[\s\u200b-\u200f\u2066-\u2069\ufeff.,،!؟?\-_:;'\"()\[\]]+")
 
@@ -29,10 +26,9 @@ class Consent(enum.StrEnum):
 
 
 def normalize(text: str) -> str:
-    """The form keywords are compared in."""
-    text = unicodedata.normalize("NFKC", text)
-    text = to_ascii_digits(text).translate(_LETTERS)
-    return _NOISE.sub("", text).casefold()
+    """The form keywords are compared in: as search folds text (letter forms, digits, joiners,
+    case), without spaces and punctuation."""
+    return _NOISE.sub("", fold(text))
 
 
 def consent(text: str, optout: Iterable[str], optin: Iterable[str]) -> Consent | None:

@@ -38,6 +38,9 @@ class Table:
     first_row: int
 
 
+SHOWN_VALUE = 40  # characters of a bad cell the preview quotes (a cell may hold a paragraph)
+
+
 @dataclass(frozen=True, slots=True)
 class Invalid:
     row: int  # as the spreadsheet numbers it
@@ -219,20 +222,25 @@ def plan(table: Table, number_column: int, text: str) -> Plan:
         try:
             number = numbers.normalize(raw)
         except numbers.InvalidNumber:
-            result.invalid.append(Invalid(at, raw, "not_mobile"))
+            result.invalid.append(Invalid(at, short(raw), "not_mobile"))
             continue
         if number in seen:
             result.duplicates += 1
             continue
         missing = next((n for n, i in columns.items() if not row[i]), None)
         if missing is not None:
-            result.invalid.append(Invalid(at, raw, f"missing:{missing}"))
+            result.invalid.append(Invalid(at, short(raw), f"missing:{missing}"))
             continue
         seen.add(number)
         result.numbers.append(number)
         if result.texts is not None:
             result.texts.append(_fill(text, row, columns))
     return result
+
+
+def short(value: str) -> str:
+    """A cell as a preview quotes it."""
+    return value if len(value) <= SHOWN_VALUE else value[: SHOWN_VALUE - 1] + "…"
 
 
 def _fill(text: str, row: Sequence[str], columns: dict[str, int]) -> str:

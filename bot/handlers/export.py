@@ -18,6 +18,7 @@ from ..buttons import signed
 from ..sending import UserError, parse_time
 from .common import Caller, Context, Services, answer, button_handler, command, reply
 
+UPLOAD_LIMIT = 50_000_000  # bytes a bot may send as a document
 RANGES = (1, 7, 30, 0)  # days back from now (0: everything)
 
 
@@ -133,6 +134,8 @@ async def _send(
         message = update.effective_message
         if message is None:
             return
+        if path.stat().st_size > UPLOAD_LIMIT:  # Telegram would refuse it: say so, by name
+            raise UserError("export.too_big", count=count, most=UPLOAD_LIMIT // 1_000_000)
         with path.open("rb") as document:
             await message.reply_document(document, filename=name, caption=caption)
 

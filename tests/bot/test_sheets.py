@@ -94,3 +94,10 @@ def test_a_file_past_the_row_limit_is_refused() -> None:
     with pytest.raises(UserError) as refused:
         sheets.read_table("big.csv", data)
     assert refused.value.key == "file.too_many_rows"
+
+
+def test_a_bad_cell_is_quoted_short_so_the_preview_fits_a_message() -> None:
+    rows = [("x" * 500, "a"), ("09121234567", "b")]
+    table = sheets.read_table("l.csv", files.csv_bytes(rows, ("mobile", "name")))
+    plan = sheets.plan(table, 0, "hi")
+    assert len(plan.invalid[0].value) == sheets.SHOWN_VALUE

@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
+from bot.handlers import export as export_handler
 from tests.conftest import ADMIN, World, eventually, preview_of
 
 ALI = "09121234567"
@@ -76,3 +78,14 @@ async def test_in_persian_the_file_speaks_persian(w: World) -> None:
     after = len(w.tg.events)
     await w.tg.send(ADMIN, ADMIN, "/export everything")
     await w.tg.wait_text(ADMIN, "/export sends|inbound", after=after)
+
+
+async def test_an_export_larger_than_telegram_takes_is_refused_by_name(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed(w)
+    monkeypatch.setattr(export_handler, "UPLOAD_LIMIT", 100)  # a few rows are "too big" now
+    after = len(w.tg.events)
+    await w.tg.send(ADMIN, ADMIN, "/export inbound 2020-01-01")
+    await w.tg.wait_text(ADMIN, "larger than the 0 MB Telegram takes", after=after)
+    assert not any("document" in e.message for e in w.tg.events[after:])

@@ -18,6 +18,7 @@ from telegram.error import BadRequest
 from bot.app import running
 from bot.config import load_config
 from sandbox import files
+from sandbox.telegram import Event
 from tests.conftest import (
     ADMIN,
     TIMING,
@@ -84,6 +85,17 @@ async def _confirm_twice(w: World, preview: dict[str, Any]) -> None:
     await w.tg.press(ADMIN, ADMIN, preview["message_id"], 0)
 
 
+async def _final(w: World, preview: dict[str, Any], timeout: float = 20) -> Event:
+    """The preview's message once it shows the send's result."""
+    return await w.tg.wait_for(
+        lambda e: (
+            e.message["message_id"] == preview["message_id"]
+            and "Result of send" in e.message.get("text", "")
+        ),
+        timeout,
+    )
+
+
 def _expected(rows: list[tuple[object, ...]], skip: set[str]) -> dict[str, str]:
     """Each valid recipient's text, as the provider should receive it."""
     wanted: dict[str, str] = {}
@@ -122,13 +134,7 @@ async def test_a_1000_row_xlsx_is_counted_exactly_and_sent_personalised_in_fewes
         await eventually(lambda: len(w.payam.sent()) >= 970, timeout=20, what="every SMS")
         assert dict(w.payam.sent()) == expected and len(w.payam.sent()) == 970
         assert len(w.payam.calls("sendMultipleWithSrc")) == 4  # 970 / 250, rounded up
-        final = await w.tg.wait_for(
-            lambda e: (
-                e.message["message_id"] == preview["message_id"]
-                and "Result of send" in e.message.get("text", "")
-            ),
-            timeout=20,
-        )
+        final = await _final(w, preview)
         assert "970" in final.message["text"]
 
 
@@ -210,13 +216,7 @@ async def test_a_restart_in_the_middle_resumes_and_sends_no_row_twice(tmp_path: 
         assert len(w.payam.sent()) == 750
         async with bridge_process(w.config_path, base):
             await eventually(lambda: len(w.payam.sent()) >= 1000, timeout=30, what="the rest")
-            final = await w.tg.wait_for(
-                lambda e: (
-                    e.message["message_id"] == preview["message_id"]
-                    and "Result of send" in e.message.get("text", "")
-                ),
-                timeout=30,
-            )
+            final = await _final(w, preview, timeout=30)
             # the request in flight at the kill was looked up by customerId, not resent
             await eventually(
                 lambda: "delivered" in str(w.tg.messages[(ADMIN, preview["message_id"])]),
@@ -283,13 +283,7 @@ async def test_credit_running_out_mid_list_stops_asking_and_says_why(tmp_path: P
         w.amoot.credit = 150 * 1000  # 150 Persian single-part SMS
         preview = await _send_file(w, "list.xlsx", files.xlsx(rows), f"amoot: {TEXT}")
         await _confirm_twice(w, preview)
-        final = await w.tg.wait_for(
-            lambda e: (
-                e.message["message_id"] == preview["message_id"]
-                and "Result of send" in e.message.get("text", "")
-            ),
-            timeout=20,
-        )
+        final = await _final(w, preview)
         assert len(w.amoot.sent()) == 100
         assert len(w.amoot.calls("SendPeerToPeer")) == 2  # the third request never left
         text = final.message["text"]
@@ -310,13 +304,7 @@ async def test_payamsms_refusing_every_message_for_credit_ends_the_list(tmp_path
         w.payam.credit = 300 * w.payam.part_price
         preview = await _send_file(w, "list.xlsx", files.xlsx(rows), f"payam: {TEXT}")
         await _confirm_twice(w, preview)
-        final = await w.tg.wait_for(
-            lambda e: (
-                e.message["message_id"] == preview["message_id"]
-                and "Result of send" in e.message.get("text", "")
-            ),
-            timeout=20,
-        )
+        final = await _final(w, preview)
         assert len(w.payam.sent()) == 300
         assert len(w.payam.calls("sendMultipleWithSrc")) == 3  # not the fourth
         assert "🚫 not sent 700" in final.message["text"]
