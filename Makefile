@@ -21,7 +21,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 test: check
-	$(BIN)/pytest -q -n 4 --cov --cov-report=term
+	$(BIN)/pytest -q -rs -n 4 --cov --cov-report=term
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

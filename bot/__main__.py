@@ -14,11 +14,10 @@ from datetime import UTC
 
 from providers.base import ProviderError, RelayKind
 from storage import files
-from storage.db import Database
 from storage.events import EventsRepo
 
 from . import init, logs
-from .app import account_facts, build_provider, running
+from .app import account_facts, build_provider, open_database, running
 from .config import Config, ConfigError, apply_reload, load_config
 from .sending import parse_time
 
@@ -108,6 +107,13 @@ async def _relay(config: Config, action: str, name: str) -> int:
 
 
 def _files(config: Config, args: argparse.Namespace) -> int:
+    if config.storage.shared:
+        print(
+            f"{args.command} is for the SQLite file; on PostgreSQL use pg_dump and pg_restore "
+            "(docs/operations.md)",
+            file=sys.stderr,
+        )
+        return 2
     database = config.storage.path
     try:
         if args.command == "backup":
@@ -128,7 +134,7 @@ async def _webhooks(config: Config, action: str, since: str | None, url: str | N
     """``list``: each endpoint's place in the event log, what waits, and its last failure;
     ``replay``: the endpoints (or one) read the log again from ``since``. Works beside a running
     bridge (its workers read their place from the database at each pass)."""
-    db = await Database.open(config.storage.path)
+    db = await open_database(config)
     try:
         events = EventsRepo(db)
         if action == "replay":

@@ -182,6 +182,12 @@ def build_application(config: Config, db: Database, pacer: TelegramPacer) -> App
     )
 
 
+async def open_database(config: Config) -> Database:
+    """The configured backend: the SQLite file, or PostgreSQL at ``[storage] url``."""
+    password = config.storage.password.get_secret_value() or None
+    return await Database.open(config.storage.target, password)
+
+
 @contextlib.asynccontextmanager
 async def running(
     config: Config, pacer: TelegramPacer | None = None, timing: Timing = Timing()
@@ -194,8 +200,9 @@ async def running(
     # relay throughput under load).
     sys.setswitchinterval(0.0005)
     async with contextlib.AsyncExitStack() as stack:
-        stack.enter_context(files.exclusive(config.storage.path))  # one bridge per file
-        db = await Database.open(config.storage.path)
+        if not config.storage.shared:
+            stack.enter_context(files.exclusive(config.storage.path))  # one bridge per file
+        db = await open_database(config)
         stack.push_async_callback(db.close)
         metrics = Metrics()
         providers: dict[str, SmsProvider] = {}

@@ -7,6 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -56,8 +57,28 @@ REPLY_WINDOW_DAYS = 7  # the shortest keep_days: last week's SMS can always be a
 
 
 class StorageConfig(_Strict):
-    path: str = "smsbridge.db"
+    path: str = "smsbridge.db"  # SQLite: one bridge on one machine (the default)
+    # PostgreSQL, shared by several replicas: postgresql://user@host:port/database
+    url: str = ""
+    password: SecretStr = SecretStr("")  # or in the URL, or SMSBRIDGE_STORAGE_PASSWORD
     keep_days: int = Field(0, ge=0)  # 0: keep everything; else prune older rows daily
+
+    @property
+    def target(self) -> str:
+        """What ``Database.open`` opens: the URL when there is one, else the SQLite file."""
+        return self.url or self.path
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.url)
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> StorageConfig:
+        if self.url and "path" in self.model_fields_set:
+            raise ValueError("set path (SQLite) or url (PostgreSQL), not both")
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("url must be a postgresql:// URL (for SQLite, set path instead)")
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> StorageConfig:
@@ -237,6 +258,9 @@ class Config(_Strict):
         for account in self.accounts:
             found.extend(account.secrets())
         found += [h.secret.get_secret_value() for h in self.webhooks]
+        found.append(self.storage.password.get_secret_value())
+        if self.storage.url:
+            found.append(urlsplit(self.storage.url).password or "")
         return [s for s in found if s]
 
 
@@ -332,6 +356,9 @@ def _apply_env(raw: dict[str, Any], env: Any) -> None:
             telegram["token"] = env["SMSBRIDGE_TELEGRAM_TOKEN"]
         if env.get("SMSBRIDGE_TELEGRAM_WEBHOOK_SECRET"):
             telegram["webhook_secret"] = env["SMSBRIDGE_TELEGRAM_WEBHOOK_SECRET"]
+    storage = raw.setdefault("storage", {})
+    if isinstance(storage, dict) and env.get("SMSBRIDGE_STORAGE_PASSWORD"):
+        storage["password"] = env["SMSBRIDGE_STORAGE_PASSWORD"]
     hooks = raw.get("webhooks", [])
     for position, hook in enumerate(hooks if isinstance(hooks, list) else [], 1):
         secret = env.get(f"SMSBRIDGE_WEBHOOK_{position}_SECRET")

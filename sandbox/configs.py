@@ -72,6 +72,8 @@ def config(
     }
     for name, values in tables.items():
         defaults[name] = {**defaults.get(name, {}), **values}
+    if "url" in defaults["storage"]:  # PostgreSQL instead of the SQLite file
+        defaults["storage"].pop("path", None)
     every = accounts(urls)
     parts = [_table(name, values) for name, values in defaults.items()]
     parts += [_table("[accounts]", every[name] | dict(options.get(name, {}))) for name in use]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from aiosqlite import Connection
-
-from .db import Database, now_iso
+from .db import Connection, Database, now_iso
 
 ROLES = ("viewer", "operator", "admin")
 
@@ -32,7 +30,7 @@ class AccessRepo:
         buttons sent before a restart still work."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('button_key', ?)",
+                "INSERT INTO meta (key, value) VALUES ('button_key', ?) ON CONFLICT DO NOTHING",
                 (secrets.token_hex(32),),
             )
             cursor = await conn.execute("SELECT value FROM meta WHERE key = 'button_key'")
@@ -55,7 +53,7 @@ class AccessRepo:
     async def remove(self, user_id: int) -> bool:
         async with self.db.transaction() as conn:
             cursor = await conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
-            return cursor.rowcount > 0
+            return bool(cursor.rowcount > 0)
 
     async def users(self) -> list[tuple[int, str]]:
         rows = await self.db.fetchall("SELECT user_id, role FROM users ORDER BY user_id")

@@ -91,7 +91,7 @@ class ContactsRepo:
             cursor = await conn.execute("DELETE FROM contacts WHERE number = ?", (number,))
             if cursor.rowcount:
                 await insert_audit(conn, "contacts.delete", user_id, chat_id, None, 1, number)
-            return cursor.rowcount > 0
+            return bool(cursor.rowcount > 0)
 
     async def get(self, number: str) -> Contact | None:
         row = await self.db.fetchone(
@@ -125,7 +125,7 @@ class ContactsRepo:
         total = await self.db.fetchone(f"SELECT count(*) FROM contacts WHERE {where}", params)
         rows = await self.db.fetchall(
             f"SELECT number, name, labels, note FROM contacts WHERE {where} "
-            "ORDER BY name COLLATE NOCASE, number LIMIT ? OFFSET ?",
+            f"ORDER BY {self.db.dialect.nocase('name')}, number LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [_contact(tuple(r)) for r in rows], int(total[0]) if total else 0
@@ -133,7 +133,7 @@ class ContactsRepo:
     async def with_label(self, label: str) -> list[Contact]:
         rows = await self.db.fetchall(
             "SELECT number, name, labels, note FROM contacts WHERE labels LIKE ? "
-            "ORDER BY name COLLATE NOCASE",
+            f"ORDER BY {self.db.dialect.nocase('name')}",
             (f"%,{label},%",),
         )
         return [_contact(tuple(r)) for r in rows]
@@ -142,7 +142,7 @@ class ContactsRepo:
         """Contacts whose folded name is ``folded_name`` (a name typed as a recipient)."""
         rows = await self.db.fetchall(
             "SELECT number, name, labels, note FROM contacts WHERE substr(folded, 1, ?) = ? "
-            "ORDER BY name COLLATE NOCASE",
+            f"ORDER BY {self.db.dialect.nocase('name')}",
             (len(folded_name) + 1, folded_name + "|"),
         )
         return [_contact(tuple(r)) for r in rows]
@@ -151,10 +151,12 @@ class ContactsRepo:
 class TemplatesRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+        nocase = db.dialect.nocase
+        self._named = f"{nocase('name')} = {nocase('?')}"  # a name, whatever its case
 
     async def listing(self) -> list[Template]:
         rows = await self.db.fetchall(
-            "SELECT id, name, text FROM templates ORDER BY name COLLATE NOCASE"
+            f"SELECT id, name, text FROM templates ORDER BY {self.db.dialect.nocase('name')}"
         )
         return [Template(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
@@ -166,23 +168,26 @@ class TemplatesRepo:
 
     async def by_name(self, name: str) -> Template | None:
         row = await self.db.fetchone(
-            "SELECT id, name, text FROM templates WHERE name = ? COLLATE NOCASE", (name,)
+            f"SELECT id, name, text FROM templates WHERE {self._named}", (name,)
         )
         return Template(int(row[0]), str(row[1]), str(row[2])) if row else None
 
     async def save(self, name: str, text: str, *, user_id: int, chat_id: int | None) -> bool:
         """Add, or replace the text of the template of that name; True when it is new."""
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "SELECT 1 FROM templates WHERE name = ? COLLATE NOCASE", (name,)
-            )
-            new = await cursor.fetchone() is None
-            await conn.execute(
-                "INSERT INTO templates (name, text, by_user, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET text = excluded.text, by_user = "
-                "excluded.by_user, updated_at = excluded.updated_at",
-                (name, text, user_id, now_iso()),
-            )
+            cursor = await conn.execute(f"SELECT id FROM templates WHERE {self._named}", (name,))
+            found = await cursor.fetchone()
+            new = found is None
+            if found is None:
+                await conn.execute(
+                    "INSERT INTO templates (name, text, by_user, updated_at) VALUES (?, ?, ?, ?)",
+                    (name, text, user_id, now_iso()),
+                )
+            else:  # the writer is held: nobody adds the name in between
+                await conn.execute(
+                    "UPDATE templates SET text = ?, by_user = ?, updated_at = ? WHERE id = ?",
+                    (text, user_id, now_iso(), found[0]),
+                )
             action = "templates.add" if new else "templates.edit"
             await insert_audit(conn, action, user_id, chat_id, None, 0, name)
         return new

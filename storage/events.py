@@ -90,7 +90,8 @@ class EventsRepo:
         start = await self.last_id()
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT OR IGNORE INTO webhook_cursors (url, last_id) VALUES (?, ?)", (url, start)
+                "INSERT INTO webhook_cursors (url, last_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (url, start),
             )
         return Cursor(url, start, 0, None, None)
 
@@ -109,9 +110,9 @@ class EventsRepo:
         """The receiver took every event up to ``last_id``: its place moves, failures clear."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE webhook_cursors SET last_id = max(last_id, ?), failures = 0, "
-                "failing_since = NULL, last_error = NULL WHERE url = ?",
-                (last_id, url),
+                "UPDATE webhook_cursors SET last_id = CASE WHEN last_id > ? THEN last_id ELSE ? END, "
+                "failures = 0, failing_since = NULL, last_error = NULL WHERE url = ?",
+                (last_id, last_id, url),
             )
 
     async def failed(self, url: str, error: str) -> Cursor:
@@ -131,13 +132,14 @@ class EventsRepo:
             cursor = await conn.execute(
                 f"DELETE FROM webhook_cursors WHERE url NOT IN ({marks})", tuple(urls)
             )
-            return cursor.rowcount
+            return int(cursor.rowcount)
 
     async def rewind(self, url: str | None, to_id: int) -> int:
         """Replay: the endpoint (every one: None) reads again from after ``to_id``."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE webhook_cursors SET last_id = min(last_id, ?) WHERE ? IS NULL OR url = ?",
-                (to_id, url, url),
+                "UPDATE webhook_cursors SET last_id = CASE WHEN last_id < ? THEN last_id ELSE ? END "
+                "WHERE ? IS NULL OR url = ?",
+                (to_id, to_id, url, url),
             )
-            return cursor.rowcount
+            return int(cursor.rowcount)

@@ -139,7 +139,7 @@ class InboundRepo:
             )
             new.update(((r[1], r[2]), int(r[0])) for r in returned)
         texts = {(w.account, m.provider_id): m.text for w in batch for m in w.messages}
-        await index_inbound(conn, [(i, texts[key]) for key, i in new.items()])
+        await index_inbound(conn, self.db.dialect, [(i, texts[key]) for key, i in new.items()])
         results: list[list[int]] = []
         outbox: list[tuple[int, int, str, float]] = []
         consents: list[tuple[str, str, str, int]] = []
@@ -167,8 +167,10 @@ class InboundRepo:
         for said, account, number, inbound_id in consents:  # in arrival order: the last one wins
             if said == "out":
                 await conn.execute(
-                    "INSERT OR REPLACE INTO optouts (account, number, at, source, inbound_id) "
-                    "VALUES (?, ?, ?, 'sms', ?)",
+                    "INSERT INTO optouts (account, number, at, source, inbound_id) "
+                    "VALUES (?, ?, ?, 'sms', ?) ON CONFLICT (account, number) DO UPDATE SET "
+                    "at = excluded.at, source = 'sms', inbound_id = excluded.inbound_id, "
+                    "by_user = NULL",
                     (account, number, stored_at, inbound_id),
                 )
             else:
@@ -254,11 +256,16 @@ class InboundRepo:
     async def recent_for_chat(self, chat_id: int, limit: int) -> list[InboundRow]:
         # The chat's links newest first (its primary key), stopping at ``limit`` distinct SMS:
         # a chat that has shown a million SMS answers as fast as one that has shown ten.
-        rows = await self.db.fetchall(
-            f"SELECT {_INBOUND} FROM inbound WHERE id IN ("
+        # (PostgreSQL wants what DISTINCT orders by selected: it groups the chat's links.)
+        newest = (
             "SELECT DISTINCT inbound_id FROM message_links "
             "WHERE chat_id = ? AND inbound_id IS NOT NULL ORDER BY message_id DESC LIMIT ?"
-            ") ORDER BY id DESC",
+            if self.db.dialect.name == "sqlite"
+            else "SELECT inbound_id FROM message_links WHERE chat_id = ? AND inbound_id IS NOT "
+            "NULL GROUP BY inbound_id ORDER BY max(message_id) DESC LIMIT ?"
+        )
+        rows = await self.db.fetchall(
+            f"SELECT {_INBOUND} FROM inbound WHERE id IN ({newest}) ORDER BY id DESC",
             (chat_id, limit),
         )
         return [InboundRow(*r) for r in rows]
@@ -287,7 +294,7 @@ class InboundRepo:
         async with self.db.transaction() as conn:
             if on:
                 await conn.execute(
-                    "INSERT OR IGNORE INTO routes (account, line, chat_id) VALUES (?, ?, ?)",
+                    "INSERT INTO routes (account, line, chat_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     (account, line, chat_id),
                 )
             else:

@@ -45,15 +45,15 @@ class OptoutsRepo:
         async with self.db.transaction() as conn:
             if out:
                 cursor = await conn.execute(
-                    "INSERT OR IGNORE INTO optouts (account, number, at, source, by_user) "
-                    "VALUES (?, ?, ?, 'manual', ?)",
+                    "INSERT INTO optouts (account, number, at, source, by_user) "
+                    "VALUES (?, ?, ?, 'manual', ?) ON CONFLICT DO NOTHING",
                     (account, number, now_iso(), user_id),
                 )
             else:
                 cursor = await conn.execute(
                     "DELETE FROM optouts WHERE account = ? AND number = ?", (account, number)
                 )
-            changed = cursor.rowcount > 0
+            changed = bool(cursor.rowcount > 0)
             if changed:
                 action = "optout.add" if out else "optout.del"
                 await insert_audit(conn, action, user_id, chat_id, account, 1, number)

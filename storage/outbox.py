@@ -50,6 +50,15 @@ heads(id) AS (
 """
 
 
+# A message's link, replacing the one it had (a message shows one SMS or send)
+_LINK = (
+    "INSERT INTO message_links (chat_id, message_id, account, line, counterparty, inbound_id, "
+    "send_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO UPDATE SET "
+    "account = excluded.account, line = excluded.line, counterparty = excluded.counterparty, "
+    "inbound_id = excluded.inbound_id, send_id = excluded.send_id"
+)
+
+
 class OutboxRepo:
     """Messages waiting to reach Telegram, in per-chat order, and links to what was delivered."""
 
@@ -61,10 +70,11 @@ class OutboxRepo:
         edits queued meanwhile are carried by the same one: ``updates_covered``)."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT INTO outbox (chat_id, send_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO outbox (chat_id, send_id, payload, created_at) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
                 (chat_id, send_id, json.dumps({"kind": "send", "send_id": send_id}), time.time()),
             )
-            return int(cursor.lastrowid or 0)
+            return int((await cursor.fetchone())[0])
 
     async def updates_covered(self, item: OutboxItem) -> list[int]:
         """Later queued edits of the same send: an edit rendered now shows their state too."""
@@ -77,10 +87,10 @@ class OutboxRepo:
     async def enqueue(self, chat_id: int, payload: dict[str, Any]) -> int:
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT INTO outbox (chat_id, payload, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO outbox (chat_id, payload, created_at) VALUES (?, ?, ?) RETURNING id",
                 (chat_id, json.dumps(payload, ensure_ascii=False), time.time()),
             )
-            return int(cursor.lastrowid or 0)
+            return int((await cursor.fetchone())[0])
 
     async def heads(self, now: float, exclude: Sequence[int] = ()) -> list[OutboxItem]:
         """The oldest live item of each chat whose head is due (per-chat order is kept)."""
@@ -129,8 +139,7 @@ class OutboxRepo:
             )
             if link is not None and message_ids:
                 await conn.executemany(
-                    "INSERT OR REPLACE INTO message_links (chat_id, message_id, account, line, "
-                    "counterparty, inbound_id, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    _LINK,
                     [
                         (
                             item.chat_id,
@@ -165,8 +174,9 @@ class OutboxRepo:
         async with self.db.transaction() as conn:
             await conn.executemany("DELETE FROM outbox WHERE id = ?", [(i.id,) for i in items])
             await conn.executemany(
-                "INSERT OR REPLACE INTO digest_items (chat_id, message_id, number, inbound_id) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO digest_items (chat_id, message_id, number, inbound_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id, message_id, number) "
+                "DO UPDATE SET inbound_id = excluded.inbound_id",
                 [
                     (items[0].chat_id, message_id, n, inbound_id)
                     for message_id in message_ids
@@ -200,8 +210,7 @@ class OutboxRepo:
         """A message posted outside the queue that shows an SMS: a reply to it answers that SMS."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT OR REPLACE INTO message_links (chat_id, message_id, account, line, "
-                "counterparty, inbound_id, send_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                _LINK,
                 (
                     link.chat_id,
                     link.message_id,

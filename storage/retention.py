@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .db import Database
+from .db import Database, now_iso
 
 log = logging.getLogger("smsbridge.retention")
 BATCH = 500  # rows per transaction: a relay waits at most one batch for the writer
@@ -27,7 +27,7 @@ _FINAL = "('sent', 'partial', 'failed', 'cancelled', 'draft', 'armed')"
 _OLD_SENDS = f"""
     SELECT id FROM sends
     WHERE created_at < ? AND state IN {_FINAL}
-      AND (send_at IS NULL OR julianday(send_at) < julianday('now'))
+      AND (send_at IS NULL OR send_at < ?)
     LIMIT ?
 """
 _OLD_INBOUND = """
@@ -81,7 +81,7 @@ class Retention:
         moment = (now or datetime.now(UTC)) - timedelta(days=self.keep_days)
         cutoff = moment.isoformat(timespec="seconds")
         pruned = Pruned()
-        pruned.sends = await self._batches(_OLD_SENDS, (cutoff,), self._drop_sends)
+        pruned.sends = await self._batches(_OLD_SENDS, (cutoff, now_iso()), self._drop_sends)
         pruned.inbound = await self._batches(_OLD_INBOUND, (cutoff,), self._drop_inbound)
         pruned.audit = await self._batches(
             "SELECT id FROM audit WHERE at < ? LIMIT ?", (cutoff,), self._drop("audit")
@@ -141,10 +141,10 @@ class Retention:
         await conn.execute(f"DELETE FROM outbox WHERE inbound_id IN ({marks})", ids)
         # A digest message and a forwarded SMS keep a link without a sender: "too old to answer".
         await conn.execute(
-            "INSERT OR IGNORE INTO message_links (chat_id, message_id, account, line, "
+            "INSERT INTO message_links (chat_id, message_id, account, line, "
             "counterparty, inbound_id, send_id) SELECT d.chat_id, d.message_id, i.account, NULL, "
             f"'', NULL, NULL FROM digest_items AS d JOIN inbound AS i ON i.id = d.inbound_id "
-            f"WHERE d.inbound_id IN ({marks})",
+            f"WHERE d.inbound_id IN ({marks}) ON CONFLICT DO NOTHING",
             ids,
         )
         await conn.execute(f"DELETE FROM digest_items WHERE inbound_id IN ({marks})", ids)

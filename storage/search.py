@@ -1,6 +1,10 @@
-"""Search over inbound and sent SMS: SQLite FTS5 on the text, folded so that what people type
-matches however it was written — Persian and Arabic letter forms (ی/ي/ى, ک/ك, ه/ة), Persian,
-Arabic and ASCII digits, the zero-width non-joiner, case — and plain indexes for a number.
+"""Search over inbound and sent SMS: the text folded so that what people type matches however
+it was written — Persian and Arabic letter forms (ی/ي/ى, ک/ك, ه/ة), Persian, Arabic and ASCII
+digits, the zero-width non-joiner, case — and plain indexes for a number.
+
+Every word typed must begin a word of the SMS. On SQLite that is an FTS5 prefix query; on
+PostgreSQL the index keeps the folded words between spaces (`` word word ``) under a trigram
+index, and each word typed is a ``LIKE '% word%'``.
 
 The index is written in the same transaction as the SMS (``index_inbound``) or the send's claim
 (``index_send``), and retention removes its rows with theirs.
@@ -16,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # db.py registers fold() on its connection: no import back at run time
-    from .db import Database
+    from .db import Database, Dialect
 
 _FOLD = str.maketrans(
     {
@@ -43,26 +47,49 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_FOLD).casefold()
 
 
+def words_of(text: str) -> list[str]:
+    return re.findall(r"\w+", fold(text))
+
+
 def match_query(words: str) -> str | None:
     """An FTS5 query: every word must appear, each as a prefix (``سفار`` finds ``سفارش``)."""
-    tokens = re.findall(r"\w+", fold(words))
+    tokens = words_of(words)
     if not tokens:
         return None
     return " ".join('"' + t.replace('"', '""') + '"*' for t in tokens)
 
 
-async def index_inbound(conn: Any, rows: Sequence[tuple[int, str]]) -> None:
+def _body(dialect: Dialect, text: str) -> str:
+    """What the index keeps of a text."""
+    return fold(text) if dialect.name == "sqlite" else " " + " ".join(words_of(text)) + " "
+
+
+async def index_inbound(conn: Any, dialect: Dialect, rows: Sequence[tuple[int, str]]) -> None:
     """(inbound id, text) of SMS just stored, in the caller's transaction."""
     await conn.executemany(
-        "INSERT INTO inbound_fts (rowid, body) VALUES (?, ?)", [(i, fold(t)) for i, t in rows]
+        "INSERT INTO inbound_fts (rowid, body) VALUES (?, ?)",
+        [(i, _body(dialect, t)) for i, t in rows],
     )
 
 
-async def index_send(conn: Any, send_id: int, text: str) -> None:
+async def index_send(conn: Any, dialect: Dialect, send_id: int, text: str) -> None:
     """A send once it is confirmed (a preview nobody sent is not "sent SMS")."""
+    await conn.execute("DELETE FROM send_fts WHERE rowid = ?", (send_id,))
     await conn.execute(
-        "INSERT OR REPLACE INTO send_fts (rowid, body) VALUES (?, ?)", (send_id, fold(text))
+        "INSERT INTO send_fts (rowid, body) VALUES (?, ?)", (send_id, _body(dialect, text))
     )
+
+
+def _matching(dialect: Dialect, table: str, words: str) -> tuple[str, list[str]] | None:
+    """The condition on ``f`` (an index table) that finds ``words``, and its values."""
+    if dialect.name == "sqlite":
+        query = match_query(words)
+        return None if query is None else (f"{table} MATCH ?", [query])
+    tokens = words_of(words)
+    if not tokens:
+        return None
+    escaped = [t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for t in tokens]
+    return " AND ".join(["f.body LIKE ?"] * len(tokens)), [f"% {t}%" for t in escaped]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,23 +133,26 @@ class SearchRepo:
                 (number, chat_id, chat_id, limit),
             )
         else:
-            query = match_query(words)
-            if query is None:
+            dialect = self.db.dialect
+            found = _matching(dialect, "inbound_fts", words)
+            if found is None:
                 return []
+            where, values = found
             inbound = await self.db.fetchall(
                 "SELECT i.id, i.received_at, i.sender, i.text, i.account, i.stored_at "
                 "FROM inbound_fts f "
-                f"JOIN inbound i ON i.id = f.rowid WHERE inbound_fts MATCH ? {seen} "
+                f"JOIN inbound i ON i.id = f.rowid WHERE {where} {seen} "
                 "ORDER BY f.rowid DESC LIMIT ?",
-                (query, chat_id, chat_id, limit),
+                (*values, chat_id, chat_id, limit),
             )
+            where, values = _matching(dialect, "send_fts", words) or (where, values)
             sends = await self.db.fetchall(
                 "SELECT s.id, s.confirmed_at, (SELECT number FROM send_recipients r WHERE "
                 "r.send_id = s.id ORDER BY rowid LIMIT 1), s.text, s.account, (SELECT count(*) "
                 "FROM send_recipients r WHERE r.send_id = s.id), s.confirmed_at FROM send_fts f "
-                f"JOIN sends s ON s.id = f.rowid WHERE send_fts MATCH ? {mine} "
+                f"JOIN sends s ON s.id = f.rowid WHERE {where} {mine} "
                 "ORDER BY f.rowid DESC LIMIT ?",
-                (query, chat_id, chat_id, limit),
+                (*values, chat_id, chat_id, limit),
             )
         hits = [Hit("inbound", r[0], r[1], r[2], r[3], r[4], 1, r[5]) for r in inbound]
         hits += [Hit("send", r[0], r[1], r[2] or "", r[3], r[4], int(r[5]), r[6]) for r in sends]

@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from aiosqlite import Connection
-
 from .access import insert_audit
-from .db import Database, Row, now_iso
+from .db import Connection, Database, Dialect, Row, now_iso
 from .events import Recorder
 from .search import index_send
 
@@ -198,7 +196,7 @@ class SendsRepo:
                 "INSERT INTO sends (created_at, user_id, chat_id, account, line, text, send_at, "
                 "state, invalid, price_estimate, reply_to_message_id, inbound_id, reference, "
                 "audience, refused, optout_override, file_info) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     now_iso(),
                     user_id,
@@ -218,7 +216,7 @@ class SendsRepo:
                     json.dumps(file_info, ensure_ascii=False) if file_info else None,
                 ),
             )
-            send_id = int(cursor.lastrowid or 0)
+            send_id = int((await cursor.fetchone())[0])
             each = texts if texts is not None else [None] * len(recipients)
             await conn.executemany(
                 "INSERT INTO send_recipients (send_id, number, state, text) "
@@ -299,7 +297,7 @@ class SendsRepo:
                 "UPDATE sends SET state = 'sending', confirmed_at = ? WHERE id = ?",
                 (now_iso(), send_id),
             )
-            await index_send(conn, send_id, row["text"])
+            await index_send(conn, self.db.dialect, send_id, row["text"])
             await insert_audit(
                 conn,
                 "send",
@@ -318,7 +316,7 @@ class SendsRepo:
                 "AND state IN ('draft', 'armed')",
                 (send_id, user_id),
             )
-            return cursor.rowcount > 0
+            return bool(cursor.rowcount > 0)
 
     async def mark_sending(self, send_id: int, numbers: Sequence[str]) -> None:
         """These recipients' request is about to go: from now on a restart makes them unknown."""
@@ -357,14 +355,14 @@ class SendsRepo:
                 [(r.message_id, r.state, r.error, now_iso(), send_id, r.number) for r in results],
             )
             if announce:
-                await _queue_edits(conn, [send_id])
+                await _queue_edits(conn, self.db.dialect, [send_id])
             if state is not None:
                 await self._tell_outcome(conn, send_id)
 
     async def queue_edit(self, send_id: int) -> None:
         """Queue an edit of the send's chat message to what it shows now (its progress)."""
         async with self.db.transaction() as conn:
-            await _queue_edits(conn, [send_id])
+            await _queue_edits(conn, self.db.dialect, [send_id])
 
     async def settle(
         self,
@@ -393,7 +391,7 @@ class SendsRepo:
                 ],
             )
             if announce:
-                await _queue_edits(conn, [send_id])
+                await _queue_edits(conn, self.db.dialect, [send_id])
                 await self._tell_outcome(conn, send_id)
 
     async def count_unknown(self) -> int:
@@ -436,7 +434,7 @@ class SendsRepo:
             for message_id, state, raw in updates:
                 rows = await conn.execute_fetchall(
                     "UPDATE send_recipients SET state = ?, raw_status = ?, updated_at = ? "
-                    "WHERE message_id = ? AND (state != ? OR raw_status IS NOT ?) AND send_id IN "
+                    "WHERE message_id = ? AND (state != ? OR raw_status IS DISTINCT FROM ?) AND send_id IN "
                     "(SELECT id FROM sends WHERE account = ?) RETURNING send_id, number",
                     (state, raw, now_iso(), message_id, state, raw, account),
                 )
@@ -450,7 +448,7 @@ class SendsRepo:
                     )
                     for r in rows
                 ]
-            await _queue_edits(conn, sorted(changed))
+            await _queue_edits(conn, self.db.dialect, sorted(changed))
             await self.events.add(conn, told)
         return sorted(changed)
 
@@ -521,7 +519,7 @@ async def _mark_sending(conn: Connection, send_id: int, numbers: Sequence[str]) 
     )
 
 
-async def _queue_edits(conn: Connection, send_ids: Sequence[int]) -> None:
+async def _queue_edits(conn: Connection, dialect: Dialect, send_ids: Sequence[int]) -> None:
     """Outbox rows that edit these sends' chat messages to their state once committed (the
     outbox renders at delivery time, so one row carries every change queued before it)."""
     if not send_ids:
@@ -529,7 +527,7 @@ async def _queue_edits(conn: Connection, send_ids: Sequence[int]) -> None:
     marks = ", ".join("?" * len(send_ids))
     await conn.execute(
         "INSERT INTO outbox (chat_id, send_id, payload, created_at) "
-        "SELECT chat_id, id, json_object('kind', 'send', 'send_id', id), ? FROM sends "
+        f"SELECT chat_id, id, {dialect.send_payload('id')}, ? FROM sends "
         f"WHERE chat_message_id IS NOT NULL AND id IN ({marks})",
         (time.time(), *send_ids),
     )

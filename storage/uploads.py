@@ -46,7 +46,7 @@ class UploadsRepo:
             )
             cursor = await conn.execute(
                 "INSERT INTO uploads (created_at, user_id, chat_id, file_name, header, rows, "
-                "first_row) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "first_row) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     now_iso(),
                     user_id,
@@ -57,7 +57,7 @@ class UploadsRepo:
                     first_row,
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            return int((await cursor.fetchone())[0])
 
     async def get(self, upload_id: int) -> Upload | None:
         row = await self.db.fetchone(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import os
 import socket
 import sys
@@ -22,6 +23,7 @@ from bot.app import Running, Timing, running
 from bot.config import load_config
 from bot.ratelimit import TelegramPacer, Window
 from httpserve import serving_all
+from sandbox import postgres
 from sandbox.amootsms import AmootSim
 from sandbox.configs import PAYAM_LINE as PAYAM_LINE  # the tests name the PayamSMS line by it
 from sandbox.configs import config
@@ -123,6 +125,33 @@ async def preview_of(w: World, user: int, command: str) -> dict[str, Any]:
     return event.message
 
 
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.Cluster]:
+    """One throwaway PostgreSQL server per test process (each test takes a database of its own)."""
+    why = postgres.available()
+    if why is not None:
+        pytest.skip(f"PostgreSQL cannot be had here: {why}")
+    with postgres.cluster() as found:
+        yield found
+
+
+Fresh = Callable[[str], str]  # a new, empty database of the backend under test, by a name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Fresh:
+    """The storage suite runs on both backends: ``fresh(name)`` is an SQLite file in the test's
+    directory, or a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return lambda name: str(tmp_path / f"{name}.db")
+    found: postgres.Cluster = request.getfixturevalue("pg_cluster")
+    test = f"t{os.getpid()}_{next(_databases)}"
+    return lambda name: found.create_database(f"{test}_{name}")
+
+
+_databases = itertools.count()
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now (for a server that must know it in advance)."""
     with socket.socket() as sock:
@@ -141,13 +170,20 @@ class World:
     bridge: Running | None = None
 
 
-def write_config(path: Path, urls: dict[str, str], tg_token: str, extra: str = "") -> Path:
+def write_config(
+    path: Path,
+    urls: dict[str, str],
+    tg_token: str,
+    extra: str = "",
+    storage: dict[str, str] | None = None,
+) -> Path:
     """The tests' bridge: every stand-in account, polled fast, routed to the admin and a group."""
     text = config(
         urls,
         tg_token,
         telegram={"language": "en"},
         logging={"level": "DEBUG"},
+        storage=storage or {},
         access={"admins": [ADMIN], "bulk_confirm_threshold": 3, "daily_quota": 20},
         account_options={
             "amoot": {
@@ -177,10 +213,11 @@ def telegram_pace(scale: float) -> tuple[TelegramSim, TelegramPacer]:
 
 @contextlib.asynccontextmanager
 async def world(
-    tmp_path: Path, start_bridge: bool = True, scale: float = SCALE
+    tmp_path: Path, start_bridge: bool = True, scale: float = SCALE, storage_url: str = ""
 ) -> AsyncIterator[World]:
     """The stand-ins on loopback and (``start_bridge``) the bridge against them; ``scale`` runs
-    Telegram's rate limits that many times faster (the stand-in's and the pacer's alike)."""
+    Telegram's rate limits that many times faster (the stand-in's and the pacer's alike);
+    ``storage_url``: on that PostgreSQL database instead of an SQLite file."""
     tg, pacer = telegram_pace(scale)
     amoot, smsir, payam = AmootSim(), SmsirSim(), PayamSim()
     async with serving_all([tg.app, amoot.app, smsir.app, payam.app]) as (
@@ -192,7 +229,8 @@ async def world(
         tg.private_chat(ADMIN)
         tg.group(GROUP)
         urls = {"tg": tg_url, "amoot": amoot_url, "smsir": smsir_url, "payam": payam_url}
-        path = write_config(tmp_path / "config.toml", urls, tg.token)
+        storage = {"url": storage_url} if storage_url else {}
+        path = write_config(tmp_path / "config.toml", urls, tg.token, storage=storage)
         w = World(tg, amoot, smsir, payam, urls, path)
         if not start_bridge:
             yield w
@@ -202,10 +240,25 @@ async def world(
             yield w
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test (or module) marked ``both_backends`` runs its bridge on SQLite and on PostgreSQL."""
+    if "w" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"])
+
+
 @pytest.fixture
-async def w(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+def backend() -> str:
+    return "sqlite"  # unless the test is marked both_backends
+
+
+@pytest.fixture
+async def w(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> AsyncIterator[World]:
     marker = request.node.get_closest_marker("telegram_scale")
-    async with world(tmp_path, scale=marker.args[0] if marker else SCALE) as value:
+    url = ""
+    if backend == "postgresql":
+        found: postgres.Cluster = request.getfixturevalue("pg_cluster")
+        url = found.create_database(f"w{os.getpid()}_{next(_databases)}")
+    async with world(tmp_path, scale=marker.args[0] if marker else SCALE, storage_url=url) as value:
         yield value
 
 

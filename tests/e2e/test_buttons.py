@@ -15,6 +15,8 @@ from providers.timeutil import now_tehran
 from sandbox.payamsms import DEFAULT_LOGIN
 from tests.conftest import ADMIN, GROUP, OPERATOR, PAYAM_LINE, STRANGER, World, eventually
 
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
+
 FORGED = [
     "snd:ok:1",
     "snd:ok2:1",

@@ -15,6 +15,8 @@ from bot.locales import COMMANDS
 from providers.timeutil import now_tehran
 from tests.conftest import ADMIN, GROUP, OPERATOR, STRANGER, World, eventually, live_world
 
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
+
 VIEWER = 1003
 
 

@@ -9,10 +9,14 @@ import quopri
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.app import running
 from bot.config import load_config
 from sandbox import files
 from tests.conftest import ADMIN, World, eventually, preview_of, world
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 ALI, SARA = "09121234567", "09351112222"
 

@@ -7,7 +7,10 @@ import pytest
 
 from tests.conftest import ADMIN, GROUP, World
 
-pytestmark = pytest.mark.telegram_scale(1)  # about pacing itself: real time
+pytestmark = [
+    pytest.mark.telegram_scale(1),
+    pytest.mark.both_backends,
+]  # about pacing itself: real time
 
 
 async def _burst(w: World, count: int) -> list[str]:

@@ -12,6 +12,8 @@ from openpyxl import load_workbook
 from bot.handlers import export as export_handler
 from tests.conftest import ADMIN, World, eventually, preview_of
 
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
+
 ALI = "09121234567"
 
 

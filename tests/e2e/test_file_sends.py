@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telegram import Bot
 from telegram.error import BadRequest
 
@@ -29,6 +30,8 @@ from tests.conftest import (
     telegram_pace,
     world,
 )
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 TEXT = "سلام {name}، سفارش {order} ارسال شد"
 QUOTA = 5000

@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.app import running
 from bot.config import load_config
 from tests.conftest import ADMIN, World, eventually, world
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 
 async def _says(w: World, text: str, expect: str, user: int = ADMIN) -> dict[str, Any]:

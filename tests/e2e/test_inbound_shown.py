@@ -24,10 +24,13 @@ from tests.conftest import (
     TIMING,
     Live,
     World,
+    eventually,
     live_world,
     scrape,
     world,
 )
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 _IDS = itertools.count(8_800_001)
 FORUM = -100777
@@ -64,6 +67,9 @@ async def test_a_sender_that_looks_like_markup_is_shown_verbatim(w: World, sende
     assert response.status_code == 200
     shown = await _shown(w, GROUP, sender, "your code is 1234")
     assert "<a " not in w.tg.markup.get((GROUP, shown["message_id"]), shown.get("html", ""))
+    assert w.bridge is not None  # the message's link is written once Telegram has answered
+    outbox = w.bridge.services.outbox
+    await eventually(lambda: outbox.link(GROUP, shown["message_id"]), what="the link")
     after = len(w.tg.events)
     await w.tg.send(ADMIN, GROUP, "/inbox 1")
     await _shown(w, GROUP, "Latest SMS", sender)

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import ADMIN, GROUP, OPERATOR, World, eventually, preview_of
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 CUSTOMER, OTHER = "09125551111", "09125552222"
 

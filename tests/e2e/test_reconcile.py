@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import GROUP, World
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 
 async def test_an_sms_lost_after_hand_out_is_recovered_with_its_line(w: World) -> None:

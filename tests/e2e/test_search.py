@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import ADMIN, World, eventually, preview_of
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 CUSTOMER = "09125553333"
 

@@ -8,12 +8,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fontTools.ttLib import TTFont
 from PIL import Image
 
 from bot import stats
 from storage.stats import Day
 from tests.conftest import ADMIN, World, eventually, preview_of
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 PNG_DIR = Path("/tmp/smsbridge-stats")  # where the rendered charts are left to be looked at
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.app import running
 from bot.config import load_config
 from tests.conftest import ADMIN, PAYAM_LINE, world
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 FORUM = -100777
 

@@ -3,7 +3,11 @@ AmootSMS simulator, a real SQLite file."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import ADMIN, GROUP, STRANGER, World
+
+pytestmark = pytest.mark.both_backends  # the same journeys on SQLite and PostgreSQL
 
 
 async def test_unknown_user_is_refused_with_their_id_and_no_provider_call(w: World) -> None:

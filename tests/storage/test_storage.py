@@ -1,4 +1,5 @@
-"""SQLite on real files: pragmas, migrations, de-duplication, exactly-once confirmation."""
+"""Both backends, on real SQLite files and a real PostgreSQL server (``fresh``): migrations,
+de-duplication, exactly-once confirmation, retention, search; and SQLite's own pragmas and plans."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import aiosqlite
 import pytest
 
 from storage.contacts import ContactsRepo
-from storage.db import Database
+from storage.db import Database, SqliteDatabase
 from storage.events import EventsRepo, Recorder
 from storage.export import ExportRepo
 from storage.inbound import InboundRepo, NewInbound
@@ -17,6 +18,7 @@ from storage.outbox import OutboxRepo
 from storage.retention import Retention
 from storage.search import SearchRepo, fold, match_query
 from storage.sends import SendsRepo
+from tests.conftest import Fresh
 
 
 async def test_pragmas_and_schema_version(tmp_path: Path) -> None:
@@ -39,8 +41,9 @@ async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
         await Database.open(path)
 
 
-async def test_inbound_is_deduplicated_and_queued_once_per_chat(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "b.db")
+async def test_inbound_is_deduplicated_and_queued_once_per_chat(fresh: Fresh) -> None:
+    target = fresh("b")
+    db = await Database.open(target)
     try:
         repo, outbox = InboundRepo(db), OutboxRepo(db)
         sms = NewInbound("m1", "989121111111", "hi", "2026-01-01T10:00:00+03:30", None)
@@ -51,15 +54,15 @@ async def test_inbound_is_deduplicated_and_queued_once_per_chat(tmp_path: Path) 
     finally:
         await db.close()
     # survives a reopen
-    db = await Database.open(tmp_path / "b.db")
+    db = await Database.open(target)
     try:
         assert (await OutboxRepo(db).depth())[0] == 2
     finally:
         await db.close()
 
 
-async def test_a_draft_is_claimed_exactly_once_and_audited(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "c.db")
+async def test_a_draft_is_claimed_exactly_once_and_audited(fresh: Fresh) -> None:
+    db = await Database.open(fresh("c"))
     try:
         sends = SendsRepo(db)
         send_id = await sends.create_draft(
@@ -142,7 +145,7 @@ GROWING = ("inbound", "message_links", "send_recipients", "digest_items", "audit
 async def test_every_hot_query_uses_an_index(tmp_path: Path) -> None:
     """What relays, the outbox, /inbox, /report, /metrics and retention run, planned on a file
     without ANALYZE statistics (as in the field): no growing table is scanned whole."""
-    db = await Database.open(tmp_path / "plans.db")
+    db = await SqliteDatabase.open(tmp_path / "plans.db")
     try:
         inbound, outbox, sends = InboundRepo(db), OutboxRepo(db), SendsRepo(db)
         for n in range(50):
@@ -212,8 +215,8 @@ def test_a_search_query_asks_for_every_word_as_a_prefix() -> None:
     assert match_query(" ?! ") is None
 
 
-async def test_retention_keeps_every_event_an_endpoint_still_waits_for(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "events.db")
+async def test_retention_keeps_every_event_an_endpoint_still_waits_for(fresh: Fresh) -> None:
+    db = await Database.open(fresh("events"))
     try:
         recorder = Recorder()
         recorder.on = True
