@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -24,6 +25,7 @@ from providers.timeutil import format_tehran
 from storage import files
 from storage.access import AccessRepo
 from storage.alerts import AlertsRepo
+from storage.cluster import ClusterRepo
 from storage.contacts import ContactsRepo, TemplatesRepo
 from storage.db import Database
 from storage.events import EventsRepo, Recorder
@@ -31,7 +33,7 @@ from storage.export import ExportRepo
 from storage.inbound import InboundRepo
 from storage.optouts import OptoutsRepo
 from storage.outbox import OutboxRepo
-from storage.persistence import SqlitePersistence
+from storage.persistence import DatabasePersistence
 from storage.retention import Retention
 from storage.search import SearchRepo
 from storage.sends import SendRow, SendsRepo, SendState
@@ -62,12 +64,14 @@ from .handlers import (
     tools,
 )
 from .handlers.common import Services, check_button, on_error, stale_button
+from .leases import Leases
 from .locales import COMMANDS
 from .messages import Messages
 from .metrics import Metrics
 from .outbox import Outbox
 from .polling import Polling
 from .ratelimit import TelegramPacer
+from .replicas import share_flows, take_updates
 from .replies import Replies
 from .sending import SendService
 from .unknowns import SCHEDULE, UnknownResolver
@@ -76,6 +80,7 @@ from .webhooks import IDLE, Endpoint
 from .workers import Worker, Workers
 
 log = logging.getLogger("smsbridge")
+ROUTES_EVERY = 5.0  # replicas: how soon a /route on one is followed by the others
 
 
 async def account_facts(account: AmootAccount | SmsirAccount | PayamAccount) -> str:
@@ -165,7 +170,9 @@ class Running:
     retention: Retention
 
 
-def build_application(config: Config, db: Database, pacer: TelegramPacer) -> Application:  # type: ignore[type-arg]
+def build_application(
+    config: Config, pacer: TelegramPacer, persistence: DatabasePersistence
+) -> Application:  # type: ignore[type-arg]
     telegram = config.telegram
     proxy = telegram.proxy or None
     return (
@@ -176,7 +183,7 @@ def build_application(config: Config, db: Database, pacer: TelegramPacer) -> App
         .request(HTTPXRequest(proxy=proxy, connection_pool_size=32))
         .get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=40))
         .rate_limiter(pacer)
-        .persistence(SqlitePersistence(db))
+        .persistence(persistence)
         .concurrent_updates(True)
         .build()
     )
@@ -212,13 +219,23 @@ async def running(
         # SMS events for webhooks are written with what they tell, while any webhook is set
         recorder = Recorder()
         recorder.on = bool(config.webhooks)
+        # Replicas on one PostgreSQL: leases for the once-only jobs, renewed from now until the
+        # workers have stopped (the exit stack runs this callback after theirs).
+        leases = Leases(ClusterRepo(db) if db.shared else None, config.storage.lease_seconds)
+        if leases.shared:
+            renewing = asyncio.create_task(leases.run(), name="leases")
+            stack.push_async_callback(_cancel, renewing)
         access, outbox_repo = AccessRepo(db), OutboxRepo(db)
-        inbound, sends_repo = InboundRepo(db, recorder), SendsRepo(db, recorder)
-        workers = Workers()
+        inbound = InboundRepo(db, recorder)
+        sends_repo = SendsRepo(db, recorder, runner=leases.me if leases.shared else "")
+        workers = Workers(leases)
         stack.push_async_callback(workers.stop)
         pacer = pacer or TelegramPacer()
         pacer.on_429 = lambda: metrics.telegram_429.inc()
-        application = build_application(config, db, pacer)
+        if db.shared:
+            pacer.share(ClusterRepo(db))
+        persistence = DatabasePersistence(db)
+        application = build_application(config, pacer, persistence)
 
         def wake_outbox() -> None:
             outbox.wake()
@@ -296,8 +313,9 @@ async def running(
             stats=StatsRepo(db),
         )
         # Before any update is taken: sends a stopped process left mid-call are settled or
-        # resumed, and no Confirm pressed now can be mistaken for one of them.
-        resumable = await sends.recover()
+        # resumed, and no Confirm pressed now can be mistaken for one of them. (With replicas:
+        # those of replicas whose heartbeat has stopped; later deaths, the recover-sends job.)
+        resumable = await sends.recover(grace=leases.ttl)
         application.bot_data["services"] = svc
         application.add_handler(TypeHandler(Update, check_button), group=-1)
         # A file starts its flow even while /send waits for an answer (the file flow comes first).
@@ -306,13 +324,20 @@ async def running(
             feature.register(application)
         application.add_handler(CallbackQueryHandler(stale_button))  # after every other
         application.add_error_handler(on_error)
+        if db.shared:
+            share_flows(application, persistence)
 
         await application.initialize()
         stack.push_async_callback(application.shutdown)
         await application.start()
         stack.push_async_callback(application.stop)
         await _set_commands(application.bot, config.telegram.language)
-        if config.telegram.mode == "polling":
+        if config.telegram.mode == "polling" and leases.shared:  # one replica at a time
+            await application.bot.delete_webhook()
+            updates = functools.partial(take_updates, application)
+            workers.loop("telegram-updates", 5.0, updates, retry=1.0, once=True)
+            stack.push_async_callback(workers.stop, "telegram-updates")  # before PTB stops
+        elif config.telegram.mode == "polling":
             assert application.updater is not None
             await application.bot.delete_webhook()
             await application.updater.start_polling(timeout=30, drop_pending_updates=False)
@@ -325,26 +350,34 @@ async def running(
             )
 
         await tracker.resume()
-        workers.loop("outbox", 60.0, outbox.run, retry=1.0)
-        workers.start("credit", credit.interval, credit.step, 60.0)
+        workers.loop("outbox", 60.0, outbox.run, retry=1.0, once=True)
+        workers.start("credit", credit.interval, credit.step, 60.0, once=True)
         workers.start("delivery", tracker.longest_wait, tracker.step, 5.0)
-        workers.start("unknown-sends", 60.0, resolver.step, 5.0)
+        workers.start("unknown-sends", 60.0, resolver.step, 5.0, once=True)
         if resumable:
             workers.start("resume-sends", 5.0, functools.partial(_resume, sends, resumable))
+        if db.shared:
+            # a queued row wakes the outbox of whichever replica holds it
+            listening = asyncio.create_task(db.listen("smsbridge_outbox", wake_outbox))
+            stack.push_async_callback(_cancel, listening)
+            recover = functools.partial(_recover, sends, leases.ttl)
+            workers.start("recover-sends", leases.ttl, recover, once=True)
+            # routes set by /route on another replica
+            workers.start("routes", ROUTES_EVERY, functools.partial(_reload_routes, bridge))
         events = EventsRepo(db)
         await events.keep_only([h.url for h in config.webhooks])  # an endpoint removed: forgotten
         for position, hook in enumerate(config.webhooks, 1):
             endpoint = Endpoint(hook, events, messages.webhook_trouble)
             stack.push_async_callback(endpoint.aclose)
-            workers.start(f"webhook:{position}", IDLE, endpoint.step, 1.0)
+            workers.start(f"webhook:{position}", IDLE, endpoint.step, 1.0, once=True)
         retention = Retention(db, config.storage.keep_days)
-        workers.start("retention", 86_400.0, retention.step, 3_600.0)
+        workers.start("retention", 86_400.0, retention.step, 3_600.0, once=True)
         for a in config.accounts:
             interval = float(getattr(a, "poll_interval", 0) or 30.0)
             poll = functools.partial(_step, polling.poll_step, a.name)
             reconcile = functools.partial(_step, polling.reconcile_step, a.name)
-            workers.start(f"poll:{a.name}", interval, poll)
-            workers.start(f"reconcile:{a.name}", polling.reconcile_every, reconcile)
+            workers.start(f"poll:{a.name}", interval, poll, once=True)
+            workers.start(f"reconcile:{a.name}", polling.reconcile_every, reconcile, once=True)
         web = Web(
             config,
             db,
@@ -388,6 +421,23 @@ async def _resume(sends: SendService, rows: list[SendRow], _worker: Worker) -> N
             await sends.execute(fresh, announce=True)
         rows.pop(0)
     return None
+
+
+async def _recover(sends: SendService, grace: float, _worker: Worker) -> float:
+    """Replicas: the sends of a replica that died mid-send, settled or resumed here."""
+    for row in await sends.recover(grace=grace):
+        await sends.execute(row, announce=True)
+    return grace
+
+
+async def _reload_routes(bridge: Bridge, _worker: Worker) -> float:
+    await bridge.load_routes()
+    return ROUTES_EVERY
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _step(

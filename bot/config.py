@@ -62,6 +62,8 @@ class StorageConfig(_Strict):
     url: str = ""
     password: SecretStr = SecretStr("")  # or in the URL, or SMSBRIDGE_STORAGE_PASSWORD
     keep_days: int = Field(0, ge=0)  # 0: keep everything; else prune older rows daily
+    # replicas: a dead replica's once-only jobs move to another within 4/3 of this (bot/leases.py)
+    lease_seconds: float = Field(6.0, ge=0.5, le=120.0)
 
     @property
     def target(self) -> str:

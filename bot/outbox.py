@@ -55,6 +55,7 @@ DIGEST_AFTER = 5.0  # seconds: a backlog that would take longer at the chat's ra
 DIGEST_ROWS = 200  # queued rows looked at for one digest (more than 4096 characters can carry)
 LIMIT = 4096  # characters Telegram shows in one message, after entity parsing
 PLAIN_PARTS = 3  # at most this many plain parts for one row; the rest is cut, and says so
+LOOK_AGAIN = 0.25  # seconds between looks for a link another replica may be recording
 _TAG = re.compile(r"<[^>]*>")
 _THREAD_GONE = ("thread not found", "topic_closed", "topic_deleted", "topic closed")
 
@@ -121,7 +122,7 @@ class Outbox:
         """Until cancelled: start a drain for each chat whose head is due. ``worker`` hears of
         each success and failure (``/healthz``)."""
         self.worker = worker
-        self.alive = True
+        self.alive, self._stopping = True, False  # again, after another replica had it
         try:
             while True:
                 self._wake.clear()
@@ -225,7 +226,8 @@ class Outbox:
                 if remaining <= 0:
                     return None
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._recorded.wait(), remaining)
+                    # another replica's outbox may record it: look again now and then too
+                    await asyncio.wait_for(self._recorded.wait(), min(remaining, LOOK_AGAIN))
 
     async def _post(
         self, item: OutboxItem, rendered: Rendered, *, main_thread: bool = False

@@ -3,6 +3,10 @@
 Plugged into PTB as its rate limiter, so command replies, edits and the outbox share one view of
 each chat's budget: about 1 message/s in a private chat (short bursts of 3), 20 per minute in a
 group, 30 per second overall. After a 429 no request goes to that chat until the window passes.
+
+Replicas sharing one PostgreSQL (``share``) also take each counted call from the database's
+record of the last minute's calls (storage/cluster.py): the limits are the bot's, so two
+replicas together stay under them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+
+from storage.cluster import ClusterRepo
 
 log = logging.getLogger("smsbridge.telegram")
 
@@ -83,6 +89,26 @@ class TelegramPacer(BaseRateLimiter[None]):
         self.clock = clock
         self._chats: dict[object, _Budget] = {}
         self._global = _Budget(overall)
+        self._shared: ClusterRepo | None = None
+
+    def share(self, cluster: ClusterRepo) -> None:
+        """Count calls with the other replicas on the same database."""
+        self._shared = cluster
+
+    async def _take_shared(self, chat_id: object, budget: _Budget | None) -> None:
+        assert self._shared is not None
+        budgets = [(0, self.overall.count, self.overall.seconds)]
+        if budget is not None and isinstance(chat_id, int) and chat_id != 0:
+            budgets.append((chat_id, budget.window.count, budget.window.seconds))
+        while True:
+            try:
+                wait = await self._shared.take_call(budgets)
+            except Exception as exc:  # the database: this replica's own pacing still holds
+                log.warning("Telegram calls not counted with the other replicas: %s", exc)
+                return
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
 
     async def initialize(self) -> None:
         return None
@@ -126,6 +152,8 @@ class TelegramPacer(BaseRateLimiter[None]):
             if budget is not None:
                 await self._take(budget, counted)
             await self._take(self._global, counted)
+            if counted and self._shared is not None:
+                await self._take_shared(chat_id, budget)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

@@ -678,8 +678,8 @@ class SendService:
         first_error: ProviderError | None = None
         size = provider.batch or len(pending) or 1
         requests = [pending[i : i + size] for i in range(0, len(pending), size)]
-        if requests:
-            await self.repo.mark_sending(row.id, [r.number for r in requests[0]])
+        if requests and not await self.repo.mark_sending(row.id, [r.number for r in requests[0]]):
+            return await self._taken_over(row.id), None
         for index, chunk in enumerate(requests):
             numbers_ = [r.number for r in chunk]
             campaign, price = None, None
@@ -695,7 +695,7 @@ class SendService:
                     results, campaign, price = list(result.items), result.campaign_id, result.price
             following = requests[index + 1] if index + 1 < len(requests) else []
             stopping = first_error is not None and _ends_send(first_error)
-            await self.repo.record_result(
+            ours = await self.repo.record_result(
                 row.id,
                 results=[recipient_row(r) for r in results],
                 campaign_id=campaign,
@@ -703,6 +703,8 @@ class SendService:
                 sending_next=[] if stopping else [r.number for r in following],
             )
             self._count(row.account, results)
+            if not ours:
+                return await self._taken_over(row.id), first_error
             if following:
                 await self._progress(row.id)
         # A progress edit the outbox renders late must not be the last word: queue the final one.
@@ -710,6 +712,13 @@ class SendService:
         error = first_error.code if first_error else "opted_out" if late and not pending else None
         final = await self._finish(row.id, error, announce=announce or progressed)
         return final, first_error
+
+    async def _taken_over(self, send_id: int) -> SendRow:
+        """Another replica took this send over (ours looked dead to it): it goes on with it."""
+        log.warning("send %s was taken over by another replica, which finishes it", send_id)
+        row = await self.repo.get(send_id)
+        assert row is not None
+        return row
 
     async def _request(
         self, provider: SmsProvider, row: SendRow, chunk: Sequence[Recipient]
@@ -734,12 +743,13 @@ class SendService:
         await self.repo.queue_edit(send_id)
         self.on_progress()
 
-    async def recover(self) -> list[SendRow]:
-        """At start, for the sends a stopped process left ``sending``: the recipients whose
-        request was out are unknown now; a send with recipients that never left is returned to
-        be resumed (``execute``); the others get their state, and their chat messages an edit."""
+    async def recover(self, grace: float = 0.0) -> list[SendRow]:
+        """At start (and, with replicas, whenever one dies), for the sends a stopped process
+        left ``sending``: the recipients whose request was out are unknown now; a send with
+        recipients that never left is returned to be resumed (``execute``); the others get
+        their state, and their chat messages an edit."""
         resumable: list[SendRow] = []
-        for send_id in await self.repo.interrupted():
+        for send_id in await self.repo.interrupted(grace):
             row = await self.repo.get(send_id)
             assert row is not None
             if any(r.state == "draft" for r in row.recipients):

@@ -197,14 +197,17 @@ class Web:
             "telegram": "ok" if self.application.running else "not running",
         }
         checks |= self.workers.health()
-        if not self.outbox.alive:
+        standing_by = self.workers.standing_by()
+        if not self.outbox.alive and "outbox" not in standing_by:
             checks["outbox"] = "stopped"
         healthy = all(v == "ok" for v in checks.values())
-        body = {
+        body: dict[str, object] = {
             "status": "ok" if healthy else "degraded",
             "checks": checks,
             "last_success": self.workers.last_success(),
         }
+        if self.workers.leases.shared:  # which of the once-only jobs another replica runs now
+            body |= {"replica": self.workers.leases.me, "standing_by": standing_by}
         return JSONResponse(body, 200 if healthy else 503)
 
     async def _webhook_backlogs(self) -> dict[str, int]:

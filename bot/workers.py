@@ -2,7 +2,10 @@
 delivery follow-up and unknown-send look-ups each run as a named worker. Whatever a step raises
 (a provider fault, ``database is locked``, a full disk, a bug) is logged, the worker backs off and
 goes on; ``/healthz`` shows each worker's last success and turns ``degraded`` when one has not
-succeeded for three of its intervals."""
+succeeded for three of its intervals.
+
+A worker started ``once=True`` runs on one replica at a time: while another replica holds its
+lease (bot/leases.py) it stands by, healthy, and takes over when that lease is free."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from .leases import Leases
 
 log = logging.getLogger("smsbridge.workers")
 MAX_BACKOFF = 300.0
@@ -35,6 +40,7 @@ class Worker:
     last_error: str = ""
     failures: int = 0
     ended: bool = False  # it has nothing more to do, ever (a provider without that capability)
+    standby: bool = False  # another replica runs it now
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -77,9 +83,10 @@ def _iso(moment: float) -> str:
 class Workers:
     """Starts workers, restarts their steps after any failure, and reports on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, leases: Leases | None = None) -> None:
         self.workers: dict[str, Worker] = {}
-        self.tasks: list[asyncio.Task[None]] = []
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.leases = leases or Leases(None)
 
     def waker(self, name: str) -> Callable[[], None]:
         """Wakes the worker ``name`` (once it is started): for what must happen soon."""
@@ -91,15 +98,34 @@ class Workers:
 
         return wake
 
-    def start(self, name: str, interval: float, step: Step, retry: float | None = None) -> Worker:
+    def start(
+        self,
+        name: str,
+        interval: float,
+        step: Step,
+        retry: float | None = None,
+        *,
+        once: bool = False,
+    ) -> Worker:
         """Run ``step`` again and again; after a failure wait ``retry`` (default: ``interval``)
-        seconds, doubling while it keeps failing."""
+        seconds, doubling while it keeps failing. ``once``: on one replica at a time."""
         worker = self.workers[name] = Worker(name, interval, interval if retry is None else retry)
-        self.tasks.append(asyncio.create_task(self._run(worker, step), name=name))
+        run = (
+            self._run_leased(worker, step)
+            if once and self.leases.shared
+            else self._run(worker, step)
+        )
+        self.tasks[name] = asyncio.create_task(run, name=name)
         return worker
 
     def loop(
-        self, name: str, interval: float, body: Callable[[Worker], Awaitable[None]], retry: float
+        self,
+        name: str,
+        interval: float,
+        body: Callable[[Worker], Awaitable[None]],
+        retry: float,
+        *,
+        once: bool = False,
     ) -> Worker:
         """A worker whose body loops by itself (and reports through ``worker``): restarted after
         a failure like any step."""
@@ -108,7 +134,28 @@ class Workers:
             await body(worker)
             return 0.0  # the body returned: start it again
 
-        return self.start(name, interval, step, retry)
+        return self.start(name, interval, step, retry, once=once)
+
+    async def _run_leased(self, worker: Worker, step: Step) -> None:
+        """Stand by until this replica holds the worker's lease, run it while the lease lasts,
+        stop it (cancelled mid-step) the moment the lease is lost, and stand by again."""
+        while True:
+            worker.standby = True
+            worker.succeeded()  # ready to take over is healthy
+            await self.leases.acquired(worker.name)
+            worker.standby = False
+            worker.succeeded()
+            body = asyncio.create_task(self._run(worker, step))
+            lost = asyncio.create_task(self.leases.lost(worker.name))
+            try:
+                await asyncio.wait({body, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (body, lost):
+                    task.cancel()
+                await asyncio.gather(body, lost, return_exceptions=True)
+            if worker.ended:
+                return
+            log.warning("%s stopped here: another replica may run it now", worker.name)
 
     async def _run(self, worker: Worker, step: Step) -> None:
         while True:
@@ -136,13 +183,24 @@ class Workers:
         return {name: w.check() for name, w in self.workers.items()}
 
     def times(self) -> dict[str, tuple[float, float]]:
-        """Each running worker's last success (unix time) and interval, for /metrics."""
-        return {name: (w.last_ok, w.interval) for name, w in self.workers.items() if not w.ended}
+        """Each running worker's last success (unix time) and interval, for /metrics; one that
+        stands by for another replica is as fresh as now."""
+        return {
+            name: (w.clock() if w.standby else w.last_ok, w.interval)
+            for name, w in self.workers.items()
+            if not w.ended
+        }
+
+    def standing_by(self) -> list[str]:
+        """The workers another replica runs now."""
+        return sorted(name for name, w in self.workers.items() if w.standby)
 
     def last_success(self) -> dict[str, str]:
         return {name: _iso(w.last_ok) for name, w in self.workers.items()}
 
-    async def stop(self) -> None:
-        for task in self.tasks:
+    async def stop(self, *names: str) -> None:
+        """Stop the workers named (none named: every one)."""
+        tasks = [self.tasks[n] for n in names if n in self.tasks] if names else self.tasks.values()
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)

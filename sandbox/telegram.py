@@ -10,7 +10,8 @@ Limits enforced as Telegram does: 4096 characters after entity parsing (1024 for
 64-byte callback data, HTML that must parse, a bot downloads files of at most 20 MB (``getFile``
 answers "file is too big" above), and 429 with ``retry_after`` past about 1 message/s per private
 chat (3 in 3 s), 20/min per group, 30/s overall. Requests inside a retry window are counted in
-``violations``.
+``violations``. One consumer of updates at a time: a getUpdates while another waits ends the
+waiting one with 409 ("terminated by other getUpdates request"), counted in ``conflicts``.
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ class TelegramSim:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.violations = 0
         self.count_429 = 0
+        self.conflicts = 0  # getUpdates requests that ended another's (two consumers)
+        self._polling: asyncio.Event | None = None  # set to end the getUpdates that waits
         # HTTP statuses to answer the next bot calls with: a status for any method, or
         # (status, method[, description]) for the next call of that method only
         self.fail_next: list[int | tuple[int, str] | tuple[int, str, str]] = []
@@ -543,13 +546,26 @@ class TelegramSim:
         timeout = min(float(params.get("timeout") or 0), self.max_poll)
         limit = int(params.get("limit") or 100)
         deadline = time.monotonic() + timeout
+        if self._polling is not None and not self._polling.is_set():
+            self.conflicts += 1
+            self._polling.set()
+        ended = self._polling = asyncio.Event()
         async with self._changed:
             while True:
+                if ended.is_set():
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; make sure that only "
+                        "one bot instance is running",
+                    )
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 if self._updates or time.monotonic() >= deadline:
+                    ended.set()
                     return self._updates[:limit]
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+                    await asyncio.wait_for(
+                        self._changed.wait(), min(0.05, deadline - time.monotonic())
+                    )
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
         chat = self._chat(params)

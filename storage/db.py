@@ -57,6 +57,13 @@ class Dialect:
             return f"json_object('kind', 'send', 'send_id', {id_column})"
         return f"json_build_object('kind', 'send', 'send_id', {id_column})::text"
 
+    @property
+    def epoch(self) -> str:
+        """The database's clock in Unix seconds: replicas on several machines share one clock."""
+        if self.name == "sqlite":
+            return "((julianday('now') - 2440587.5) * 86400.0)"
+        return "extract(epoch FROM clock_timestamp())"
+
     def nocase(self, column: str) -> str:
         """``column`` compared and ordered without ASCII case (SQLite's NOCASE collation, whose
         indexes the SQLite schema has; PostgreSQL's are on lower())."""
@@ -98,6 +105,11 @@ class Database(ABC):
 
     @abstractmethod
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
+        """Until cancelled, call ``callback`` whenever another replica notifies ``channel``
+        (and once on each (re)connection, for what came meanwhile). Alone, nobody does."""
+        await asyncio.Event().wait()
 
     async def reclaim(self) -> tuple[bool, int]:
         """Give freed space back to the system: (switched to incremental now, pages freed).

@@ -261,8 +261,9 @@ STEPS: tuple[str, ...] = (
         last_error    TEXT
     );
     """,
-    # 13: several replicas on one PostgreSQL — leases for the work that must run once at a time
-    # (bot/leases.py), and the replica that runs a send (a dead one's sends are recovered)
+    # 13: several replicas on one PostgreSQL (storage/cluster.py) — leases for the work that
+    # must run once at a time, the replica that runs a send (a dead one's sends are recovered),
+    # and the Bot API calls of the last minute (Telegram's limits are the bot's, not a replica's)
     """
     CREATE TABLE leases (
         name       TEXT PRIMARY KEY,
@@ -270,6 +271,12 @@ STEPS: tuple[str, ...] = (
         expires_at REAL NOT NULL
     );
     ALTER TABLE sends ADD COLUMN runner TEXT;
+    CREATE TABLE telegram_calls (
+        chat_id INTEGER NOT NULL,
+        at      REAL NOT NULL
+    );
+    CREATE INDEX telegram_calls_chat ON telegram_calls (chat_id, at);
+    CREATE INDEX telegram_calls_at ON telegram_calls (at);
     """,
 )
 
@@ -323,6 +330,13 @@ _P[10] = """
     CREATE INDEX send_fts_body ON send_fts USING gin (body gin_trgm_ops);
     CREATE INDEX inbound_sender ON inbound (sender);
     CREATE INDEX send_recipients_number ON send_recipients (number);
+    """
+# 13: a row queued in the outbox wakes every replica's outbox (the one holding it sends it)
+_P[12] += """
+    CREATE FUNCTION smsbridge_outbox_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('smsbridge_outbox', ''); RETURN NULL; END $$;
+    CREATE TRIGGER outbox_queued AFTER INSERT ON outbox
+        FOR EACH STATEMENT EXECUTE FUNCTION smsbridge_outbox_queued();
     """
 POSTGRES_STEPS = tuple(_P)
 del _P

@@ -1,7 +1,11 @@
-"""PTB persistence on the bridge's own SQLite file, so guided flows survive a restart.
+"""PTB persistence in the bridge's own database, so guided flows survive a restart.
 
 Only JSON-serialisable data is kept: conversation states, and the user and chat data that flows
 store (plain strings and numbers). Bot data and arbitrary callback data are not persisted.
+
+PTB loads everything at start and writes changes later, which is right for one process. With
+replicas, the next update of a flow may reach another replica: bot/replicas.py reads what an
+update needs as stored now (``conversation``, ``data``) and writes its changes at once.
 """
 
 from __future__ import annotations
@@ -17,13 +21,29 @@ from .db import Database
 Data = dict[Any, Any]
 
 
-class SqlitePersistence(BasePersistence[Data, Data, Data]):
+class DatabasePersistence(BasePersistence[Data, Data, Data]):
     def __init__(self, db: Database, update_interval: float = 1.0) -> None:
         super().__init__(
             store_data=PersistenceInput(bot_data=False, callback_data=False),
             update_interval=update_interval,
         )
         self.db = db
+
+    async def _one(self, kind: str, key: str) -> Any:
+        row = await self.db.fetchone(
+            "SELECT value FROM ptb_state WHERE kind = ? AND key = ?", (kind, key)
+        )
+        return None if row is None else json.loads(row[0])
+
+    async def conversation(self, name: str, key: ConversationKey) -> object | None:
+        """A conversation's state as stored now."""
+        state: object | None = await self._one(f"conv:{name}", json.dumps(list(key)))
+        return state
+
+    async def data(self, kind: str, key: int) -> Data:
+        """A user's (``kind`` "user") or chat's ("chat") data as stored now."""
+        stored: Data | None = await self._one(kind, str(key))
+        return stored or {}
 
     async def _load(self, kind: str) -> dict[str, Any]:
         rows = await self.db.fetchall("SELECT key, value FROM ptb_state WHERE kind = ?", (kind,))

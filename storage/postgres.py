@@ -10,8 +10,10 @@ transaction back and frees the lock at once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
@@ -22,8 +24,9 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from .db import POSTGRESQL, Database, Row
-from .migrations import POSTGRES_STEPS, refuse_newer, statements
+from .migrations import POSTGRES_STEPS, refuse_newer
 
+log = logging.getLogger("smsbridge.storage")
 WRITE_LOCK = 0x5353_4272  # "SSBr": the advisory lock every write transaction holds
 MIGRATE_LOCK = WRITE_LOCK + 1  # replicas starting together migrate one after another
 
@@ -117,8 +120,9 @@ class PgDatabase(Database):
     dialect = POSTGRESQL
     shared = True
 
-    def __init__(self, pool: AsyncConnectionPool[Any], url: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], url: str, connect: dict[str, Any]) -> None:
         self._pool = pool
+        self._url, self._connect = url, connect
         self.path = safe_url(url)
         self.commits = 0
 
@@ -138,7 +142,7 @@ class PgDatabase(Database):
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, str(url))
+        return cls(pool, str(url), kwargs)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -149,6 +153,19 @@ class PgDatabase(Database):
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield PgConnection(conn)
         self.commits += 1
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._url, **self._connect)
+                async with conn:
+                    await conn.execute(f"LISTEN {channel}")
+                    callback()
+                    async for _notice in conn.notifies():
+                        callback()
+            except psycopg.Error as exc:
+                log.warning("not hearing %s from the other replicas: %s", channel, exc)
+                await asyncio.sleep(1.0)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         async with self._pool.connection() as conn:
@@ -169,8 +186,7 @@ async def migrate_postgres(conn: psycopg.AsyncConnection[Any]) -> int:
         refuse_newer(current, "storage.url")
         for version in range(current, len(POSTGRES_STEPS)):
             async with conn.transaction():  # a savepoint: each step whole or not at all
-                for statement in statements(POSTGRES_STEPS[version]):
-                    await conn.execute(statement)
+                await conn.execute(POSTGRES_STEPS[version])  # a script: client-side, one go
                 await conn.execute("DELETE FROM smsbridge_schema")
                 await conn.execute("INSERT INTO smsbridge_schema VALUES (%s)", (version + 1,))
     return current

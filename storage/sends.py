@@ -150,9 +150,12 @@ def _row(r: Row, recipients: list[Recipient]) -> SendRow:
 
 
 class SendsRepo:
-    def __init__(self, db: Database, events: Recorder | None = None) -> None:
+    def __init__(self, db: Database, events: Recorder | None = None, runner: str = "") -> None:
         self.db = db
         self.events = events or Recorder()
+        # This replica's name (bot/leases.py): a send it claims or takes over is its to run,
+        # and it stops running one another replica took over (its heartbeat looked dead).
+        self.runner = runner or None
 
     async def _tell_outcome(self, conn: Connection, send_id: int) -> None:
         """A ``send`` event: the send's state and its recipients' counts (docs/webhooks.md)."""
@@ -294,8 +297,8 @@ class SendsRepo:
                 await conn.execute("UPDATE sends SET state = 'armed' WHERE id = ?", (send_id,))
                 return Claim(ClaimStatus.ARMED)
             await conn.execute(
-                "UPDATE sends SET state = 'sending', confirmed_at = ? WHERE id = ?",
-                (now_iso(), send_id),
+                "UPDATE sends SET state = 'sending', confirmed_at = ?, runner = ? WHERE id = ?",
+                (now_iso(), self.runner, send_id),
             )
             await index_send(conn, self.db.dialect, send_id, row["text"])
             await insert_audit(
@@ -318,10 +321,25 @@ class SendsRepo:
             )
             return bool(cursor.rowcount > 0)
 
-    async def mark_sending(self, send_id: int, numbers: Sequence[str]) -> None:
-        """These recipients' request is about to go: from now on a restart makes them unknown."""
+    async def mark_sending(self, send_id: int, numbers: Sequence[str]) -> bool:
+        """These recipients' request is about to go: from now on a restart makes them unknown.
+        False (nothing marked) when another replica took the send over: it is not ours to go on
+        with."""
         async with self.db.transaction() as conn:
-            await _mark_sending(conn, send_id, numbers)
+            return await self._mark_sending(conn, send_id, numbers)
+
+    async def _mark_sending(self, conn: Connection, send_id: int, numbers: Sequence[str]) -> bool:
+        if self.runner is not None and numbers:
+            cursor = await conn.execute("SELECT runner FROM sends WHERE id = ?", (send_id,))
+            row = await cursor.fetchone()
+            if row is None or row[0] not in (None, self.runner):
+                return False
+        await conn.executemany(
+            "UPDATE send_recipients SET state = 'sending', updated_at = ? "
+            "WHERE send_id = ? AND number = ? AND state = 'draft'",
+            [(now_iso(), send_id, n) for n in numbers],
+        )
+        return True
 
     async def record_result(
         self,
@@ -334,14 +352,15 @@ class SendsRepo:
         error: str | None = None,
         announce: bool = False,
         sending_next: Sequence[str] = (),
-    ) -> None:
+    ) -> bool:
         """What one request did to its recipients; its campaign and price join the send's.
         ``state``: the send's state once every request is done (None: more to go). ``announce``:
         queue an edit of the send's chat message in the same commit. ``sending_next``: the next
         request's recipients, marked as ``mark_sending`` does, in the same commit (one commit
-        per request, not two)."""
+        per request, not two); False when they were not, the send being another replica's now
+        (what this request did is recorded all the same: it is what the provider said)."""
         async with self.db.transaction() as conn:
-            await _mark_sending(conn, send_id, sending_next)
+            ours = await self._mark_sending(conn, send_id, sending_next)
             await conn.execute(
                 "UPDATE sends SET state = coalesce(?, state), error = coalesce(?, error), "
                 "price = CASE WHEN ? IS NULL THEN price ELSE coalesce(price, 0) + ? END, "
@@ -358,6 +377,7 @@ class SendsRepo:
                 await _queue_edits(conn, self.db.dialect, [send_id])
             if state is not None:
                 await self._tell_outcome(conn, send_id)
+        return ours
 
     async def queue_edit(self, send_id: int) -> None:
         """Queue an edit of the send's chat message to what it shows now (its progress)."""
@@ -407,13 +427,30 @@ class SendsRepo:
         )
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
-    async def interrupted(self) -> list[int]:
+    async def interrupted(self, grace: float = 0.0) -> list[int]:
         """Sends a stopped process left ``sending``: the recipients whose request was out become
         unknown (they may have gone), and the ids of those sends are returned — their other
-        recipients, still ``draft``, never left and are the caller's to send or settle."""
+        recipients, still ``draft``, never left and are the caller's to send or settle.
+
+        With replicas (a ``runner``), only the sends of a replica whose heartbeat lease ran out
+        more than ``grace`` seconds ago, taken over by this one in the same commit."""
+        alone = self.runner is None
+        dead = (
+            "runner IS NULL OR NOT EXISTS (SELECT 1 FROM leases WHERE name = 'replica:' || "
+            f"runner AND expires_at >= {self.db.dialect.epoch} - ?)"
+        )
         async with self.db.transaction() as conn:
-            rows = await conn.execute_fetchall("SELECT id FROM sends WHERE state = 'sending'")
+            rows = await conn.execute_fetchall(
+                "SELECT id FROM sends WHERE state = 'sending'"
+                + ("" if alone else f" AND ({dead})"),
+                () if alone else (grace,),
+            )
             ids = [int(r[0]) for r in rows]
+            if ids and not alone:
+                await conn.execute(
+                    f"UPDATE sends SET runner = ? WHERE id IN ({', '.join('?' * len(ids))})",
+                    (self.runner, *ids),
+                )
             if ids:
                 await conn.execute(
                     f"UPDATE send_recipients SET state = 'unknown', error = 'interrupted', "
@@ -509,14 +546,6 @@ def _delivered(send_id: int, number: str, message_id: str, state: str, raw: str)
         "state": state,
         "raw": raw,
     }
-
-
-async def _mark_sending(conn: Connection, send_id: int, numbers: Sequence[str]) -> None:
-    await conn.executemany(
-        "UPDATE send_recipients SET state = 'sending', updated_at = ? "
-        "WHERE send_id = ? AND number = ? AND state = 'draft'",
-        [(now_iso(), send_id, n) for n in numbers],
-    )
 
 
 async def _queue_edits(conn: Connection, dialect: Dialect, send_ids: Sequence[int]) -> None:

@@ -175,7 +175,7 @@ def write_config(
     urls: dict[str, str],
     tg_token: str,
     extra: str = "",
-    storage: dict[str, str] | None = None,
+    storage: dict[str, Any] | None = None,
 ) -> Path:
     """The tests' bridge: every stand-in account, polled fast, routed to the admin and a group."""
     text = config(
@@ -213,11 +213,14 @@ def telegram_pace(scale: float) -> tuple[TelegramSim, TelegramPacer]:
 
 @contextlib.asynccontextmanager
 async def world(
-    tmp_path: Path, start_bridge: bool = True, scale: float = SCALE, storage_url: str = ""
+    tmp_path: Path,
+    start_bridge: bool = True,
+    scale: float = SCALE,
+    storage: dict[str, Any] | None = None,
 ) -> AsyncIterator[World]:
     """The stand-ins on loopback and (``start_bridge``) the bridge against them; ``scale`` runs
     Telegram's rate limits that many times faster (the stand-in's and the pacer's alike);
-    ``storage_url``: on that PostgreSQL database instead of an SQLite file."""
+    ``storage``: the keys of ``[storage]`` (a PostgreSQL ``url`` instead of an SQLite file)."""
     tg, pacer = telegram_pace(scale)
     amoot, smsir, payam = AmootSim(), SmsirSim(), PayamSim()
     async with serving_all([tg.app, amoot.app, smsir.app, payam.app]) as (
@@ -229,7 +232,6 @@ async def world(
         tg.private_chat(ADMIN)
         tg.group(GROUP)
         urls = {"tg": tg_url, "amoot": amoot_url, "smsir": smsir_url, "payam": payam_url}
-        storage = {"url": storage_url} if storage_url else {}
         path = write_config(tmp_path / "config.toml", urls, tg.token, storage=storage)
         w = World(tg, amoot, smsir, payam, urls, path)
         if not start_bridge:
@@ -254,11 +256,11 @@ def backend() -> str:
 @pytest.fixture
 async def w(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> AsyncIterator[World]:
     marker = request.node.get_closest_marker("telegram_scale")
-    url = ""
+    storage = {}
     if backend == "postgresql":
         found: postgres.Cluster = request.getfixturevalue("pg_cluster")
-        url = found.create_database(f"w{os.getpid()}_{next(_databases)}")
-    async with world(tmp_path, scale=marker.args[0] if marker else SCALE, storage_url=url) as value:
+        storage["url"] = found.create_database(f"w{os.getpid()}_{next(_databases)}")
+    async with world(tmp_path, scale=marker.args[0] if marker else SCALE, storage=storage) as value:
         yield value
 
 
