@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import signal
 from collections.abc import AsyncIterator
@@ -158,7 +159,9 @@ async def test_two_replicas_survive_sigkill_of_each_in_turn(
             await holder.kill()
             kills += 1
             survivor = next(r for r in pair if r is not holder)
-            await eventually(lambda s=survivor: s.runs("outbox"), timeout=10, what="a takeover")
+            await eventually(
+                functools.partial(survivor.runs, "outbox"), timeout=10, what="takeover"
+            )
             # The killed replica may have taken the press from Telegram and died before acting
             # on it (an update is confirmed once fetched): the person presses again.
             await w.tg.press_data(ADMIN, ADMIN, preview["message_id"], confirm)
@@ -178,13 +181,17 @@ async def test_two_replicas_survive_sigkill_of_each_in_turn(
         assert all(sent.count(n) <= 1 for n in sent), sent
         for message_id in previews:  # each preview became the send's result
             await eventually(
-                lambda m=message_id: "Result of send" in w.tg.messages[(ADMIN, m)]["text"],
+                functools.partial(_result_shown, w, message_id),
                 timeout=30,
                 what="the result of a send confirmed at a kill",
             )
         assert sorted(sent) == sorted(n[1:] for r in range(2) for n in _numbers(r).split())
         assert w.tg.count_429 == 0 and w.tg.violations == 0
         assert w.tg.conflicts == 0  # never two consumers of getUpdates
+
+
+def _result_shown(w: World, message_id: int) -> bool:
+    return "Result of send" in str(w.tg.messages[(ADMIN, message_id)]["text"])
 
 
 def _numbers(round_: int) -> str:
