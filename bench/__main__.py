@@ -15,6 +15,7 @@ from .file_send import file_send
 from .footprint import footprint
 from .million import million
 from .relay import relay_intake, sms_to_chat_latency
+from .replicas import failover, postgres_intake
 from .results import Row, table
 
 FIGURES: list[Callable[[Path], Awaitable[list[Row]]]] = [
@@ -25,6 +26,8 @@ FIGURES: list[Callable[[Path], Awaitable[list[Row]]]] = [
     file_send,
     footprint,
     million,
+    postgres_intake,
+    failover,
 ]
 
 

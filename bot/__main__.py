@@ -7,13 +7,16 @@ import asyncio
 import contextlib
 import importlib.metadata
 import logging
+import os
 import re
 import signal
 import sys
 from datetime import UTC
+from pathlib import Path
 
 from providers.base import ProviderError, RelayKind
 from storage import files
+from storage.db import SqliteDatabase, is_postgres
 from storage.events import EventsRepo
 
 from . import init, logs
@@ -130,6 +133,33 @@ def _files(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _migrate_storage(source: str, target: str) -> int:
+    """The SQLite file (its bridge stopped) into an empty PostgreSQL database, checked."""
+    from storage.postgres import PgDatabase, safe_url  # psycopg only for who uses it
+    from storage.transfer import Mismatch, TargetNotEmpty, migrate_storage
+
+    path = source.removeprefix("sqlite:")
+    try:
+        with files.exclusive(path):  # a running bridge holds it: stop it first
+            sqlite = await SqliteDatabase.open(path)
+            try:
+                pg = await PgDatabase.open(target, os.environ.get("SMSBRIDGE_STORAGE_PASSWORD"))
+                try:
+                    await migrate_storage(sqlite, pg)
+                finally:
+                    await pg.close()
+            finally:
+                await sqlite.close()
+    except (files.InUse, TargetNotEmpty, Mismatch, OSError) as exc:
+        print(f"migrate-storage failed: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the server refused: credentials, a missing database
+        print(f"migrate-storage failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f'done: set [storage] url = "{safe_url(target)}" and start the replicas')
+    return 0
+
+
 async def _webhooks(config: Config, action: str, since: str | None, url: str | None) -> int:
     """``list``: each endpoint's place in the event log, what waits, and its last failure;
     ``replay``: the endpoints (or one) read the log again from ``since``. Works beside a running
@@ -193,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     restore = sub.add_parser("restore", help="put a backup in place (the bridge stopped)")
     restore.add_argument("--config", required=True)
     restore.add_argument("backup", help="a file written by smsbridge backup")
+    move = sub.add_parser(
+        "migrate-storage", help="copy a stopped bridge's SQLite file into an empty PostgreSQL"
+    )
+    move.add_argument("--from", dest="source", required=True, help="sqlite:PATH")
+    move.add_argument("--to", dest="target", required=True, help="postgresql://user@host/db")
     hooks = sub.add_parser("webhooks", help="webhook endpoints: their place, and replays")
     hooks.add_argument("action", choices=["list", "replay"])
     hooks.add_argument("--config", required=True)
@@ -206,6 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         return demo_main(lambda path: running(load_config(path)))
     if args.command == "init":
         return init.run(args.config)
+    if args.command == "migrate-storage":
+        if not args.source.startswith("sqlite:") or not is_postgres(args.target):
+            print("use --from sqlite:PATH --to postgresql://user@host/database", file=sys.stderr)
+            return 2
+        if not Path(args.source.removeprefix("sqlite:")).is_file():
+            print(f"{args.source}: no such file", file=sys.stderr)
+            return 2
+        return asyncio.run(_migrate_storage(args.source, args.target))
     config = _load(args.config)
     if args.command in ("backup", "restore"):
         return _files(config, args)  # they say what they did on stdout; nothing to log

@@ -61,6 +61,12 @@ class _Budget:
         return delay
 
 
+def _widened(seconds: float) -> float:
+    """A window counted in the database, a little longer than Telegram's: a call is counted
+    when it is reserved, and calls from two replicas reach Telegram after delays that differ."""
+    return seconds * 1.05 + 0.2
+
+
 # PTB 22 builds every RetryAfter with a deprecation warning unless this opt-in to the coming
 # timedelta type is set; the bridge reads both types, so it opts in rather than warn per 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -97,9 +103,9 @@ class TelegramPacer(BaseRateLimiter[None]):
 
     async def _take_shared(self, chat_id: object, budget: _Budget | None) -> None:
         assert self._shared is not None
-        budgets = [(0, self.overall.count, self.overall.seconds)]
+        budgets = [(0, self.overall.count, _widened(self.overall.seconds))]
         if budget is not None and isinstance(chat_id, int) and chat_id != 0:
-            budgets.append((chat_id, budget.window.count, budget.window.seconds))
+            budgets.append((chat_id, budget.window.count, _widened(budget.window.seconds)))
         while True:
             try:
                 wait = await self._shared.take_call(budgets)
