@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from httpserve import serving
+from httpserve import free_port, serving
 from sandbox import postgres
 from sandbox.amootsms import AmootSim
 from sandbox.configs import config
@@ -99,20 +99,12 @@ async def _measure(tmp: Path, name: str, storage: dict[str, object], replicas: i
         bases = []
         for k in range(replicas):
             path = tmp / f"{name}-{k}.toml"
-            port = _free_port()
+            port = free_port()
             path.write_text(_config({"tg": tg_url, "amoot": am}, tg, port, storage), "utf-8")
             _proc, base = await stack.enter_async_context(_replica(path, port))
             bases.append(base)
         await _intake(bases, 1)  # warm up
         return median([await _intake(bases, 10_000 * (r + 1)) for r in range(ROUNDS)])
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def postgres_intake(tmp: Path) -> list[Row]:
@@ -175,7 +167,7 @@ async def failover(tmp: Path) -> list[Row]:
                     while not _polled(amoot, seen):  # noqa: ASYNC110 (the stand-in has no event)
                         await asyncio.sleep(0.01)
                     times.append(time.monotonic() - killed_at)
-                path, port = tmp / f"failover-{k}.toml", _free_port()
+                path, port = tmp / f"failover-{k}.toml", free_port()
                 path.write_text(_config({"tg": tg_url, "amoot": am}, tg, port, storage), "utf-8")
                 proc, base = await stack.enter_async_context(_replica(path, port))
                 live[base] = proc

@@ -132,6 +132,14 @@ async def serving(
         yield urls[0]
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a server that must know it in advance:
+    a process of its own, a database server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _url(host: str, sock: socket.socket) -> str:
     bound = sock.getsockname()[1]
     return f"http://{'[' + host + ']' if ':' in host else host}:{bound}"

@@ -11,7 +11,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from httpserve import free_port
 
 # Debian's server binaries (postgresql-15), or whatever initdb is on PATH
 CANDIDATES = (
@@ -59,12 +60,6 @@ def available() -> str | None:
     except ImportError:
         return "psycopg is not installed"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -122,7 +117,7 @@ def cluster(*, durable: bool = False) -> Iterator[Cluster]:
         env=env,
         **as_user,
     )
-    port = _free_port()
+    port = free_port()
     settings = [
         "listen_addresses=127.0.0.1",
         f"port={port}",

@@ -7,7 +7,6 @@ import contextlib
 import inspect
 import itertools
 import os
-import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -22,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import Running, Timing, running
 from bot.config import load_config
 from bot.ratelimit import TelegramPacer, Window
+from httpserve import free_port as free_port  # the tests import it from here
 from httpserve import serving_all
 from sandbox import postgres
 from sandbox.amootsms import AmootSim
@@ -150,13 +150,6 @@ def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Fresh:
 
 
 _databases = itertools.count()
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (for a server that must know it in advance)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -73,3 +73,26 @@ def test_environment_wins_and_storage_is_relative_to_the_file(tmp_path: Path) ->
     assert account.poll_interval == 5
     assert config.storage.path == str(tmp_path / "smsbridge.db")
     assert "from-env" not in repr(config)  # secrets never print
+
+
+@pytest.mark.parametrize(
+    ("storage", "expected"),
+    [
+        ('path = "a.db"\nurl = "postgresql://u@h/db"', "set path (SQLite) or url (PostgreSQL)"),
+        ('url = "mysql://u@h/db"', "url must be a postgresql:// URL"),
+        ('url = "postgresql://u@h/db"\nlease_seconds = 0.1', "lease_seconds"),
+    ],
+)
+def test_storage_is_one_backend_or_the_other(tmp_path: Path, storage: str, expected: str) -> None:
+    path = _write(tmp_path, MINIMAL + "\n[storage]\n" + storage)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert expected in str(info.value)
+
+
+def test_a_postgresql_password_comes_from_the_environment_and_is_redacted(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[storage]\nurl = "postgresql://bridge:in-url-pw@db:5432/sms"\n'
+    config = load_config(_write(tmp_path, text), env={"SMSBRIDGE_STORAGE_PASSWORD": "env-pw"})
+    assert config.storage.shared and config.storage.target.startswith("postgresql://")
+    assert config.storage.password.get_secret_value() == "env-pw"
+    assert {"env-pw", "in-url-pw"} <= set(config.secrets())  # the log filter hides both

@@ -3,11 +3,13 @@ de-duplication, exactly-once confirmation, retention, search; and SQLite's own p
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
+from storage.cluster import ClusterRepo
 from storage.contacts import ContactsRepo
 from storage.db import Database, SqliteDatabase
 from storage.events import EventsRepo, Recorder
@@ -232,5 +234,35 @@ async def test_retention_keeps_every_event_an_endpoint_still_waits_for(fresh: Fr
         assert await events.keep_only(["https://a.example/hook"]) == 1
         pruned = await Retention(db, keep_days=30).prune()
         assert pruned.events == 6 and [e.id for e in await events.after(0, 100)] == [7, 8, 9, 10]
+    finally:
+        await db.close()
+
+
+async def test_a_lease_has_one_holder_until_it_expires_or_is_given_up(fresh: Fresh) -> None:
+    db = await Database.open(fresh("leases"))
+    try:
+        leases = ClusterRepo(db)
+        assert await leases.hold("a", ["poll", "outbox"], 0.5) == {"poll", "outbox"}
+        assert await leases.hold("b", ["poll", "credit"], 0.5) == {"credit"}
+        assert await leases.hold("a", ["poll"], 0.5) == {"poll"}  # renewed by its holder
+        await asyncio.sleep(0.7)  # a stopped renewing: gone by the database's clock
+        assert await leases.hold("b", ["poll"], 5.0) == {"poll"}
+        assert await leases.hold("a", ["poll", "outbox"], 5.0) == {"outbox"}
+        assert (await leases.holders())["poll"] == "b"
+        await leases.release("b")
+        assert await leases.hold("a", ["poll"], 5.0) == {"poll"}
+    finally:
+        await db.close()
+
+
+async def test_telegram_calls_are_counted_for_the_whole_bot(fresh: Fresh) -> None:
+    db = await Database.open(fresh("calls"))
+    try:
+        calls = ClusterRepo(db)
+        group = [(0, 30, 1.0), (-100, 2, 60.0)]
+        assert await calls.take_call(group) == 0
+        assert await calls.take_call(group) == 0
+        assert 59.0 < await calls.take_call(group) <= 60.0  # the group's minute is full
+        assert await calls.take_call([(0, 30, 1.0), (7, 3, 3.0)]) == 0  # another chat is not
     finally:
         await db.close()
