@@ -376,8 +376,12 @@ async def running(
             interval = float(getattr(a, "poll_interval", 0) or 30.0)
             poll = functools.partial(_step, polling.poll_step, a.name)
             reconcile = functools.partial(_step, polling.reconcile_step, a.name)
-            workers.start(f"poll:{a.name}", interval, poll, once=True)
-            workers.start(f"reconcile:{a.name}", polling.reconcile_every, reconcile, once=True)
+            # One lease for both: a replica that takes over polling reconciles first, which
+            # finds what a hand-out-once inbox gave the replica that died before storing it.
+            held = f"inbox:{a.name}"
+            workers.start(f"poll:{a.name}", interval, poll, once=True, lease=held)
+            every = polling.reconcile_every
+            workers.start(f"reconcile:{a.name}", every, reconcile, once=True, lease=held)
         web = Web(
             config,
             db,

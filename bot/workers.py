@@ -106,15 +106,16 @@ class Workers:
         retry: float | None = None,
         *,
         once: bool = False,
+        lease: str = "",
     ) -> Worker:
         """Run ``step`` again and again; after a failure wait ``retry`` (default: ``interval``)
-        seconds, doubling while it keeps failing. ``once``: on one replica at a time."""
+        seconds, doubling while it keeps failing. ``once``: on one replica at a time, under the
+        lease ``lease`` (default: the worker's name; workers sharing one move together)."""
         worker = self.workers[name] = Worker(name, interval, interval if retry is None else retry)
-        run = (
-            self._run_leased(worker, step)
-            if once and self.leases.shared
-            else self._run(worker, step)
-        )
+        if once and self.leases.shared:
+            run = self._run_leased(worker, step, lease or name)
+        else:
+            run = self._run(worker, step)
         self.tasks[name] = asyncio.create_task(run, name=name)
         return worker
 
@@ -136,17 +137,17 @@ class Workers:
 
         return self.start(name, interval, step, retry, once=once)
 
-    async def _run_leased(self, worker: Worker, step: Step) -> None:
+    async def _run_leased(self, worker: Worker, step: Step, lease: str) -> None:
         """Stand by until this replica holds the worker's lease, run it while the lease lasts,
         stop it (cancelled mid-step) the moment the lease is lost, and stand by again."""
         while True:
             worker.standby = True
             worker.succeeded()  # ready to take over is healthy
-            await self.leases.acquired(worker.name)
+            await self.leases.acquired(lease)
             worker.standby = False
             worker.succeeded()
             body = asyncio.create_task(self._run(worker, step))
-            lost = asyncio.create_task(self.leases.lost(worker.name))
+            lost = asyncio.create_task(self.leases.lost(lease))
             try:
                 await asyncio.wait({body, lost}, return_when=asyncio.FIRST_COMPLETED)
             finally:

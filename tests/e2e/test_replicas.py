@@ -169,9 +169,11 @@ async def test_two_replicas_survive_sigkill_of_each_in_turn(
             await burst
             await holder.start()  # back, as a standby now
         wanted = set(acked) | set(polled)
-        await eventually(
-            lambda: wanted <= set(_shown_lines(w, GROUP)), timeout=60, every=0.2, what="every SMS"
-        )
+        try:
+            await eventually(lambda: wanted <= set(_shown_lines(w, GROUP)), timeout=60, every=0.2)
+        except AssertionError:
+            missing = sorted(wanted - set(_shown_lines(w, GROUP)))
+            raise AssertionError(f"{len(missing)} SMS never reached the group: {missing}") from None
         # order: the relayed SMS (sent one after another) appear as they were acknowledged
         shown = [line for line in dict.fromkeys(_shown_lines(w, GROUP)) if line in set(acked)]
         assert shown == acked
