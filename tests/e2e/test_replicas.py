@@ -32,7 +32,7 @@ from tests.conftest import (
 )
 
 LEASE = 1.5  # seconds: a dead replica's jobs move within 2 s
-GROUP_LINE = "30004444"  # routed to the group only (the account-wide route)
+GROUP_LINE = "public"  # an AmootSMS line routed to the group only (the account-wide route)
 _IDS = itertools.count(900_000)
 
 
