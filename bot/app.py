@@ -81,6 +81,7 @@ from .workers import Worker, Workers
 
 log = logging.getLogger("smsbridge")
 ROUTES_EVERY = 5.0  # replicas: how soon a /route on one is followed by the others
+OUTBOX_CHANNEL = "smsbridge_outbox"  # replicas: "rows were queued" (PostgreSQL NOTIFY)
 
 
 async def account_facts(account: AmootAccount | SmsirAccount | PayamAccount) -> str:
@@ -223,6 +224,9 @@ async def running(
         # workers have stopped (the exit stack runs this callback after theirs).
         leases = Leases(ClusterRepo(db) if db.shared else None, config.storage.lease_seconds)
         if leases.shared:
+            # this replica's heartbeat first: a replica starting beside it sees it alive, and
+            # never takes over a send it is about to resume
+            await leases.renew()
             renewing = asyncio.create_task(leases.run(), name="leases")
             stack.push_async_callback(_cancel, renewing)
         access, outbox_repo = AccessRepo(db), OutboxRepo(db)
@@ -238,7 +242,10 @@ async def running(
         application = build_application(config, pacer, persistence)
 
         def wake_outbox() -> None:
+            """Rows were queued and committed: the outbox sends them (on the replica that holds
+            it: the others are told through the database)."""
             outbox.wake()
+            db.notify(OUTBOX_CHANNEL)
 
         def announce(send_ids: list[int]) -> None:
             """Sends changed and edits of their chat messages were queued: post them, and
@@ -357,8 +364,8 @@ async def running(
         if resumable:
             workers.start("resume-sends", 5.0, functools.partial(_resume, sends, resumable))
         if db.shared:
-            # a queued row wakes the outbox of whichever replica holds it
-            listening = asyncio.create_task(db.listen("smsbridge_outbox", wake_outbox))
+            # a row queued on any replica wakes the outbox here, should this replica hold it
+            listening = asyncio.create_task(db.listen(OUTBOX_CHANNEL, outbox.wake))
             stack.push_async_callback(_cancel, listening)
             recover = functools.partial(_recover, sends, leases.ttl)
             workers.start("recover-sends", leases.ttl, recover, once=True)

@@ -1,6 +1,6 @@
-"""Which replica runs each job that must run once at a time (docs/operations.md, "Several
-replicas"): each account's poller and reconciler, the credit watch, unknown-send look-ups,
-delivery follow-up, sends a dead replica left, retention, webhooks, the outbox and Telegram's
+"""Which replica runs each job that must run once at a time (docs/operations.md §9): each
+account's poller and reconciler (under one lease), the credit watch, unknown-send look-ups, the
+sends a dead replica left, retention, each webhook endpoint, the outbox and Telegram's
 ``getUpdates``.
 
 Each replica renews every lease it wants in one statement every ``ttl / 3`` seconds: the ones
@@ -14,7 +14,6 @@ expire, so two replicas never run one job together. On SQLite there is one bridg
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -22,6 +21,8 @@ import time
 import uuid
 
 from storage.cluster import REPLICA, ClusterRepo
+
+from .aio import wait_set
 
 log = logging.getLogger("smsbridge.leases")
 
@@ -39,7 +40,7 @@ class Leases:
         self.me = name or replica_name()
         self._wanted: list[str] = []
         self._held_until: dict[str, float] = {}  # monotonic time a lease surely lasts until
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()  # set (and replaced) at each renewal
         self._asked = asyncio.Event()  # a job wants a lease it has not asked for yet
 
     @property
@@ -59,17 +60,19 @@ class Leases:
     async def acquired(self, name: str) -> None:
         """Return once this replica holds ``name``."""
         self.want(name)
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.holds(name))
+        while not self.holds(name):
+            await self._changed.wait()
 
     async def lost(self, name: str) -> None:
         """Return once this replica no longer holds ``name`` (or might not: a renewal failed
         for longer than the lease is sure to last)."""
-        async with self._changed:
-            while self.holds(name):
-                left = self._held_until.get(name, 0.0) - time.monotonic()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), max(left, 0.0))
+        while self.holds(name):
+            await wait_set(self._changed, self._held_until.get(name, 0.0) - time.monotonic())
+
+    def _tell(self) -> None:
+        """Wake whoever waits for a change, and give the next waiters a fresh event."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def renew(self) -> None:
         """One renewal of every lease wanted, and this replica's heartbeat."""
@@ -80,16 +83,15 @@ class Leases:
         # The database counted ``ttl`` from some moment after ``started``: a lease surely lasts
         # until started + ttl, less a margin for the job to stop in.
         until = started + self.ttl * 0.9
-        async with self._changed:
-            for name in self._wanted:
-                before = self.holds(name)
-                if name in held:
-                    self._held_until[name] = until
-                else:
-                    self._held_until.pop(name, None)
-                if before != (name in held):
-                    log.info("%s %s", "took" if name in held else "gave up", name)
-            self._changed.notify_all()
+        for name in self._wanted:
+            before = self.holds(name)
+            if name in held:
+                self._held_until[name] = until
+            else:
+                self._held_until.pop(name, None)
+            if before != (name in held):
+                log.info("%s %s", "took" if name in held else "gave up", name)
+        self._tell()
 
     async def run(self) -> None:
         """Renew until cancelled; on the way out, give every lease up."""
@@ -100,10 +102,8 @@ class Leases:
                     await self.renew()
                 except Exception as exc:  # the database: jobs stop as their leases run out
                     log.warning("leases not renewed: %s", exc)
-                    async with self._changed:
-                        self._changed.notify_all()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._asked.wait(), self.ttl / 3)
+                    self._tell()
+                await wait_set(self._asked, self.ttl / 3)
                 self._asked.clear()
         finally:
             self._held_until.clear()

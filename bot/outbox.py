@@ -23,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from storage.outbox import Link, OutboxItem, OutboxRepo
 
+from .aio import wait_set
 from .ratelimit import retry_seconds
 from .workers import Worker
 
@@ -132,8 +133,7 @@ class Outbox:
                 if due is None and self.worker is not None:
                     self.worker.succeeded()  # nothing is waiting
                 timeout = 5.0 if due is None else min(5.0, max(0.05, due - time.time()))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                await wait_set(self._wake, timeout)
         finally:
             # Stopping: a message Telegram is sending right now gets recorded as sent, so a
             # restart does not send it again; no new row starts.

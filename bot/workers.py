@@ -10,7 +10,6 @@ lease (bot/leases.py) it stands by, healthy, and takes over when that lease is f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -18,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from .aio import wait_set
 from .leases import Leases
 
 log = logging.getLogger("smsbridge.workers")
@@ -59,8 +59,7 @@ class Worker:
         self._wake.set()
 
     async def sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(0.0, seconds))
+        await wait_set(self._wake, seconds)
         self._wake.clear()
 
     def backoff(self) -> float:

@@ -1,5 +1,4 @@
-"""What replicas sharing one PostgreSQL coordinate through it (docs/operations.md, "Several
-replicas"): leases — which replica runs each job that must run once at a time — and the Bot
+"""What replicas sharing one PostgreSQL coordinate through it (docs/operations.md §9): leases — which replica runs each job that must run once at a time — and the Bot
 API calls of the last minute, so Telegram's limits hold for the bot, not for each replica.
 
 Times are the database's clock (``Dialect.epoch``): the replicas' own clocks may disagree.

@@ -107,9 +107,13 @@ class Database(ABC):
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> None:
-        """Until cancelled, call ``callback`` whenever another replica notifies ``channel``
-        (and once on each (re)connection, for what came meanwhile). Alone, nobody does."""
+        """Until cancelled, call ``callback`` whenever a replica notifies ``channel`` (and once
+        on each (re)connection, for what came meanwhile). Alone, nobody does."""
         await asyncio.Event().wait()
+
+    def notify(self, channel: str) -> None:
+        """Tell every replica listening on ``channel``, soon (alone: nobody to tell)."""
+        return None
 
     async def reclaim(self) -> tuple[bool, int]:
         """Give freed space back to the system: (switched to incremental now, pages freed).

@@ -331,13 +331,6 @@ _P[10] = """
     CREATE INDEX inbound_sender ON inbound (sender);
     CREATE INDEX send_recipients_number ON send_recipients (number);
     """
-# 13: a row queued in the outbox wakes every replica's outbox (the one holding it sends it)
-_P[12] += """
-    CREATE FUNCTION smsbridge_outbox_queued() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN PERFORM pg_notify('smsbridge_outbox', ''); RETURN NULL; END $$;
-    CREATE TRIGGER outbox_queued AFTER INSERT ON outbox
-        FOR EACH STATEMENT EXECUTE FUNCTION smsbridge_outbox_queued();
-    """
 POSTGRES_STEPS = tuple(_P)
 del _P
 

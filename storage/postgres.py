@@ -125,6 +125,8 @@ class PgDatabase(Database):
         self._url, self._connect = url, connect
         self.path = safe_url(url)
         self.commits = 0
+        self._notifying: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
 
     @classmethod
     async def open(cls, url: str | Path, password: str | None = None) -> PgDatabase:
@@ -145,6 +147,9 @@ class PgDatabase(Database):
         return cls(pool, str(url), kwargs)
 
     async def close(self) -> None:
+        for task in self._notifying.values():
+            task.cancel()
+        await asyncio.gather(*self._notifying.values(), return_exceptions=True)
         await self._pool.close()
 
     @contextlib.asynccontextmanager
@@ -166,6 +171,26 @@ class PgDatabase(Database):
             except psycopg.Error as exc:
                 log.warning("not hearing %s from the other replicas: %s", channel, exc)
                 await asyncio.sleep(1.0)
+
+    def notify(self, channel: str) -> None:
+        """Many calls while one NOTIFY is on its way make one more, not many (a burst of relays
+        wakes the outbox's replica a few times, not once per SMS)."""
+        running = self._notifying.get(channel)
+        if running is not None and not running.done():
+            self._again.add(channel)
+            return
+        self._notifying[channel] = asyncio.create_task(self._notify(channel))
+
+    async def _notify(self, channel: str) -> None:
+        while True:
+            self._again.discard(channel)
+            try:
+                async with self._pool.connection() as conn:
+                    await conn.execute(f"NOTIFY {channel}")
+            except psycopg.Error as exc:
+                log.warning("the other replicas were not told of %s: %s", channel, exc)
+            if channel not in self._again:
+                return
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         async with self._pool.connection() as conn:
