@@ -35,12 +35,19 @@ async def test_pragmas_and_schema_version(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "new.db"
-    async with aiosqlite.connect(path) as conn:
-        await conn.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
+async def test_a_newer_database_is_refused(fresh: Fresh) -> None:
+    target = fresh("new")
+    db = await Database.open(target)  # today's schema, then a later version says it is newer
+    try:
+        async with db.transaction() as conn:
+            if db.dialect.name == "sqlite":
+                await conn.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
+            else:
+                await conn.execute("UPDATE smsbridge_schema SET version = ?", (len(STEPS) + 1,))
+    finally:
+        await db.close()
     with pytest.raises(SchemaTooNew):
-        await Database.open(path)
+        await Database.open(target)
 
 
 async def test_inbound_is_deduplicated_and_queued_once_per_chat(fresh: Fresh) -> None:
