@@ -51,7 +51,7 @@ async def test_a_deployment_moves_from_sqlite_to_postgresql_and_goes_on(
             assert "كجاست" in found["text"]
             assert "Sara" in (await _say(w, "/inbox", "كجاست"))["text"]
             # the old forwarded SMS is answered, and the old preview's button still sends
-            reply = await _say(w, "thanks", "Send preview", reply_to=forwarded["message_id"])
+            reply = await _say(w, "thanks", "Reply to", reply_to=forwarded["message_id"])
             assert "0912 555 3333" in reply["text"]
             assert "Send preview #3" in reply["text"]  # numbered after the moved sends
             await w.tg.press(ADMIN, ADMIN, later["message_id"], 0)
