@@ -222,7 +222,8 @@ async def running(
         recorder.on = bool(config.webhooks)
         # Replicas on one PostgreSQL: leases for the once-only jobs, renewed from now until the
         # workers have stopped (the exit stack runs this callback after theirs).
-        leases = Leases(ClusterRepo(db) if db.shared else None, config.storage.lease_seconds)
+        cluster = ClusterRepo(db) if db.shared else None
+        leases = Leases(cluster, config.storage.lease_seconds)
         if leases.shared:
             # this replica's heartbeat first: a replica starting beside it sees it alive, and
             # never takes over a send it is about to resume
@@ -236,8 +237,8 @@ async def running(
         stack.push_async_callback(workers.stop)
         pacer = pacer or TelegramPacer()
         pacer.on_429 = lambda: metrics.telegram_429.inc()
-        if db.shared:
-            pacer.share(ClusterRepo(db))
+        if cluster is not None:
+            pacer.share(cluster)
         persistence = DatabasePersistence(db)
         application = build_application(config, pacer, persistence)
 

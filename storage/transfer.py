@@ -97,8 +97,13 @@ async def _refuse_data(target: Database) -> None:
 
 
 async def _columns(source: Database, table: str) -> list[str]:
+    return [name for name, _key in await _table_info(source, table)]
+
+
+async def _table_info(source: Database, table: str) -> list[tuple[str, int]]:
+    """Each column's name and its place in the primary key (0: not in it)."""
     rows = await source.fetchall(f"PRAGMA table_info({table})")
-    return [str(r[1]) for r in rows]
+    return [(str(r[1]), int(r[5])) for r in rows]
 
 
 async def _copy(source: SqliteDatabase, conn: Connection, table: str) -> int:
@@ -148,8 +153,9 @@ async def _verify(source: Database, target: Database, table: str, copied: int) -
     counted = await target.fetchone(f"SELECT count(*) FROM {table}")
     if counted is None or int(counted[0]) != copied:
         raise Mismatch(f"{table}: {copied} rows copied, {counted and counted[0]} found")
-    columns = await _columns(source, table)
-    key = await _key(source, table, columns)
+    info = await _table_info(source, table)
+    columns = [name for name, _place in info]
+    key = [name for name, place in sorted(info, key=lambda c: c[1]) if place] or columns
     rows = await source.fetchall(
         f"SELECT {', '.join(columns)} FROM {table} WHERE rowid IN ("
         f"SELECT min(rowid) FROM {table} UNION SELECT max(rowid) FROM {table} UNION "
@@ -165,13 +171,6 @@ async def _verify(source: Database, target: Database, table: str, copied: int) -
         if found is None or not _same(row, tuple(found)):
             raise Mismatch(f"{table}: the row {dict(zip(columns, row, strict=True))} differs")
     return len(rows)
-
-
-async def _key(source: Database, table: str, columns: Sequence[str]) -> list[str]:
-    """The primary key's columns (every column, for a table without one)."""
-    rows = await source.fetchall(f"PRAGMA table_info({table})")
-    key = [str(r[1]) for r in sorted(rows, key=lambda r: int(r[5])) if int(r[5])]
-    return key or list(columns)
 
 
 def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:

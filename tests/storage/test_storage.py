@@ -4,11 +4,14 @@ de-duplication, exactly-once confirmation, retention, search; and SQLite's own p
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
+from bot.leases import Leases
+from sandbox import postgres
 from storage.cluster import ClusterRepo
 from storage.contacts import ContactsRepo
 from storage.db import Database, SqliteDatabase
@@ -273,3 +276,27 @@ async def test_telegram_calls_are_counted_for_the_whole_bot(fresh: Fresh) -> Non
         assert await calls.take_call([(0, 30, 1.0), (7, 3, 3.0)]) == 0  # another chat is not
     finally:
         await db.close()
+
+
+async def test_a_holder_that_cannot_renew_stops_its_job_before_the_lease_runs_out(
+    pg_cluster: postgres.Cluster,
+) -> None:
+    """The database gone (here: this replica's pool closed): the job is told it lost its lease
+    while the lease still stands in the database, so no other replica can be running it yet."""
+    url = pg_cluster.create_database(f"lost_{os.getpid()}")
+    db = await Database.open(url)
+    leases = Leases(ClusterRepo(db), ttl=3.0, name="a")
+    leases.want("poll")
+    await leases.renew()
+    assert leases.holds("poll")
+    other = await Database.open(url)  # another replica, connected beforehand
+    renewing = asyncio.create_task(leases.run())
+    try:
+        await db.close()  # every renewal from now on fails
+        await asyncio.wait_for(leases.lost("poll"), 5.0)
+        assert (await ClusterRepo(other).holders()).get("poll") == "a"  # not expired yet
+        assert await ClusterRepo(other).hold("b", ["poll"], 3.0) == set()
+    finally:
+        renewing.cancel()
+        await asyncio.gather(renewing, return_exceptions=True)
+        await other.close()
