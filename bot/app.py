@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -419,6 +420,9 @@ async def running(
         log.info(
             "smsbridge is running with %d account(s); HTTP on %s", len(config.accounts), web_url
         )
+        # What starting made (modules, the config, PTB's objects) lives as long as the process:
+        # full collections need not walk it again (each was a ~0.1 s pause under load, in p99).
+        gc.freeze()
         yield Running(
             config, db, application, svc, outbox, workers, web_url, polling, credit, retention
         )

@@ -101,7 +101,7 @@ class Bridge:
                 extra={"account": account, "sms_id": new[0] if len(new) == 1 else None},
             )
             if self.metrics is not None:
-                self.metrics.inbound.labels(account=account, source=source).inc(len(new))
+                self.metrics.inbound_count(account, source).inc(len(new))
             if wake:
                 self.wake()
         return new

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -249,7 +250,12 @@ class Config(_Strict):
         return self
 
     def account(self, name: str) -> AmootAccount | SmsirAccount | PayamAccount | None:
-        return next((a for a in self.accounts if a.name == name), None)
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, AmootAccount | SmsirAccount | PayamAccount]:
+        # looked up on every relay request; a frozen config never changes it
+        return {a.name: a for a in self.accounts}
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, for the log redaction filter."""

@@ -5,7 +5,7 @@ several, a notice, or an edit of a send's chat message to its current state."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -156,12 +156,16 @@ class Messages:
             if row is None:
                 break
             found.append((item, row))
-        blocks = [
-            render.digest_item(lang, n, row, self.said(row))
-            for n, (_item, row) in enumerate(found, 1)
-        ]
         # The title with the largest count it could show: its length bounds every shorter one.
-        count = fitting(blocks, limit - len(render.digest_title(lang, len(blocks))))
+        room = limit - len(render.digest_title(lang, len(found)))
+        blocks: list[str] = []
+
+        def rendered() -> Iterator[str]:  # only as far as fitting() reads: a few dozen of 200
+            for n, (_item, row) in enumerate(found, 1):
+                blocks.append(render.digest_item(lang, n, row, self.said(row)))
+                yield blocks[-1]
+
+        count = fitting(rendered(), room)
         if count < 2:
             return None
         taken = [item for item, _row in found[:count]]
@@ -170,11 +174,14 @@ class Messages:
         return Digest("\n\n".join([render.digest_title(lang, count), *blocks]), taken, entries)
 
 
-def fitting(blocks: Sequence[str], room: int, separator: int = 2) -> int:
-    """How many of ``blocks``, in order, fit in ``room`` characters, each after a separator."""
+def fitting(blocks: Iterable[str], room: int, separator: int = 2) -> int:
+    """How many of ``blocks``, in order, fit in ``room`` characters, each after a separator
+    (read no further than the first that does not)."""
     used = 0
-    for count, block in enumerate(blocks):
+    count = 0
+    for block in blocks:
         used += separator + len(block)
         if used > room:
-            return count
-    return len(blocks)
+            break
+        count += 1
+    return count

@@ -55,6 +55,7 @@ class Metrics:
             ["account", "source"],
             registry=registry,
         )
+        self._inbound: dict[tuple[str, str], Counter] = {}
         self.outbound = Counter(
             "smsbridge_outbound_sms",
             "Outbound SMS recipients by outcome (accepted, failed, unknown).",
@@ -137,6 +138,14 @@ class Metrics:
             ["account"],
             registry=registry,
         )
+
+    def inbound_count(self, account: str, source: str) -> Counter:
+        """The inbound counter of one account and source, looked up once (``labels()`` costs
+        as much as the rest of counting an SMS, and a relay flush counts thousands)."""
+        child = self._inbound.get((account, source))
+        if child is None:
+            child = self._inbound[(account, source)] = self.inbound.labels(account, source)
+        return child
 
     def provider_call(self, account: str, method: str, seconds: float, kind: str) -> None:
         """The providers' transport observer."""

@@ -9,6 +9,7 @@ Persian, Arabic and ASCII digits, Arabic and Persian letter forms, spaces, joine
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Iterable
 
@@ -36,8 +37,14 @@ def consent(text: str, optout: Iterable[str], optin: Iterable[str]) -> Consent |
     said = normalize(text)
     if not said:
         return None
-    if said in {normalize(k) for k in optout}:
+    if said in _normalized(tuple(optout)):
         return Consent.OUT
-    if said in {normalize(k) for k in optin}:
+    if said in _normalized(tuple(optin)):
         return Consent.IN
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _normalized(keywords: tuple[str, ...]) -> frozenset[str]:
+    # an account's keywords, normalized once rather than for every SMS
+    return frozenset(normalize(k) for k in keywords)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -106,8 +107,10 @@ def money(lang: str, amount: float, currency: str) -> str:
     return t(lang, "unit", amount=number(lang, amount))
 
 
+@functools.lru_cache(maxsize=1024)
 def when(lang: str, moment: datetime) -> tuple[str, str]:
-    """(Jalali, Gregorian) renderings of a moment in Tehran time."""
+    """(Jalali, Gregorian) renderings of a moment in Tehran time (remembered: a burst of SMS
+    shares its minutes, and the Jalali calendar is the dearest part of rendering one)."""
     local = moment.astimezone(TEHRAN)
     jalali = jdatetime.datetime.fromgregorian(datetime=local.replace(tzinfo=None))
     return (

@@ -183,15 +183,15 @@ class SqliteDatabase(Database):
             await self._conn.execute("COMMIT")
             self.commits += 1
 
+    # One trip to the database thread for each read (not one to execute and one to fetch): each
+    # trip costs the event loop a wake-up, and the outbox reads after every commit.
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         async with self._lock:
-            cursor = await self._conn.execute(sql, tuple(params))
-            return list(await cursor.fetchall())
+            return list(await self._conn.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self._lock:
-            cursor = await self._conn.execute(sql, tuple(params))
-            return await cursor.fetchone()
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def reclaim(self) -> tuple[bool, int]:
         """A file made before incremental vacuum was the default is switched over once, with a
