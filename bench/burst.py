@@ -24,10 +24,10 @@ async def burst(tmp: Path) -> list[Row]:
     tg = TelegramSim(group_limit=(20, window))
     pacer = TelegramPacer(group=Window(20, window))
     async with stage(tmp, [GROUP], tg=tg, pacer=pacer) as st:
-        started = time.perf_counter()
         result = await load(st.relay_url, SMS, 1)
+        started = result["started"]  # the first relay POST (the load generator's clock is ours)
         texts = {f"bench sms {n}" for n in range(1, SMS + 1)}
-        deadline = started + 120
+        deadline = time.perf_counter() + 120
         while time.perf_counter() < deadline:
             shown = {
                 line.strip()
@@ -56,8 +56,8 @@ async def burst(tmp: Path) -> list[Row]:
             f"{floor:.1f} s floor",
             f"{visible:.1f} s",
             ratio,
-            "≤ 1.25, no 429",
-            ratio <= 1.25 and tg.count_429 == 0 and texts <= shown,
+            "≤ 1.10, no 429",
+            ratio <= 1.1 and tg.count_429 == 0 and texts <= shown,
             note,
         ),
     ]

@@ -100,14 +100,14 @@ async def footprint(tmp: Path) -> list[Row]:
     return [
         Row(
             "Start to ready (3 accounts, polling on)",
-            "2 s target",
+            "1 s target",
             f"{ready:.2f} s",
-            ready / 2,
+            ready / 1,
             "≤ 1.00",
-            ready <= 2,
+            ready <= 1,
             "from process start until /healthz answers 200",
         ),
-        Row("Idle RSS", "100 MB target", f"{idle:.0f} MB", idle / 100, "≤ 1.00", idle <= 100),
+        Row("Idle RSS", "60 MB target", f"{idle:.0f} MB", idle / 60, "≤ 1.00", idle <= 60),
         Row(
             f"RSS after {INBOUND:,} inbound SMS",
             f"{idle:.0f} MB idle",

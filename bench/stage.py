@@ -18,6 +18,10 @@ from sandbox.amootsms import AmootSim
 from sandbox.configs import config
 from sandbox.telegram import TelegramSim
 
+from .loadgen import percentile, relay_body
+
+__all__ = ["RELAY_SECRET", "Stage", "median", "peak_rss_mb", "percentile", "relay_body", "stage"]
+
 RELAY_SECRET = "benchrelaysecret0001"
 ADMIN = 1
 
@@ -73,23 +77,6 @@ async def stage(
         path.write_text(text, encoding="utf-8")
         async with running(load_config(path), pacer=pacer) as bridge:
             yield Stage(tg, tg_url, amoot, bridge)
-
-
-def relay_body(n: int, line: str = "L0", text: str | None = None) -> dict[str, object]:
-    return {
-        "MessageID": 10_000_000 + n,
-        "Mobile": f"0912{n % 10_000_000:07d}",
-        "MessageText": text or f"bench sms {n}",
-        "LineNumber": line,
-    }
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def median(values: Sequence[float]) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import logging
 import os
 import re
@@ -191,6 +190,8 @@ async def _webhooks(config: Config, action: str, since: str | None, url: str | N
 
 
 def _version() -> str:
+    import importlib.metadata  # for --version only: 30 ms of every start otherwise
+
     try:
         return importlib.metadata.version("smsbridge")
     except importlib.metadata.PackageNotFoundError:

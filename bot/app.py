@@ -17,7 +17,7 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from telegram.request import HTTPXRequest
 
 from httpserve import serving
-from providers._http import CallObserver
+from providers._http import CallObserver, tls
 from providers.amootsms import AmootSmsClient
 from providers.base import SmsProvider
 from providers.payamsms import PayamSmsClient
@@ -177,13 +177,14 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     telegram = config.telegram
     proxy = telegram.proxy or None
+    shared = {"verify": tls()}
     return (
         ApplicationBuilder()
         .token(telegram.token.get_secret_value())
         .base_url(telegram.base_url)
         .base_file_url(telegram.base_url.replace("/bot", "/file/bot"))
-        .request(HTTPXRequest(proxy=proxy, connection_pool_size=32))
-        .get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=40))
+        .request(HTTPXRequest(proxy=proxy, connection_pool_size=32, httpx_kwargs=shared))
+        .get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=40, httpx_kwargs=shared))
         .rate_limiter(pacer)
         .persistence(persistence)
         .concurrent_updates(True)

@@ -48,6 +48,10 @@ GLOBAL = Window(30, 1.0)
 @dataclass
 class _Budget:
     window: Window
+    # When each call of the window was made: stamped as it starts, stamped again when it ends,
+    # the latest moment Telegram can have counted it (a call slowed on its way, say by a busy
+    # event loop, is counted by Telegram later than it started; counting from the start let the
+    # first call after a full window through early, and Telegram answered 429).
     stamps: deque[float] = field(default_factory=deque)
     blocked_until: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -134,13 +138,26 @@ class TelegramPacer(BaseRateLimiter[None]):
         window = self._budget(chat_id).window
         return window.seconds / window.count
 
-    async def _take(self, budget: _Budget, counted: bool) -> None:
+    async def _take(
+        self, budget: _Budget, counted: bool, taken: list[tuple[_Budget, float]]
+    ) -> None:
+        """Wait for room in ``budget``; a counted call's stamp goes in it and in ``taken``."""
         async with budget.lock:
             # A plain sleep: the wait is computed from the clock, nothing would set an event.
             while (delay := budget.wait(self.clock(), counted)) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(delay)
             if counted:
-                budget.stamps.append(self.clock())
+                stamp = self.clock()
+                budget.stamps.append(stamp)
+                taken.append((budget, stamp))
+
+    def _ended(self, taken: list[tuple[_Budget, float]]) -> None:
+        """A call is over: its stamps move to now (in order, as calls end)."""
+        now = self.clock()
+        for budget, stamp in taken:
+            if stamp in budget.stamps:  # unless a call longer than the window aged it out
+                budget.stamps.remove(stamp)
+            budget.stamps.append(now)
 
     async def process_request(
         self,
@@ -155,9 +172,10 @@ class TelegramPacer(BaseRateLimiter[None]):
         counted = endpoint in COUNTED
         budget = self._budget(chat_id) if chat_id is not None else None
         for attempt in range(self.max_retries + 1):
+            taken: list[tuple[_Budget, float]] = []
             if budget is not None:
-                await self._take(budget, counted)
-            await self._take(self._global, counted)
+                await self._take(budget, counted, taken)
+            await self._take(self._global, counted, taken)
             if counted and self._shared is not None:
                 await self._take_shared(chat_id, budget)
             try:
@@ -171,4 +189,6 @@ class TelegramPacer(BaseRateLimiter[None]):
                 target.blocked_until = max(target.blocked_until, self.clock() + wait)
                 if attempt == self.max_retries:
                     raise
+            finally:
+                self._ended(taken)
         raise AssertionError("unreachable")

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from providers._http import tls
 from storage.events import Event, EventsRepo
 
 from .config import WebhookConfig
@@ -76,7 +77,7 @@ class Endpoint:
         self.hook = hook
         self.repo = repo
         self.tell_admins = tell_admins  # (url, failing, last error)
-        self.http = httpx.AsyncClient(timeout=TIMEOUT, proxy=hook.proxy or None)
+        self.http = httpx.AsyncClient(timeout=TIMEOUT, proxy=hook.proxy or None, verify=tls())
         self.alerted = False
 
     async def step(self, _worker: object = None) -> float:

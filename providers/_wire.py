@@ -42,7 +42,7 @@ Text = Annotated[str, BeforeValidator(lambda v: "" if v is None else as_str(v))]
 class Wire(BaseModel):
     """A provider answer after ``lower_keys``: unknown fields ignored, aliases lower-case."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=False, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=False, frozen=True, defer_build=True)
 
 
 _M = TypeVar("_M", bound=BaseModel)
