@@ -25,7 +25,7 @@ from sandbox.payamsms import DEFAULT_LOGIN, PayamSim
 from sandbox.smsir import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SmsirSim
 
 from .results import Row
-from .stage import median, peak_rss_mb
+from .stage import median, peak_rss_mb, started_like_the_bridge
 
 RECIPIENTS = 10_000
 NUMBERS = tuple(f"98912{n:07d}" for n in range(RECIPIENTS))
@@ -173,4 +173,5 @@ async def bulk(tmp: Path) -> list[Row]:
 
 
 if __name__ == "__main__":
+    started_like_the_bridge()
     print(json.dumps(asyncio.run(run(sys.argv[1]))))

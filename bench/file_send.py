@@ -33,7 +33,7 @@ from storage.sends import ClaimStatus, SendsRepo
 
 from .bulk import payam_headers
 from .results import Row
-from .stage import median, peak_rss_mb
+from .stage import median, peak_rss_mb, started_like_the_bridge
 
 ROWS = 10_000
 TEXT = "سلام {name}، سفارش {order} ارسال شد و فردا می‌رسد."
@@ -164,4 +164,5 @@ async def file_send(tmp: Path) -> list[Row]:
 
 
 if __name__ == "__main__":
+    started_like_the_bridge()
     print(json.dumps(asyncio.run(run(sys.argv[1]))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import resource
 import statistics
 import sys
@@ -20,7 +21,16 @@ from sandbox.telegram import TelegramSim
 
 from .loadgen import percentile, relay_body
 
-__all__ = ["RELAY_SECRET", "Stage", "median", "peak_rss_mb", "percentile", "relay_body", "stage"]
+__all__ = [
+    "RELAY_SECRET",
+    "Stage",
+    "median",
+    "peak_rss_mb",
+    "percentile",
+    "relay_body",
+    "stage",
+    "started_like_the_bridge",
+]
 
 RELAY_SECRET = "benchrelaysecret0001"
 ADMIN = 1
@@ -77,6 +87,14 @@ async def stage(
         path.write_text(text, encoding="utf-8")
         async with running(load_config(path), pacer=pacer) as bridge:
             yield Stage(tg, tg_url, amoot, bridge)
+
+
+def started_like_the_bridge() -> None:
+    """What the bridge does once it has started (bot/app.py): freeze what starting made, so
+    that full collections walk only what came after. A figure that runs bridge code without
+    ``running()`` calls this before it measures, or it would measure a collector the bridge
+    does not have (measured: 0.1–0.2 s of a 10,000-recipient send)."""
+    gc.freeze()
 
 
 def median(values: Sequence[float]) -> float:

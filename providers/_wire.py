@@ -11,12 +11,19 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from .base import ProviderProtocolError
 
 
+_NESTED = (dict, list)
+
+
 def lower_keys(value: Any) -> Any:
     """Field names are matched case-insensitively: every object key becomes lower-case."""
     if isinstance(value, dict):
-        return {str(k).lower(): lower_keys(v) for k, v in value.items()}
+        # scalars are taken as they are, without a call each (a bulk answer has thousands)
+        return {
+            str(k).lower(): lower_keys(v) if isinstance(v, _NESTED) else v
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [lower_keys(v) for v in value]
+        return [lower_keys(v) if isinstance(v, _NESTED) else v for v in value]
     return value
 
 
@@ -35,8 +42,13 @@ def clean(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+def as_text(value: Any) -> Any:
+    """``as_str``, with a missing text (null) as an empty one."""
+    return "" if value is None else as_str(value)
+
+
 Id = Annotated[str, BeforeValidator(as_str)]
-Text = Annotated[str, BeforeValidator(lambda v: "" if v is None else as_str(v))]
+Text = Annotated[str, BeforeValidator(as_text)]
 
 
 class Wire(BaseModel):

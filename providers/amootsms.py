@@ -299,6 +299,9 @@ def price_error(account: str, raw: int) -> ProviderError:
     return ProviderRejected(account, str(raw), f"the provider refused the price estimate ({raw})")
 
 
+_INTEGER = re.compile(r"-?\d+")
+
+
 def status_title(raw: object) -> str:
     if isinstance(raw, bool):
         return "Success" if raw else "Failed"
@@ -306,7 +309,7 @@ def status_title(raw: object) -> str:
         return NUMBERS.get(raw, str(raw))
     if isinstance(raw, str):
         stripped = raw.strip()
-        if re.fullmatch(r"-?\d+", stripped):
+        if _INTEGER.fullmatch(stripped):
             return status_title(int(stripped))
         return stripped
     return repr(raw)

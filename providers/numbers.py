@@ -38,6 +38,8 @@ def normalize(raw: str | int) -> str:
             return "98" + text
         if len(text) == 12 and text.startswith("989"):
             return text
+        if len(text) == 11 and text.startswith("09"):
+            return "98" + text[1:]
     text = to_ascii_digits(text).strip()
     text = _SEPARATORS.sub("", text)
     if text.startswith("+"):
