@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check bench profilers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+profilers: $(STAMP)  # py-spy and pyinstrument, for bench/README.md's profile commands
+	$(BIN)/python -m pip install --quiet -e '.[profile]'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

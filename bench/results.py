@@ -49,37 +49,76 @@ def table(rows: Sequence[Row], seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-# What profiling (cProfile, and runs with one part switched off) found behind each figure, what
-# was fixed in the product, and what is left. Shown for the figures this run missed.
+# What profiling found behind each figure (bench/README.md has the commands and more), what was
+# changed in the product, and what is left. Shown for the figures this run missed.
 ANALYSIS = {
     "Relay": """\
-**Relay intake.** Found and fixed while measuring: the bridge's HTTP socket lacked
-`TCP_NODELAY`, so every answer waited ~40 ms for the client's delayed ACK (a sequential POST took
-44 ms; now 1 ms); a batch of SMS took three SQLite statements per SMS (now a multi-row
-`INSERT … RETURNING` and one `executemany` per batch, shared by all concurrent requests: group
-commit); the outbox read every queued row to find each chat's head (now one index seek per
-chat); the SQLite thread waited up to 5 ms for the interpreter (switch interval now 0.5 ms).
-Together: from ~150 (Nagle) and then ~2,400 to ~5,000 committed answers/s. What is left, measured
-by switching parts off in the same set-up: with storage replaced by a no-op the endpoint answers
-~7,800/s, about half the bare endpoint — routing, the secret check, decoding the body, matching
-field names and validating each SMS cost as much again as the bare answer itself; the commit
-(one SQLite connection in one thread, sharing two CPUs with the load generator) halves it again.
-The p99 is the commit batch a request waits for at 64 in flight. Closing the gap would take a
-second process or a compiled parsing path; both are out of proportion for an SMS bridge, whose
-providers push a few SMS a second. Since search (schema 11), each commit also writes the SMS into
-the FTS5 index, as the search promise asks (the index changes in the SMS's own transaction): on
-its own that doubles the cost of the insert (20,000 SMS in 1,000 commits: 0.30 s → 0.58 s;
-`detail=none`, `content=''` and automerge settings each measured, none saves more than 10 % of
-it), and in A/B runs against the commit before it (same machine, alternating) the intake ratio
-went from 0.25–0.27 to 0.21–0.22.""",
+**Relay intake.** The figure's note gives the stages of a relay's answer, measured in this run with
+the later ones switched off. A fixed answer runs at the bare endpoint's rate, and decoding and
+validating the SMS costs 10–20 % more. Storing and committing is what remains.
+
+Fixed earlier:
+- the socket's `TCP_NODELAY` (an answer waited 40 ms for a delayed ACK);
+- a group commit with multi-row statements shared by concurrent requests;
+- one index seek per chat for the outbox's heads;
+- a 0.5 ms switch interval for the SQLite thread.
+
+Fixed for issue 16:
+- relay POSTs skip Starlette's middleware and router, which cost as much as the handler;
+- `gc.freeze()` after the start: a full collection was a ≈ 0.1 s pause inside the p99;
+- reads take one trip to the SQLite thread instead of two;
+- an account's name, opt-out keywords and counter are looked up once;
+- the answer's JSON is written directly.
+
+Measured, and no gain, so left out:
+- the whole batch in one trip to the SQLite thread;
+- a second, read-only connection for reads;
+- no outbox wake-up;
+- uvloop;
+- other switch intervals.
+
+A batch with only its INSERT, with no FTS, outbox or event rows, is as slow as the whole batch.
+The cost is committing from the event loop (an fsync per batch, the thread hand-offs, each
+request waiting a commit cycle), not the SQL: at 16 connections a request still waits ≈ 12 ms.
+Closing the gap would take a writer outside the event loop's process, or relaxing `synchronous=FULL`,
+which the durability promise forbids. The p99 is the commit cycle a request waits behind at 64 in
+flight.""",
     "Bulk": """\
-**Bulk send.** The request count is the minimum for every provider (100 × 100 for AmootSMS's
-cap, one contact-group call for sms.ir, 40 × 250 for PayamSMS). The ceiling replays the very
-same bodies with a bare client that only encodes them and decodes the answers; the client also
-builds each recipient's item (PayamSMS: its own `customerId`), validates every answer item and
-matches it to its recipient by number or `customerId`, never by position. That is about 8–10 µs
-per recipient: 10,000 recipients cost ~0.1 s more than the bare replay, ~0.23 s in all. Checked
-and reduced while measuring (one-pass validation of answer lists, no recursive key folding of
-flat items, a fast path for numbers already in provider form); the rest is the per-recipient
-bookkeeping that makes a partly failed batch report exactly which numbers failed.""",
+**Bulk send.** The request count is the minimum for every provider: 100 × 100 under AmootSMS's
+cap, one contact-group call for sms.ir, 40 × 250 for PayamSMS. The ceiling replays the very same
+bodies with a bare client that only encodes them and decodes the answers. The client also builds
+each recipient's item (PayamSMS: its own `customerId`), validates every answer item, and matches
+it to its recipient by number or `customerId`, never by position.
+
+Half of the client's extra time was the garbage collector walking the simulator's and the start's
+objects. The bridge freezes what starting made, and so now does this figure
+(`stage.started_like_the_bridge`). Also reduced: key folding and text validators without a call
+per scalar; the status pattern compiled once; 0-prefixed numbers on the fast path. What is left
+is the per-recipient bookkeeping that makes a partly failed batch report exactly which numbers
+failed. sms.ir's figure is one request of a few tens of milliseconds: its ratio is mostly noise.""",
+    "Burst": """\
+**Burst.** The clock starts at the first relay POST, as the load generator reports it. The floor
+is the fewest messages that can hold the SMS, at the group's rate. A 429 here used to come from
+the pacer counting a call from when it started, while Telegram counts from when it arrives: a
+first message held up by the busy loop arrived late, and the call after a full window went early.
+The pacer now stamps each call again when it ends.""",
+    "Start": """\
+**Start.** Of the time to ready, ≈ 0.9 s is imports: python-telegram-bot ≈ 0.25 s, pydantic
+≈ 0.15 s, then httpx, uvicorn and the three provider modules. The rest is the first HTTP client,
+the database and Telegram's `getMe`.
+
+Fixed:
+- every HTTP client shares one TLS context: each had read the CA bundle, ≈ 60 ms and 1.3 MB, five
+  times;
+- provider answer models build their validators when first used;
+- `importlib.metadata` is loaded only for `--version`;
+- httpx's command-line tool is no longer imported (`bot/__init__.py`).
+
+On the quieter machine that filed issue 16 the same start took 0.85 s before these changes. This
+run's bare relay endpoint, a measure of the machine, is in the relay figure.""",
+    "Idle RSS": """\
+**Idle RSS.** Most of it is code objects and classes of the libraries the bridge runs on:
+asyncio and ssl ≈ 9 MB, python-telegram-bot ≈ 14 MB, pydantic ≈ 7 MB, uvicorn and Starlette
+≈ 3 MB, and the three provider modules ≈ 4.5 MB. Sharing one TLS context saved ≈ 5 MB. What is
+left is the libraries themselves; with fewer providers configured, fewer of them would be loaded.""",
 }

@@ -18,10 +18,7 @@ from telegram.request import HTTPXRequest
 
 from httpserve import serving
 from providers._http import CallObserver, tls
-from providers.amootsms import AmootSmsClient
 from providers.base import SmsProvider
-from providers.payamsms import PayamSmsClient
-from providers.smsir import SmsirClient
 from providers.timeutil import format_tehran
 from storage import files
 from storage.access import AccessRepo
@@ -108,8 +105,12 @@ async def account_facts(account: AmootAccount | SmsirAccount | PayamAccount) -> 
 def build_provider(
     account: AmootAccount | SmsirAccount | PayamAccount, observer: CallObserver | None = None
 ) -> SmsProvider:
+    # Each provider's module is imported when an account uses it (its models and tables are a
+    # few MB and tens of milliseconds of the start).
     proxy = account.proxy or None
     if isinstance(account, AmootAccount):
+        from providers.amootsms import AmootSmsClient
+
         return AmootSmsClient(
             account.name,
             account.base_url,
@@ -119,6 +120,8 @@ def build_provider(
             observer=observer,
         )
     if isinstance(account, SmsirAccount):
+        from providers.smsir import SmsirClient
+
         return SmsirClient(
             account.name,
             account.base_url,
@@ -129,6 +132,8 @@ def build_provider(
             proxy=proxy,
             observer=observer,
         )
+    from providers.payamsms import PayamSmsClient
+
     return PayamSmsClient(
         account.name,
         account.base_url,

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import jdatetime
 
-from providers import amootsms, numbers, payamsms, smsir
+from providers import numbers
 from providers.base import (
     AuthFailed,
     Balance,
     Capability,
+    ErrorCode,
     InsufficientCredit,
     InvalidRecipient,
     NotSupported,
@@ -208,14 +209,19 @@ def reason(lang: str, account: str, code: str) -> str:
     key = f"refused.{code}"
     if key in STRINGS["en"]:
         return t(lang, key, account=esc(account))
-    known = _PROVIDER_CODES.get(code)
+    known = _provider_codes().get(code)
     if known is not None:
         return f"{esc(known.fa if lang == 'fa' else known.en)} ({ltr(esc(code))})"
     return esc(code)
 
 
-# Every provider's code table: a stored recipient keeps its provider's code only.
-_PROVIDER_CODES = {**amootsms.CODES, **payamsms.CODES, **smsir.CODES}
+@functools.cache
+def _provider_codes() -> dict[str, ErrorCode]:
+    """Every provider's code table (a stored recipient keeps its provider's code only); read
+    when a code is first shown, not at the start, where only configured providers are loaded."""
+    from providers import amootsms, payamsms, smsir
+
+    return {**amootsms.CODES, **payamsms.CODES, **smsir.CODES}
 
 
 def refusals(

@@ -24,7 +24,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from telegram import Update
 from telegram.ext import Application
 
-from providers.amootsms import parse_delivery_item, parse_inbound_item
 from providers.base import InboundSms, ProviderProtocolError, SmsProvider
 from storage.db import Database
 from storage.events import EventsRepo
@@ -194,6 +193,8 @@ class Web:
             return JSONResponse({"error": exc.detail}, 422)
 
     async def _relay_inbound(self, account: AmootAccount, items: list[dict[str, Any]]) -> Response:
+        from providers.amootsms import parse_inbound_item  # loaded with an AmootSMS account
+
         messages: list[InboundSms] = [parse_inbound_item(account.name, i) for i in items]
         new = await self.bridge.ingest(account.name, messages, "relay")  # committed here
         # JSONResponse's bytes, spelled out: this answer is the hot path of a backlog's flush
@@ -201,6 +202,8 @@ class Web:
         return Response(answer, media_type="application/json")
 
     async def _relay_delivery(self, account: AmootAccount, items: list[dict[str, Any]]) -> Response:
+        from providers.amootsms import parse_delivery_item  # loaded with an AmootSMS account
+
         reports = [parse_delivery_item(account.name, i, account.delivery_codes) for i in items]
         updates = [(r.message_id, r.state.value, r.raw) for r in reports]
         changed = await self.sends.update_delivery(account.name, updates)  # edits queued with it

@@ -10,7 +10,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from .base import ProviderProtocolError
 
-
 _NESTED = (dict, list)
 
 
@@ -19,8 +18,7 @@ def lower_keys(value: Any) -> Any:
     if isinstance(value, dict):
         # scalars are taken as they are, without a call each (a bulk answer has thousands)
         return {
-            str(k).lower(): lower_keys(v) if isinstance(v, _NESTED) else v
-            for k, v in value.items()
+            str(k).lower(): lower_keys(v) if isinstance(v, _NESTED) else v for k, v in value.items()
         }
     if isinstance(value, list):
         return [lower_keys(v) if isinstance(v, _NESTED) else v for v in value]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,27 @@ def test_a_postgresql_password_comes_from_the_environment_and_is_redacted(tmp_pa
     assert config.storage.shared and config.storage.target.startswith("postgresql://")
     assert config.storage.password.get_secret_value() == "env-pw"
     assert {"env-pw", "in-url-pw"} <= set(config.secrets())  # the log filter hides both
+
+
+def test_a_configuration_loads_only_the_providers_it_uses(tmp_path: Path) -> None:
+    """Each provider's module is a few MB and tens of milliseconds of the start: a bridge with
+    one sms.ir account builds its client without loading AmootSMS's or PayamSMS's."""
+    path = _write(
+        tmp_path,
+        '[telegram]\ntoken = "42:real"\n[[accounts]]\nname = "s"\nprovider = "smsir"\n'
+        'api_key = "key-value"\nsecret_key = "secret-value"\n',
+    )
+    script = (
+        "import sys, bot.__main__, bot.app, bot.web, bot.render\n"
+        "from bot.config import load_config\n"
+        f"config = load_config({str(path)!r})\n"
+        "[bot.app.build_provider(a) for a in config.accounts]\n"
+        "print(sorted(m for m in sys.modules if m.startswith('providers.')))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True
+    )
+    loaded = done.stdout
+    assert "providers.smsir" in loaded
+    assert "providers.amootsms" not in loaded and "providers.payamsms" not in loaded
