@@ -118,8 +118,11 @@ Fixed:
 On the quieter machine that filed issue 16 the same start took 0.85 s before these changes. This
 run's bare relay endpoint, a measure of the machine, is in the relay figure.""",
     "Idle RSS": """\
-**Idle RSS.** Most of it is code objects and classes of the libraries the bridge runs on:
-asyncio and ssl ≈ 9 MB, python-telegram-bot ≈ 14 MB, pydantic ≈ 7 MB, uvicorn and Starlette
-≈ 3 MB, and the three provider modules ≈ 4.5 MB. Sharing one TLS context saved ≈ 5 MB. What is
-left is the libraries themselves; with fewer providers configured, fewer of them would be loaded.""",
+**Idle RSS.** The figure's note splits it, in this run, into what importing the code the bridge
+runs on takes and what the running bridge adds. Most of it is the imports: code objects and
+classes of the libraries (measured apart: asyncio and ssl ≈ 9 MB, python-telegram-bot ≈ 14 MB,
+pydantic ≈ 7 MB, uvicorn and Starlette ≈ 3 MB, the three provider modules ≈ 4 MB). Sharing one
+TLS context saved ≈ 5 MB; a provider's module is now loaded only when an account uses it, which
+this three-account figure cannot show. Returning freed heap to the system (`malloc_trim`) gained
+nothing.""",
 }
