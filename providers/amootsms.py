@@ -316,6 +316,8 @@ def status_title(raw: object) -> str:
 
 
 def is_success(raw: object) -> bool:
+    if raw == "Success":  # as nearly every item of a send answer says it: no parsing
+        return True
     return status_title(raw).lower() == "success"
 
 
