@@ -429,7 +429,6 @@ async def running(
         # What starting made (modules, the config, PTB's objects) lives as long as the process:
         # full collections need not walk it again (each was a ~0.1 s pause under load, in p99).
         # Thawed when the bridge stops, for a process that starts another (tests, the demo).
-        gc.collect()  # what starting left as garbage is freed, not frozen
         gc.freeze()
         stack.callback(gc.unfreeze)
         yield Running(
