@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import time
 from pathlib import Path
 
@@ -239,3 +240,26 @@ async def test_concurrent_relays_share_commits(w: World) -> None:
     assert len(await stored(w)) == 64
     inbound_commits = w.bridge.db.commits - before
     assert inbound_commits < 64  # one fsync served many relay requests
+
+
+async def test_a_relay_the_database_cannot_take_is_a_5xx_and_stored_when_sent_again(
+    w: World,
+) -> None:
+    """A provider that hears a 5xx sends the SMS again: with the database locked by another
+    process past the busy timeout, the relay is answered 500 with nothing stored, and the same
+    SMS sent again once the lock is gone is stored once."""
+    assert w.bridge is not None
+    locker = sqlite3.connect(w.bridge.db.path, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            refused = await http.post(relay_url(w), json=ITEM)
+    finally:
+        locker.rollback()
+        locker.close()
+    assert refused.status_code == 500
+    assert await stored(w) == []
+    async with httpx.AsyncClient() as http:
+        again = await http.post(relay_url(w), json=ITEM)
+    assert again.status_code == 200 and again.json() == {"stored": 1, "duplicates": 0}
+    assert await stored(w) == ["5550001"]
