@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from httpserve import serving_all
+from httpserve import free_port, serving_all
 from sandbox.amootsms import AmootSim
 from sandbox.configs import config as sandbox_config
 from sandbox.payamsms import PayamSim
@@ -32,12 +31,6 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # What a run with the three accounts imports, for the breakdown of start and memory
@@ -69,7 +62,7 @@ async def _imports_only() -> tuple[float, float]:
 async def footprint(tmp: Path) -> list[Row]:
     tg, amoot, smsir, payam = TelegramSim(), AmootSim(), SmsirSim(), PayamSim()
     tg.group(-1001)
-    port = _free_port()
+    port = free_port()
     async with serving_all([tg.app, amoot.app, smsir.app, payam.app]) as (
         tg_url,
         amoot_url,

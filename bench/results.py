@@ -112,8 +112,7 @@ Fixed:
 - every HTTP client shares one TLS context: each had read the CA bundle, ≈ 60 ms and 1.3 MB, five
   times;
 - provider answer models build their validators when first used;
-- `importlib.metadata` is loaded only for `--version`;
-- httpx's command-line tool is no longer imported (`bot/__init__.py`).
+- `importlib.metadata` is loaded only for `--version`.
 
 On the quieter machine that filed issue 16 the same start took 0.85 s before these changes. This
 run's bare relay endpoint, a measure of the machine, is in the relay figure.""",
