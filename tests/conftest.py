@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import itertools
 import os
@@ -81,30 +82,49 @@ async def scrape(w: World) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
 
 @contextlib.asynccontextmanager
 async def bridge_process(config: Path, base: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``smsbridge run`` in a process of its own, answering /healthz at ``base``; what it writes
+    to stderr goes to ``<config>.stderr`` (each start appended), shown when it fails to start."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-    )
+    stderr_path = process_log(config)
+    with stderr_path.open("ab") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+        )
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(200):
                 with contextlib.suppress(httpx.HTTPError):
                     if (await http.get(f"{base}/healthz")).status_code == 200:
                         break
+                if proc.returncode is not None:
+                    break
                 await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"the bridge did not answer at {base}: {tail(stderr_path)}")
+        if proc.returncode is not None:
+            raise AssertionError(f"the bridge exited ({proc.returncode}): {tail(stderr_path)}")
         yield proc
     finally:
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
+
+
+def process_log(config: Path) -> Path:
+    """Where :func:`bridge_process` puts the stderr of the bridge run with ``config``."""
+    return config.with_name(config.name + ".stderr")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
 async def preview_of(w: World, user: int, command: str) -> dict[str, Any]:
@@ -123,6 +143,15 @@ async def preview_of(w: World, user: int, command: str) -> dict[str, Any]:
         after=after,
     )
     return event.message
+
+
+@pytest.fixture(autouse=True)
+def _collected_after() -> Iterator[None]:
+    """The garbage collector runs after each test (its event loop closed), so a socket or a
+    transport the test left open is reported (``filterwarnings = error``) by that test, and not
+    by whichever later test the collector happens to run in."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,8 @@ from tests.conftest import (
     bridge_process,
     eventually,
     free_port,
+    process_log,
+    tail,
     world,
 )
 
@@ -49,10 +51,14 @@ class Replica:
 
     async def kill(self) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):  # it ended already: said below
+            self.proc.send_signal(signal.SIGKILL)
+        ended = await self.proc.wait()
         await self.stack.aclose()
         self.proc = None
+        if ended != -signal.SIGKILL:  # the test's kills are the only way a replica may end
+            log = tail(process_log(self.config))
+            raise AssertionError(f"replica {self.name} ended by itself ({ended}): {log}")
 
     async def health(self) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=2) as http:
@@ -78,9 +84,10 @@ async def replicas(w: World, tmp_path: Path) -> AsyncIterator[list[Replica]]:
     try:
         yield found
     finally:
-        for replica in found:
-            if replica.proc is not None:
-                await replica.kill()
+        async with contextlib.AsyncExitStack() as stack:  # every replica stopped, come what may
+            for replica in found:
+                if replica.proc is not None:
+                    stack.push_async_callback(replica.kill)
 
 
 async def _relay(live: list[Replica], turn: int, text: str) -> bool:
