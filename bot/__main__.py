@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -261,6 +262,16 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_run(config, args.config))
         except files.InUse as exc:
             print(f"not started: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:  # only binding [server]'s port says it
+                raise
+            where = f"{config.server.host}:{config.server.port}"
+            print(
+                f"not started: {where} is in use (another smsbridge, or another server, listens "
+                "there): stop it or set another [server] port",
+                file=sys.stderr,
+            )
             return 2
         return 0
     if args.command == "check":

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 from collections.abc import AsyncIterator, Generator, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import uvicorn
@@ -134,10 +136,36 @@ async def serving(
 
 def free_port() -> int:
     """A loopback port nobody listens on right now (for a server that must know it in advance:
-    a process of its own, a database server)."""
-    with socket.socket() as sock:
+    a process of its own, a database server).
+
+    Drawn below the kernel's ephemeral range, from which ``bind(0)`` and outgoing connections
+    take theirs: a port freed between two starts of a process (a restart after a kill) is not
+    handed meanwhile to another server started with port 0, or to a client. A port from
+    ``bind(0)`` was, now and then, in a run of tests: the restarted bridge could not listen."""
+    low = _ephemeral_low()
+    below = range(max(1024, low - 16384), low)
+    for _ in range(100 if len(below) >= 1024 else 0):
+        port = _random.choice(below)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use (or closing): draw again
+            return port
+    with socket.socket() as sock:  # below the range is crowded: the kernel's choice, as before
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+_random = random.SystemRandom()  # not the seeded global one: every process draws its own
+
+
+def _ephemeral_low() -> int:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii")
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default range starts here; IANA's at 49152
 
 
 def _url(host: str, sock: socket.socket) -> str:

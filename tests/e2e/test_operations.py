@@ -9,7 +9,9 @@ import contextlib
 import itertools
 import os
 import signal
+import socket
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from tests.conftest import (
     ADMIN,
     GROUP,
     RELAY_SECRET,
+    ROOT,
     TIMING,
     World,
     bridge_process,
@@ -125,6 +128,31 @@ async def test_a_second_bridge_on_the_same_database_is_refused(tmp_path: Path) -
             async with running(load_config(w.config_path), timing=TIMING):
                 pass
         assert w.bridge is not None and (await w.bridge.db.writable())
+
+
+async def test_a_port_in_use_is_named_and_the_bridge_does_not_start(tmp_path: Path) -> None:
+    """Was: a traceback ending in ``OSError: [Errno 98] Address already in use``, exit code 1."""
+    async with world(tmp_path, start_bridge=False) as w:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            text = w.config_path.read_text(encoding="utf-8").replace("port = 0", f"port = {port}")
+            w.config_path.write_text(text, encoding="utf-8")
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--config",
+                str(w.config_path),
+                stderr=asyncio.subprocess.PIPE,
+                env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            )
+            _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    said = stderr.decode()
+    assert proc.returncode == 2, said
+    assert f"not started: 127.0.0.1:{port} is in use" in said and "Traceback" not in said
 
 
 async def _relays(base: str, acked: list[int]) -> None:
