@@ -141,7 +141,8 @@ def free_port() -> int:
     Drawn below the kernel's ephemeral range, from which ``bind(0)`` and outgoing connections
     take theirs: a port freed between two starts of a process (a restart after a kill) is not
     handed meanwhile to another server started with port 0, or to a client. A port from
-    ``bind(0)`` was, now and then, in a run of tests: the restarted bridge could not listen."""
+    ``bind(0)`` could be: the likely cause of a replica in a run of tests that ended with exit
+    code 1 when restarted on its port."""
     low = _ephemeral_low()
     below = range(max(1024, low - 16384), low)
     for _ in range(100 if len(below) >= 1024 else 0):
