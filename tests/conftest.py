@@ -84,20 +84,9 @@ async def scrape(w: World) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
 async def bridge_process(config: Path, base: str) -> AsyncIterator[asyncio.subprocess.Process]:
     """``smsbridge run`` in a process of its own, answering /healthz at ``base``; what it writes
     to stderr goes to ``<config>.stderr`` (each start appended), shown when it fails to start."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     stderr_path = process_log(config)
     with stderr_path.open("ab") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(config),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-            env=env,
-        )
+        proc = await run_command(config, stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(200):
@@ -116,6 +105,15 @@ async def bridge_process(config: Path, base: str) -> AsyncIterator[asyncio.subpr
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
+
+
+async def run_command(config: Path, **pipes: Any) -> asyncio.subprocess.Process:
+    """``smsbridge run --config config``, started as an operator would, from this checkout."""
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "run", "--config", str(config)),
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        **pipes,
+    )
 
 
 def process_log(config: Path) -> Path:

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,13 @@ from tests.conftest import (
     ADMIN,
     GROUP,
     RELAY_SECRET,
-    ROOT,
     TIMING,
     World,
     bridge_process,
     eventually,
     free_port,
     preview_of,
+    run_command,
     world,
 )
 
@@ -139,16 +138,7 @@ async def test_a_port_in_use_is_named_and_the_bridge_does_not_start(tmp_path: Pa
             port = taken.getsockname()[1]
             text = w.config_path.read_text(encoding="utf-8").replace("port = 0", f"port = {port}")
             w.config_path.write_text(text, encoding="utf-8")
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                "--config",
-                str(w.config_path),
-                stderr=asyncio.subprocess.PIPE,
-                env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            )
+            proc = await run_command(w.config_path, stderr=asyncio.subprocess.PIPE)
             _, stderr = await asyncio.wait_for(proc.communicate(), 60)
     said = stderr.decode()
     assert proc.returncode == 2, said
