@@ -145,15 +145,16 @@ def free_port() -> int:
     code 1 when restarted on its port."""
     low = _ephemeral_low()
     below = range(max(1024, low - 16384), low)
-    for _ in range(100 if len(below) >= 1024 else 0):
-        port = _random.choice(below)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue  # in use (or closing): draw again
-            return port
-    with socket.socket() as sock:  # below the range is crowded: the kernel's choice, as before
+    if len(below) >= 1024:  # room to draw in (the range may start low on a tuned machine)
+        for _ in range(100):
+            port = _random.choice(below)
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # in use (or closing): draw again
+                return port
+    with socket.socket() as sock:  # no room, or all taken: the kernel's choice, as before
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

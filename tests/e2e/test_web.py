@@ -245,9 +245,10 @@ async def test_concurrent_relays_share_commits(w: World) -> None:
 async def test_a_relay_the_database_cannot_take_is_a_5xx_and_stored_when_sent_again(
     w: World,
 ) -> None:
-    """A provider that hears a 5xx sends the SMS again: with the database locked by another
-    process past the busy timeout, the relay is answered 500 with nothing stored, and the same
-    SMS sent again once the lock is gone is stored once."""
+    """A provider that hears a 5xx sends the SMS again: with the database locked past the busy
+    timeout (by a connection of its own, as another process would hold it), the relay is answered
+    500 with nothing stored, and the same SMS sent again once the lock is gone is stored, and
+    reaches the group, once."""
     assert w.bridge is not None
     locker = sqlite3.connect(w.bridge.db.path, timeout=0)
     locker.execute("BEGIN EXCLUSIVE")
@@ -263,3 +264,6 @@ async def test_a_relay_the_database_cannot_take_is_a_5xx_and_stored_when_sent_ag
         again = await http.post(relay_url(w), json=ITEM)
     assert again.status_code == 200 and again.json() == {"stored": 1, "duplicates": 0}
     assert await stored(w) == ["5550001"]
+    await w.tg.wait_text(GROUP, "from a relay")
+    await asyncio.sleep(0.5)  # a second forward, had the refused relay left one queued
+    assert len([m for m in w.tg.bot_messages(GROUP) if "from a relay" in m["text"]]) == 1
