@@ -189,7 +189,13 @@ def build_application(
         .base_url(telegram.base_url)
         .base_file_url(telegram.base_url.replace("/bot", "/file/bot"))
         .request(HTTPXRequest(proxy=proxy, connection_pool_size=32, httpx_kwargs=shared))
-        .get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=40, httpx_kwargs=shared))
+        # Two connections: at a stop PTB cancels the long poll without waiting for it to let go
+        # of its connection, and at once asks getUpdates again to confirm what it fetched. With
+        # PTB's one, that call could wait out the pool timeout under load: an ERROR with a
+        # traceback, and the last updates fetched again (commands run twice) after the restart.
+        .get_updates_request(
+            HTTPXRequest(proxy=proxy, read_timeout=40, connection_pool_size=2, httpx_kwargs=shared)
+        )
         .rate_limiter(pacer)
         .persistence(persistence)
         .concurrent_updates(True)
